@@ -1,0 +1,2 @@
+//! Geometry on clouds and meshes: normalization, rotations, normals, nearest
+//! neighbours, mesh surface sampling and voxelization.

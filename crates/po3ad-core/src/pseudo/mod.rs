@@ -1,0 +1,1 @@
+//! Pseudo anomalies for training (Norm-AS) and synthetic defects for benchmarks.

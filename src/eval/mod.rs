@@ -1,0 +1,1 @@
+//! Evaluation: per-point and per-object scores and the metrics tables.

@@ -1,0 +1,1 @@
+//! The PO3AD network: MinkUNet backbone on sparse convolutions plus the offset head.

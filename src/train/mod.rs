@@ -1,0 +1,1 @@
+//! Training: loss, optimizer, schedule, presets and checkpoints.
