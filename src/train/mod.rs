@@ -1,1 +1,13 @@
-//! Training: loss, optimizer, schedule, presets and checkpoints.
+//! Training: presets (TOML), the learning-rate schedule, training-set preparation,
+//! checkpoints and the loop itself.
+
+pub mod checkpoint;
+pub mod data;
+pub mod fit;
+pub mod preset;
+pub mod schedule;
+
+pub use checkpoint::{Checkpoint, CheckpointError};
+pub use data::{load_training_set, TrainSample};
+pub use fit::{fit, FitOptions, FitReport};
+pub use preset::{Preset, TestConfig, TrainConfig};

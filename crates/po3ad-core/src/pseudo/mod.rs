@@ -1,1 +1,7 @@
-//! Pseudo anomalies for training (Norm-AS) and synthetic defects for benchmarks.
+//! Pseudo anomalies for training: Norm-AS fakes a defect on a normal cloud so the
+//! network can learn the offset that was applied. (Synthetic *test* defects for
+//! benchmarks live in [`crate::synth`], deliberately with other shapes.)
+
+pub mod norm_as;
+
+pub use norm_as::{norm_as, split_patches, Direction, NormAsConfig, NormAsVariant, PseudoAnomaly};

@@ -1,0 +1,67 @@
+//! Collation: voxelize each cloud, give every voxel a batch index, and keep the
+//! voxel-to-point index so per-voxel features can be handed back to every point.
+
+use burn::prelude::{Backend, Int, Tensor, TensorData};
+use po3ad_core::geometry::voxelize;
+use po3ad_sparse::SparseTensor;
+
+/// Clouds packed into one sparse input. Host-side data; [`Batch::input`] moves it to a
+/// device.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// `[batch, x, y, z]` integer voxel coordinates, unique.
+    pub coords: Vec<[i32; 4]>,
+    /// Features per voxel, row-major `[voxels, 3]`: the xyz of its representative point.
+    pub feats: Vec<f32>,
+    /// For every point of every cloud (concatenated), the row of its voxel.
+    pub point_to_voxel: Vec<i64>,
+    /// Points per cloud, in order.
+    pub counts: Vec<usize>,
+}
+
+/// Pack clouds (already normalized) into one batch at `voxel_size`.
+pub fn collate(clouds: &[&[[f32; 3]]], voxel_size: f32) -> po3ad_core::Result<Batch> {
+    let mut batch = Batch {
+        coords: Vec::new(),
+        feats: Vec::new(),
+        point_to_voxel: Vec::new(),
+        counts: Vec::new(),
+    };
+    for (b, points) in clouds.iter().enumerate() {
+        let vox = voxelize(points, voxel_size)?;
+        let base = batch.coords.len() as i64;
+        for (c, &rep) in vox.coords.iter().zip(&vox.representative) {
+            batch.coords.push([b as i32, c[0], c[1], c[2]]);
+            batch.feats.extend_from_slice(&points[rep as usize]);
+        }
+        batch
+            .point_to_voxel
+            .extend(vox.point_to_voxel.iter().map(|&v| base + v as i64));
+        batch.counts.push(points.len());
+    }
+    Ok(batch)
+}
+
+impl Batch {
+    pub fn num_points(&self) -> usize {
+        self.point_to_voxel.len()
+    }
+
+    pub fn num_voxels(&self) -> usize {
+        self.coords.len()
+    }
+
+    /// The sparse input tensor and the voxel-to-point index on `device`.
+    pub fn input<B: Backend>(
+        &self,
+        device: &B::Device,
+    ) -> Result<(SparseTensor<B>, Tensor<B, 1, Int>), po3ad_sparse::SparseError> {
+        let n = self.coords.len();
+        let feats = Tensor::<B, 2>::from_data(TensorData::new(self.feats.clone(), [n, 3]), device);
+        let index = Tensor::<B, 1, Int>::from_data(
+            TensorData::new(self.point_to_voxel.clone(), [self.point_to_voxel.len()]),
+            device,
+        );
+        Ok((SparseTensor::new(self.coords.clone(), feats)?, index))
+    }
+}

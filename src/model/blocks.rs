@@ -1,0 +1,70 @@
+//! Building blocks of the MinkUNet: conv + BN (+ ReLU), and the residual BasicBlock.
+
+use burn::module::Module;
+use burn::prelude::Backend;
+use po3ad_sparse::{relu, SparseBatchNorm, SparseBatchNormConfig, SparseConv3d, SparseConv3dConfig, SparseTensor};
+
+/// A sparse convolution followed by batch norm, optionally ReLU.
+#[derive(Module, Debug)]
+pub struct ConvBn<B: Backend> {
+    conv: SparseConv3d<B>,
+    bn: SparseBatchNorm<B>,
+}
+
+impl<B: Backend> ConvBn<B> {
+    pub fn new(conv: SparseConv3dConfig, device: &B::Device) -> Self {
+        let bn = SparseBatchNormConfig::new(conv.out_channels).init(device);
+        Self {
+            conv: conv.init(device),
+            bn,
+        }
+    }
+
+    pub fn forward(&self, x: &SparseTensor<B>) -> SparseTensor<B> {
+        self.bn.forward(self.conv.forward(x))
+    }
+
+    pub fn forward_relu(&self, x: &SparseTensor<B>) -> SparseTensor<B> {
+        relu(self.forward(x))
+    }
+}
+
+/// conv3-BN-ReLU-conv3-BN + skip (1×1 conv + BN when channels change), then ReLU.
+#[derive(Module, Debug)]
+pub struct BasicBlock<B: Backend> {
+    first: ConvBn<B>,
+    second: ConvBn<B>,
+    downsample: Option<ConvBn<B>>,
+}
+
+impl<B: Backend> BasicBlock<B> {
+    pub fn new(in_c: usize, out_c: usize, device: &B::Device) -> Self {
+        let downsample = (in_c != out_c).then(|| ConvBn::new(SparseConv3dConfig::new(in_c, out_c, 1), device));
+        Self {
+            first: ConvBn::new(SparseConv3dConfig::new(in_c, out_c, 3), device),
+            second: ConvBn::new(SparseConv3dConfig::new(out_c, out_c, 3), device),
+            downsample,
+        }
+    }
+
+    pub fn forward(&self, x: &SparseTensor<B>) -> SparseTensor<B> {
+        let y = self.second.forward(&self.first.forward_relu(x));
+        let skip = match &self.downsample {
+            Some(d) => d.forward(x).into_feats(),
+            None => x.feats().clone(),
+        };
+        let sum = y.feats().clone() + skip;
+        relu(y.with_feats(sum))
+    }
+}
+
+/// A stage: `count` BasicBlocks, the first one changing `in_c` to `out_c`.
+pub fn stage<B: Backend>(in_c: usize, out_c: usize, count: usize, device: &B::Device) -> Vec<BasicBlock<B>> {
+    (0..count)
+        .map(|i| BasicBlock::new(if i == 0 { in_c } else { out_c }, out_c, device))
+        .collect()
+}
+
+pub fn run_stage<B: Backend>(blocks: &[BasicBlock<B>], x: SparseTensor<B>) -> SparseTensor<B> {
+    blocks.iter().fold(x, |acc, b| b.forward(&acc))
+}

@@ -1,0 +1,39 @@
+//! The offset predictor: Linear(C,C)-BN-PReLU-Linear(C,C/2)-BN-PReLU-Linear(C/2,3),
+//! applied per point (SPEC.md; hidden Linears without bias, as in the reference).
+
+use burn::module::Module;
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PRelu, PReluConfig};
+use burn::prelude::{Backend, Tensor};
+
+#[derive(Module, Debug)]
+pub struct OffsetHead<B: Backend> {
+    fc1: Linear<B>,
+    bn1: BatchNorm<B>,
+    act1: PRelu<B>,
+    fc2: Linear<B>,
+    bn2: BatchNorm<B>,
+    act2: PRelu<B>,
+    out: Linear<B>,
+}
+
+impl<B: Backend> OffsetHead<B> {
+    pub fn new(c: usize, device: &B::Device) -> Self {
+        let half = (c / 2).max(1);
+        Self {
+            fc1: LinearConfig::new(c, c).with_bias(false).init(device),
+            bn1: BatchNormConfig::new(c).with_momentum(0.1).init(device),
+            act1: PReluConfig::new().init(device),
+            fc2: LinearConfig::new(c, half).with_bias(false).init(device),
+            bn2: BatchNormConfig::new(half).with_momentum(0.1).init(device),
+            act2: PReluConfig::new().init(device),
+            out: LinearConfig::new(half, 3).init(device),
+        }
+    }
+
+    /// `features`: `[points, C]` → offsets `[points, 3]`.
+    pub fn forward(&self, features: Tensor<B, 2>) -> Tensor<B, 2> {
+        let h = self.act1.forward(self.bn1.forward(self.fc1.forward(features)));
+        let h = self.act2.forward(self.bn2.forward(self.fc2.forward(h)));
+        self.out.forward(h)
+    }
+}

@@ -1,0 +1,192 @@
+//! Presets: one TOML file per named configuration (model, training, Norm-AS, loss,
+//! test). Built-in ones live in `presets/*.toml` at the repository root and are
+//! compiled in; a user's file may override any field.
+
+use crate::model::{LossConfig, ModelConfig};
+use po3ad_core::pseudo::NormAsConfig;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    /// Each training sample appears this many times per epoch (paper: 100).
+    pub repeat: usize,
+    pub lr: f64,
+    pub lr_min: f64,
+    pub hold_epochs: usize,
+    pub adam_epsilon: f64,
+    pub seed: u64,
+    /// Random rotation of every training sample (SPEC.md preprocessing).
+    pub rotate: bool,
+    /// Meshes with fewer vertices than this are resampled to this many surface points.
+    pub min_template_points: usize,
+    /// Neighbours for PCA normals of raw training clouds.
+    pub normal_k: usize,
+    /// Write a checkpoint every this many epochs (and always at the end).
+    pub checkpoint_every: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 1000,
+            batch_size: 32,
+            repeat: 100,
+            lr: 1e-3,
+            lr_min: 1e-6,
+            hold_epochs: 10,
+            adam_epsilon: 1e-8,
+            seed: 42,
+            rotate: true,
+            min_template_points: 8000,
+            normal_k: 16,
+            checkpoint_every: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TestConfig {
+    /// Gaussian noise σ added to test clouds (paper ablation: 0, 0.001, 0.003, 0.005).
+    pub noise_sigma: f32,
+    /// Clouds scored per forward pass.
+    pub batch_size: usize,
+}
+
+impl Default for TestConfig {
+    fn default() -> Self {
+        Self {
+            noise_sigma: 0.0,
+            batch_size: 4,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Preset {
+    pub name: String,
+    pub description: String,
+    pub model: ModelConfig,
+    pub train: TrainConfig,
+    pub norm_as: NormAsConfig,
+    pub loss: LossConfig,
+    pub test: TestConfig,
+}
+
+impl Default for Preset {
+    fn default() -> Self {
+        Self {
+            name: "custom".into(),
+            description: String::new(),
+            model: ModelConfig::default(),
+            train: TrainConfig::default(),
+            norm_as: NormAsConfig::default(),
+            loss: LossConfig::default(),
+            test: TestConfig::default(),
+        }
+    }
+}
+
+/// Built-in presets: (name, TOML text).
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("cpu", include_str!("../../presets/cpu.toml")),
+    ("paper", include_str!("../../presets/paper.toml")),
+    ("tiny", include_str!("../../presets/tiny.toml")),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum PresetError {
+    #[error("unknown preset '{0}' (built-in: cpu, paper, tiny; or give a path to a .toml file)")]
+    Unknown(String),
+    #[error("{path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path}: invalid preset: {msg}")]
+    Parse { path: String, msg: String },
+}
+
+impl Preset {
+    /// A built-in name (`cpu`, `paper`, `tiny`) or a path to a TOML file.
+    pub fn load(name_or_path: &str) -> Result<Preset, PresetError> {
+        if let Some((_, text)) = BUILTIN.iter().find(|(n, _)| *n == name_or_path) {
+            return Self::parse(text, name_or_path);
+        }
+        let path = Path::new(name_or_path);
+        if path.extension().is_some_and(|e| e == "toml") || path.exists() {
+            let text = std::fs::read_to_string(path).map_err(|source| PresetError::Read {
+                path: name_or_path.into(),
+                source,
+            })?;
+            return Self::parse(&text, name_or_path);
+        }
+        Err(PresetError::Unknown(name_or_path.into()))
+    }
+
+    pub fn parse(text: &str, origin: &str) -> Result<Preset, PresetError> {
+        let preset: Preset = toml::from_str(text).map_err(|e| PresetError::Parse {
+            path: origin.into(),
+            msg: e.to_string(),
+        })?;
+        preset.validate().map_err(|msg| PresetError::Parse {
+            path: origin.into(),
+            msg,
+        })?;
+        Ok(preset)
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        self.model.validate()?;
+        let t = &self.train;
+        if t.epochs == 0 || t.batch_size == 0 || t.repeat == 0 {
+            return Err("train.epochs, train.batch_size and train.repeat must be > 0".into());
+        }
+        if !(t.lr > 0.0 && t.lr_min >= 0.0 && t.lr_min <= t.lr) {
+            return Err(format!("train.lr ({}) and train.lr_min ({}) must satisfy 0 <= lr_min <= lr, lr > 0", t.lr, t.lr_min));
+        }
+        if self.norm_as.patches == 0 {
+            return Err("norm_as.patches must be > 0".into());
+        }
+        if self.test.batch_size == 0 {
+            return Err("test.batch_size must be > 0".into());
+        }
+        Ok(())
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_parse_and_paper_matches_spec() {
+        for (name, _) in BUILTIN {
+            Preset::load(name).unwrap();
+        }
+        let p = Preset::load("paper").unwrap();
+        assert_eq!(p.model, ModelConfig::default());
+        assert_eq!(p.train.epochs, 1000);
+        assert_eq!(p.train.batch_size, 32);
+        assert_eq!(p.train.repeat, 100);
+        assert_eq!(p.train.lr, 1e-3);
+        assert_eq!(p.train.lr_min, 1e-6);
+        assert_eq!(p.train.hold_epochs, 10);
+        assert_eq!(p.train.seed, 42);
+        assert_eq!(p.norm_as, NormAsConfig::default());
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_values_are_rejected() {
+        assert!(Preset::parse("[train]\nepoch = 3\n", "x").is_err());
+        assert!(Preset::parse("[train]\nepochs = 0\n", "x").is_err());
+        assert!(Preset::parse("[model]\nvoxel_size = -1.0\n", "x").is_err());
+        assert!(matches!(Preset::load("nope"), Err(PresetError::Unknown(_))));
+    }
+}
