@@ -1,25 +1,198 @@
 //! Reading and writing point-cloud and mesh files. One file per format; this module
-//! picks the reader by extension and, where the extension is ambiguous, by content.
+//! picks the reader by extension and, where the extension is ambiguous (`.txt`, an
+//! unknown one), by content.
 //!
 //! Entry points (stable API other modules rely on):
-//! - [`read`]: any supported file → [`PointCloud`] (faces filled for meshes).
+//! - [`read`] / [`read_with_limit`]: any supported file → [`PointCloud`] (faces filled
+//!   for meshes, normals and labels when the file has them).
 //! - [`read_gt`]: a ground-truth text file (`x,y,z,label` rows) → cloud with labels.
-//! - [`write_ply`]: a cloud (optionally coloured) as binary little-endian PLY.
-//! - [`write_pcd`]: a cloud as PCD in a chosen DATA mode.
+//! - [`inspect`]: what a file holds ([`FileInfo`]), for `po3ad inspect`.
+//! - writers [`write_ply`], [`write_pcd`], [`write_xyz`], [`write_gt`], all atomic
+//!   through [`atomic::write_atomic`].
+//!
+//! Readers treat every file as untrusted: lengths claimed by headers are checked against
+//! the data before allocating, and every error names the file.
+
+pub mod atomic;
+mod common;
+mod obj;
+mod pcd;
+mod ply;
+mod stl;
+mod xyz;
+
+pub use atomic::{write_atomic, write_atomic_with};
+pub use xyz::{write_gt, write_xyz};
 
 use crate::{Error, PointCloud, Result};
 use std::path::Path;
 
-/// Read any supported point-cloud or mesh file.
+/// Most points [`read`] accepts in one cloud (a scan of 50 M points is ~600 MB of
+/// coordinates); use [`read_with_limit`] for another cap.
+pub const DEFAULT_MAX_POINTS: usize = 50_000_000;
+
+/// PCD `DATA` encodings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PcdData {
+    Ascii,
+    Binary,
+    /// LZF-compressed, fields stored one after another (PCL's default for big clouds).
+    BinaryCompressed,
+}
+
+/// What [`inspect`] reports about a file.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FileInfo {
+    /// e.g. "PCD binary_compressed", "PLY binary_big_endian", "STL binary".
+    pub format: String,
+    /// Field / property / column names as the file calls them.
+    pub fields: Vec<String>,
+    pub points: usize,
+    /// Triangles after triangulating polygons.
+    pub faces: usize,
+    pub has_normals: bool,
+    pub has_labels: bool,
+    pub bbox: Option<([f32; 3], [f32; 3])>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Pcd,
+    Ply,
+    Obj,
+    Stl,
+    Xyz,
+}
+
+fn detect(path: &Path, bytes: &[u8]) -> Format {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "pcd" => Format::Pcd,
+        "ply" => Format::Ply,
+        "obj" => Format::Obj,
+        "stl" => Format::Stl,
+        "xyz" | "csv" | "pts" | "asc" | "xyzn" => Format::Xyz,
+        _ => sniff(bytes),
+    }
+}
+
+/// Guess the format from the first bytes, for `.txt` and unknown extensions.
+fn sniff(bytes: &[u8]) -> Format {
+    let head = &bytes[..bytes.len().min(4096)];
+    let text = String::from_utf8_lossy(head);
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !(l.starts_with('#') && !l.starts_with("# .PCD")))
+        .unwrap_or("");
+    let word = first.split_whitespace().next().unwrap_or("");
+    if word == "ply" {
+        Format::Ply
+    } else if first.starts_with("# .PCD") || matches!(word, "VERSION" | "FIELDS") {
+        Format::Pcd
+    } else if word == "solid" && text.contains("facet") {
+        Format::Stl
+    } else if std::str::from_utf8(head).is_err() && stl::is_binary(bytes) {
+        Format::Stl
+    } else if matches!(word, "v" | "vn" | "vt" | "f" | "o" | "g" | "mtllib" | "usemtl" | "s") {
+        Format::Obj
+    } else {
+        Format::Xyz
+    }
+}
+
+fn load(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::io(path, e))
+}
+
+fn parse(path: &Path, bytes: &[u8], max_points: usize) -> Result<common::Parsed> {
+    match detect(path, bytes) {
+        Format::Pcd => pcd::read(path, bytes, max_points),
+        Format::Ply => ply::read(path, bytes, max_points),
+        Format::Obj => obj::read(path, bytes, max_points),
+        Format::Stl => stl::read(path, bytes, max_points),
+        Format::Xyz => xyz::read(path, bytes, max_points),
+    }
+}
+
+/// Read any supported point-cloud or mesh file (PCD, PLY, OBJ, STL, XYZ/TXT/CSV), with
+/// at most [`DEFAULT_MAX_POINTS`] points.
 pub fn read(path: &Path) -> Result<PointCloud> {
-    Err(Error::Unsupported {
-        path: path.to_path_buf(),
-        msg: "io not yet implemented".into(),
-    })
+    read_with_limit(path, DEFAULT_MAX_POINTS)
+}
+
+/// [`read`] with a different cap on the number of points; a file over it is an error.
+pub fn read_with_limit(path: &Path, max_points: usize) -> Result<PointCloud> {
+    let bytes = load(path)?;
+    parse_bytes(path, &bytes, max_points)
+}
+
+/// Parse bytes as if they were the file `path` (the name picks the format). Lets
+/// callers and fuzzers feed data that never touched the disk.
+pub fn parse_bytes(path: &Path, bytes: &[u8], max_points: usize) -> Result<PointCloud> {
+    Ok(parse(path, bytes, max_points)?.cloud)
 }
 
 /// Read a ground-truth file: one row per point, `x y z label` separated by commas or
 /// whitespace. The returned cloud has `labels` set.
 pub fn read_gt(path: &Path) -> Result<PointCloud> {
-    read(path)
+    let bytes = load(path)?;
+    xyz::read_gt(path, &bytes, DEFAULT_MAX_POINTS)
+}
+
+/// Describe a file: format variant, fields, counts, bounding box. Reads the whole file,
+/// so it also validates it.
+pub fn inspect(path: &Path) -> Result<FileInfo> {
+    let bytes = load(path)?;
+    let p = parse(path, &bytes, DEFAULT_MAX_POINTS)?;
+    Ok(FileInfo {
+        format: p.format,
+        fields: p.fields,
+        points: p.cloud.points.len(),
+        faces: p.cloud.faces.len(),
+        has_normals: p.cloud.normals.is_some(),
+        has_labels: p.cloud.labels.is_some(),
+        bbox: p.cloud.bbox(),
+    })
+}
+
+/// Write a cloud or mesh as PLY (binary little-endian when `binary`, else ascii) with
+/// normals, faces and labels (`label` uchar) when present, and optional colours.
+pub fn write_ply(
+    path: &Path,
+    cloud: &PointCloud,
+    colors: Option<&[[u8; 3]]>,
+    binary: bool,
+) -> Result<()> {
+    ply::write(path, cloud, colors, binary)
+}
+
+/// Write a cloud as PCD v0.7 in the chosen DATA mode (normals and labels when present;
+/// faces are not representable and are dropped).
+pub fn write_pcd(path: &Path, cloud: &PointCloud, mode: PcdData) -> Result<()> {
+    pcd::write(path, cloud, mode)
+}
+
+/// Writers refuse clouds whose parts disagree rather than write a corrupt file.
+fn check_lengths(cloud: &PointCloud) -> Result<()> {
+    let n = cloud.points.len();
+    if cloud.normals.as_ref().is_some_and(|v| v.len() != n) {
+        return Err(Error::Invalid(format!(
+            "cloud has {n} points but a different number of normals"
+        )));
+    }
+    if cloud.labels.as_ref().is_some_and(|v| v.len() != n) {
+        return Err(Error::Invalid(format!(
+            "cloud has {n} points but a different number of labels"
+        )));
+    }
+    if cloud.faces.iter().flatten().any(|&v| v as usize >= n) {
+        return Err(Error::Invalid(format!(
+            "cloud has a face index beyond its {n} points"
+        )));
+    }
+    Ok(())
 }
