@@ -1,0 +1,84 @@
+//! Directory listing shared by the layouts: sorted, hidden files skipped, errors
+//! naming the folder.
+
+use crate::{Error, Result};
+use std::path::{Path, PathBuf};
+
+/// Extensions `io::read` understands, lower case.
+const CLOUD_EXTENSIONS: &[&str] = &[
+    "pcd", "ply", "obj", "stl", "xyz", "xyzn", "txt", "csv", "pts", "asc",
+];
+
+fn entries(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let e = e.map_err(|e| Error::io(dir, e))?;
+        if e.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        out.push(e.path());
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Sub-folders of `dir`, sorted.
+pub(super) fn subdirs(dir: &Path) -> Result<Vec<PathBuf>> {
+    Ok(entries(dir)?.into_iter().filter(|p| p.is_dir()).collect())
+}
+
+/// Files of `dir` with one of `exts` (lower case, compared case-insensitively), sorted.
+pub(super) fn files_with(dir: &Path, exts: &[&str]) -> Result<Vec<PathBuf>> {
+    Ok(entries(dir)?
+        .into_iter()
+        .filter(|p| p.is_file() && has_ext(p, exts))
+        .collect())
+}
+
+/// Files of `dir` in any format `io::read` supports, sorted.
+pub(super) fn cloud_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    files_with(dir, CLOUD_EXTENSIONS)
+}
+
+pub(super) fn has_ext(p: &Path, exts: &[&str]) -> bool {
+    p.extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .is_some_and(|e| exts.contains(&e.as_str()))
+}
+
+pub(super) fn stem(p: &Path) -> String {
+    p.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+pub(super) fn dir_name(p: &Path) -> String {
+    p.file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Defect type from a benchmark file stem such as `ashtray0_bulge3` or `230_sink`:
+/// the part after the last `_`, without trailing digits; `"anomaly"` if nothing is left.
+pub(super) fn defect_from_stem(stem: &str) -> String {
+    let tail = stem.rsplit('_').next().unwrap_or(stem);
+    let d = tail.trim_end_matches(|c: char| c.is_ascii_digit());
+    if d.is_empty() {
+        "anomaly".to_string()
+    } else {
+        d.to_string()
+    }
+}
+
+/// `root/sub` if it is a folder, else a layout error saying what was expected.
+pub(super) fn require_dir(root: &Path, sub: &str, what: &str) -> Result<PathBuf> {
+    let p = root.join(sub);
+    if p.is_dir() {
+        Ok(p)
+    } else {
+        Err(Error::layout(
+            root,
+            format!("no {sub}/ folder here; {what}"),
+        ))
+    }
+}
