@@ -1,0 +1,23 @@
+//! Everything that turns results into something a person reads: heat-map pictures of
+//! per-point scores, result tables (CSV / JSON / Markdown / terminal), per-sample score
+//! files, and the paper's published numbers to compare against.
+//!
+//! Nothing here computes a metric or a score; it only presents them. Every file is
+//! written atomically (temporary file in the same folder, then rename), so an
+//! interrupted run never leaves a half-written report under the final name.
+
+pub mod colormap;
+pub mod heatmap;
+pub mod paper;
+pub mod samples;
+pub mod table;
+
+mod canvas;
+mod glyphs;
+mod write;
+
+pub use colormap::{robust_range, score_colors};
+pub use heatmap::{render_png, render_rgb, RenderOptions};
+pub use paper::{paper_table, PaperTable};
+pub use samples::{write_samples_csv, write_samples_json, SampleScore};
+pub use table::{CategoryResult, ResultsTable};
