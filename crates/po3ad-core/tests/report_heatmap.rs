@@ -196,3 +196,67 @@ fn atomic_write_leaves_only_the_final_file() {
     let err = render_png(&missing, &points, &scores, &top_view()).unwrap_err();
     assert!(err.to_string().contains("heat.png"), "{err}");
 }
+
+/// Parse a binary little-endian PLY just enough to read each vertex's colour: the
+/// header gives property names and types, hence the record layout.
+fn ply_vertex_colors(bytes: &[u8]) -> Vec<[u8; 3]> {
+    let end = b"end_header\n";
+    let h = bytes.windows(end.len()).position(|w| w == end).unwrap() + end.len();
+    let header = std::str::from_utf8(&bytes[..h]).unwrap();
+    assert!(header.contains("format binary_little_endian 1.0"));
+    let mut n = 0usize;
+    let mut props: Vec<(String, usize)> = Vec::new();
+    let mut in_vertex = false;
+    for line in header.lines() {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        match w.as_slice() {
+            ["element", "vertex", count] => {
+                n = count.parse().unwrap();
+                in_vertex = true;
+            }
+            ["element", ..] => in_vertex = false,
+            ["property", ty, name] if in_vertex => {
+                let size = match *ty {
+                    "float" | "float32" | "int" | "uint" | "int32" | "uint32" => 4,
+                    "double" | "float64" => 8,
+                    "uchar" | "uint8" | "char" | "int8" => 1,
+                    "short" | "ushort" | "int16" | "uint16" => 2,
+                    other => panic!("unexpected type {other}"),
+                };
+                props.push((name.to_string(), size));
+            }
+            _ => {}
+        }
+    }
+    let offset = |name: &str| {
+        let i = props.iter().position(|p| p.0 == name).unwrap();
+        props[..i].iter().map(|p| p.1).sum::<usize>()
+    };
+    let record: usize = props.iter().map(|p| p.1).sum();
+    let (r, g, b) = (offset("red"), offset("green"), offset("blue"));
+    (0..n)
+        .map(|i| {
+            let v = &bytes[h + i * record..h + (i + 1) * record];
+            [v[r], v[g], v[b]]
+        })
+        .collect()
+}
+
+#[test]
+fn heatmap_ply_colours_vertices_by_score() {
+    use po3ad_core::report::write_heatmap_ply;
+    use po3ad_core::PointCloud;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("heat.ply");
+    let cloud = PointCloud::from_points(vec![[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]);
+    write_heatmap_ply(&path, &cloud, &[0.0, 2.0, 1.0], Some((0.0, 2.0))).unwrap();
+    let colors = ply_vertex_colors(&std::fs::read(&path).unwrap());
+    assert_eq!(colors.len(), 3);
+    assert_eq!(colors[0], COLD);
+    assert_eq!(colors[1], HOT);
+    assert_eq!(colors[2], po3ad_core::report::colormap::colormap(0.5));
+    // Length mismatch is refused and writes nothing.
+    let other = dir.path().join("bad.ply");
+    assert!(write_heatmap_ply(&other, &cloud, &[0.0], None).is_err());
+    assert!(!other.exists());
+}

@@ -3,6 +3,7 @@
 //! bar labelled with the score range. Optionally two views side by side (front and
 //! back) so an anomaly on the far side is not missed.
 
+use super::camera::{is_finite, Camera};
 use super::canvas::Canvas;
 use super::colormap::{colormap, robust_range, score_colors};
 use super::glyphs::format_label;
@@ -223,10 +224,6 @@ fn check(points: &[[f32; 3]], scores: &[f32], opts: &RenderOptions) -> Result<()
     Ok(())
 }
 
-fn is_finite(p: &[f32; 3]) -> bool {
-    p.iter().all(|c| c.is_finite())
-}
-
 /// Vertical colour bar at the right edge, hot at the top, with the range's ends written
 /// above and below it.
 fn draw_colorbar(canvas: &mut Canvas, lo: f32, hi: f32) {
@@ -247,98 +244,13 @@ fn draw_colorbar(canvas: &mut Canvas, lo: f32, hi: f32) {
         canvas.fill_rect(bx0, y, bx0 + bar_w, y + 1, colormap(t));
     }
     let centre = bx0 + bar_w / 2;
-    let top = format_label(hi);
-    let bottom = format_label(lo);
+    // Rounding noise like 3e-17 next to 0.01 reads as a real value; show it as 0.
+    let tiny = 1e-6 * lo.abs().max(hi.abs());
+    let snap = |v: f32| if v.abs() < tiny { 0.0 } else { v };
+    let top = format_label(snap(hi));
+    let bottom = format_label(snap(lo));
     let tw = Canvas::text_width(&top, scale);
     let bw = Canvas::text_width(&bottom, scale);
     canvas.text(centre - tw / 2, MARGIN, &top, scale, INK);
     canvas.text(centre - bw / 2, by1 + 8, &bottom, scale, INK);
-}
-
-/// Orthographic camera: `u` to the right, `v` up, `d` depth (smaller is nearer).
-struct Camera {
-    right: [f32; 3],
-    up: [f32; 3],
-    toward_viewer: [f32; 3],
-}
-
-struct Extent {
-    u0: f32,
-    u1: f32,
-    v0: f32,
-    v1: f32,
-    d0: f32,
-    d1: f32,
-}
-
-impl Camera {
-    fn new(view_dir: [f32; 3], up: [f32; 3]) -> Result<Self> {
-        let w = normalize(view_dir).ok_or_else(|| {
-            Error::Invalid(format!(
-                "heat map: view direction {view_dir:?} has no length"
-            ))
-        })?;
-        // Use the requested up unless it is (nearly) parallel to the view; then a world
-        // axis that is not.
-        let up_candidates = [up, [0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]];
-        let right = up_candidates
-            .iter()
-            .filter_map(|&u| normalize(u))
-            .map(|u| cross(u, w))
-            .find(|r| dot(*r, *r) > 1e-6)
-            .and_then(normalize)
-            .ok_or_else(|| Error::Invalid("heat map: no usable up direction".into()))?;
-        Ok(Self {
-            right,
-            up: cross(w, right),
-            toward_viewer: w,
-        })
-    }
-
-    fn project(&self, p: [f32; 3]) -> (f32, f32, f32) {
-        (
-            dot(p, self.right),
-            dot(p, self.up),
-            -dot(p, self.toward_viewer),
-        )
-    }
-
-    fn extent(&self, points: &[[f32; 3]]) -> Extent {
-        let mut e = Extent {
-            u0: f32::INFINITY,
-            u1: f32::NEG_INFINITY,
-            v0: f32::INFINITY,
-            v1: f32::NEG_INFINITY,
-            d0: f32::INFINITY,
-            d1: f32::NEG_INFINITY,
-        };
-        for p in points.iter().filter(|p| is_finite(p)) {
-            let (u, v, d) = self.project(*p);
-            e.u0 = e.u0.min(u);
-            e.u1 = e.u1.max(u);
-            e.v0 = e.v0.min(v);
-            e.v1 = e.v1.max(v);
-            e.d0 = e.d0.min(d);
-            e.d1 = e.d1.max(d);
-        }
-        e
-    }
-}
-
-fn dot(a: [f32; 3], b: [f32; 3]) -> f32 {
-    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-}
-
-fn cross(a: [f32; 3], b: [f32; 3]) -> [f32; 3] {
-    [
-        a[1] * b[2] - a[2] * b[1],
-        a[2] * b[0] - a[0] * b[2],
-        a[0] * b[1] - a[1] * b[0],
-    ]
-}
-
-/// Unit vector, `None` for a (nearly) zero or non-finite one.
-fn normalize(a: [f32; 3]) -> Option<[f32; 3]> {
-    let n = dot(a, a).sqrt();
-    (n.is_finite() && n > 1e-6).then(|| a.map(|c| c / n))
 }

@@ -8,16 +8,19 @@
 
 pub mod colormap;
 pub mod heatmap;
+pub mod heatmap_ply;
 pub mod paper;
 pub mod samples;
 pub mod table;
 
+mod camera;
 mod canvas;
 mod glyphs;
 mod write;
 
 pub use colormap::{robust_range, score_colors};
-pub use heatmap::{render_png, render_rgb, RenderOptions};
+pub use heatmap::{render_png, render_rgb, Picture, RenderOptions};
+pub use heatmap_ply::write_heatmap_ply;
 pub use paper::{paper_table, PaperTable};
 pub use samples::{write_samples_csv, write_samples_json, SampleScore};
 pub use table::{CategoryResult, ResultsTable};
