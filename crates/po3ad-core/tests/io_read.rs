@@ -59,7 +59,11 @@ fn every_fixture_reads_to_the_known_values() {
         let path = dir().join(file);
         let cloud = io::read(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
         let info = io::inspect(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
-        assert_eq!(info.format, fx["format"].as_str().unwrap(), "{file}: format");
+        assert_eq!(
+            info.format,
+            fx["format"].as_str().unwrap(),
+            "{file}: format"
+        );
         assert_eq!(info.points, cloud.len(), "{file}");
         assert_eq!(info.faces, cloud.faces.len(), "{file}");
         let want_normals = fx["normals"].as_bool().unwrap();
@@ -69,8 +73,16 @@ fn every_fixture_reads_to_the_known_values() {
         assert_eq!(info.has_normals, want_normals, "{file}");
         assert_eq!(info.has_labels, want_labels, "{file}");
 
-        let src = if kind == "mesh" { &exp["mesh"] } else { &exp["cloud"] };
-        let verts = vec3s(if kind == "mesh" { &src["vertices"] } else { &src["points"] });
+        let src = if kind == "mesh" {
+            &exp["mesh"]
+        } else {
+            &exp["cloud"]
+        };
+        let verts = vec3s(if kind == "mesh" {
+            &src["vertices"]
+        } else {
+            &src["points"]
+        });
         if kind == "mesh" {
             // STL merges vertices in first-use order; compare triangles by coordinates.
             let tris: Vec<[usize; 3]> = src["triangles"]
@@ -79,7 +91,11 @@ fn every_fixture_reads_to_the_known_values() {
                 .iter()
                 .map(|t| [0, 1, 2].map(|k| t[k].as_u64().unwrap() as usize))
                 .collect();
-            assert_eq!(cloud.len(), verts.len(), "{file}: vertex count after merging");
+            assert_eq!(
+                cloud.len(),
+                verts.len(),
+                "{file}: vertex count after merging"
+            );
             assert_eq!(cloud.faces.len(), tris.len(), "{file}: triangle count");
             let got: Vec<[f32; 3]> = cloud
                 .faces
@@ -116,13 +132,26 @@ fn fields_are_reported_as_the_file_names_them() {
     assert_eq!(
         info.fields,
         [
-            "intensity", "normal_z", "x", "_", "y", "hist", "normal_x", "label", "z", "normal_y",
+            "intensity",
+            "normal_z",
+            "x",
+            "_",
+            "y",
+            "hist",
+            "normal_x",
+            "label",
+            "z",
+            "normal_y",
             "rgb"
         ]
     );
     let info = io::inspect(&dir().join("o3d_binary_le_colors.ply")).unwrap();
     for f in ["x", "nx", "red", "green", "blue"] {
-        assert!(info.fields.iter().any(|g| g == f), "{f} in {:?}", info.fields);
+        assert!(
+            info.fields.iter().any(|g| g == f),
+            "{f} in {:?}",
+            info.fields
+        );
     }
     let info = io::inspect(&dir().join("hand_7col.csv")).unwrap();
     assert_eq!(info.fields, ["x", "y", "z", "nx", "ny", "nz", "label"]);
@@ -164,9 +193,19 @@ fn point_cap_is_enforced() {
     let p = dir().join("o3d_binary.pcd");
     assert_eq!(io::read_with_limit(&p, 40).unwrap().len(), 40);
     let err = io::read_with_limit(&p, 39).unwrap_err().to_string();
-    assert!(err.contains("o3d_binary.pcd") && err.contains("limit"), "{err}");
-    for f in ["o3d_ascii.ply", "o3d_points.xyz", "hand_ascii.stl", "o3d_mesh.obj"] {
-        let err = io::read_with_limit(&dir().join(f), 3).unwrap_err().to_string();
+    assert!(
+        err.contains("o3d_binary.pcd") && err.contains("limit"),
+        "{err}"
+    );
+    for f in [
+        "o3d_ascii.ply",
+        "o3d_points.xyz",
+        "hand_ascii.stl",
+        "o3d_mesh.obj",
+    ] {
+        let err = io::read_with_limit(&dir().join(f), 3)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(f) && err.contains("limit"), "{err}");
     }
     assert_eq!(io::DEFAULT_MAX_POINTS, 50_000_000);

@@ -64,7 +64,7 @@ pub(crate) fn finite_normals(normals: Vec<[f32; 3]>) -> Option<Vec<[f32; 3]>> {
 
 /// A label value as read from a file (possibly stored as float) → `u8`.
 pub(crate) fn label_u8(path: &Path, v: f64, index: usize) -> Result<u8> {
-    if v.is_finite() && v >= 0.0 && v <= 255.0 && v.fract() == 0.0 {
+    if (0.0..=255.0).contains(&v) && v.fract() == 0.0 {
         Ok(v as u8)
     } else {
         Err(Error::format(
@@ -72,6 +72,11 @@ pub(crate) fn label_u8(path: &Path, v: f64, index: usize) -> Result<u8> {
             format!("label of point {index} is {v}, expected an integer 0..=255"),
         ))
     }
+}
+
+/// A count or index read as a number: a non-negative integer that fits `u32`.
+pub(crate) fn as_u32(v: f64) -> Option<u32> {
+    ((0.0..=u32::MAX as f64).contains(&v) && v.fract() == 0.0).then_some(v as u32)
 }
 
 /// Every face index must point at an existing vertex.
@@ -115,13 +120,13 @@ pub(crate) fn number(path: &Path, tok: &str, line: usize) -> Result<f64> {
     })
 }
 
-/// Keep error messages short when a token is garbage.
+/// Keep error messages short and printable when a token is garbage.
 pub(crate) fn shorten(s: &str) -> String {
+    let mut out: String = s.chars().take(40).flat_map(char::escape_debug).collect();
     if s.chars().count() > 40 {
-        format!("{}...", s.chars().take(40).collect::<String>())
-    } else {
-        s.to_string()
+        out.push_str("...");
     }
+    out
 }
 
 /// Scalar types of binary point formats (PCD TYPE/SIZE, PLY property types).

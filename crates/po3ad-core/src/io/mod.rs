@@ -86,18 +86,21 @@ fn sniff(bytes: &[u8]) -> Format {
     let first = text
         .lines()
         .map(str::trim)
-        .find(|l| !l.is_empty() && !(l.starts_with('#') && !l.starts_with("# .PCD")))
+        .find(|l| !l.is_empty() && (!l.starts_with('#') || l.starts_with("# .PCD")))
         .unwrap_or("");
     let word = first.split_whitespace().next().unwrap_or("");
     if word == "ply" {
         Format::Ply
     } else if first.starts_with("# .PCD") || matches!(word, "VERSION" | "FIELDS") {
         Format::Pcd
-    } else if word == "solid" && text.contains("facet") {
+    } else if (word == "solid" && text.contains("facet"))
+        || (std::str::from_utf8(head).is_err() && stl::is_binary(bytes))
+    {
         Format::Stl
-    } else if std::str::from_utf8(head).is_err() && stl::is_binary(bytes) {
-        Format::Stl
-    } else if matches!(word, "v" | "vn" | "vt" | "f" | "o" | "g" | "mtllib" | "usemtl" | "s") {
+    } else if matches!(
+        word,
+        "v" | "vn" | "vt" | "f" | "o" | "g" | "mtllib" | "usemtl" | "s"
+    ) {
         Format::Obj
     } else {
         Format::Xyz

@@ -26,7 +26,9 @@ fn resolve(path: &Path, tok: &str, defined: usize, line: usize, what: &str) -> R
     let idx = if i > 0 {
         (i - 1) as usize
     } else if i < 0 {
-        defined.checked_sub(i.unsigned_abs() as usize).ok_or_else(bad)?
+        defined
+            .checked_sub(i.unsigned_abs() as usize)
+            .ok_or_else(bad)?
     } else {
         return Err(bad());
     };
@@ -71,9 +73,7 @@ pub(crate) fn read(path: &Path, bytes: &[u8], max_points: usize) -> Result<Parse
                     let v = resolve(path, parts.next().unwrap_or(""), points.len(), ln, "vertex")?;
                     let _vt = parts.next();
                     let n = match parts.next() {
-                        Some(s) if !s.is_empty() => {
-                            Some(resolve(path, s, vn.len(), ln, "normal")?)
-                        }
+                        Some(s) if !s.is_empty() => Some(resolve(path, s, vn.len(), ln, "normal")?),
                         _ => None,
                     };
                     poly.push(v as u32);

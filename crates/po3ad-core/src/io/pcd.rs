@@ -161,9 +161,10 @@ fn parse_header(path: &Path, lines: &[String]) -> Result<Header> {
         offset += ty.size() * counts[i];
     }
     let from_dims = match (width, height) {
-        (Some(w), Some(h)) => Some(w.checked_mul(h).ok_or_else(|| {
-            Error::format(path, format!("WIDTH {w} x HEIGHT {h} overflows"))
-        })?),
+        (Some(w), Some(h)) => Some(
+            w.checked_mul(h)
+                .ok_or_else(|| Error::format(path, format!("WIDTH {w} x HEIGHT {h} overflows")))?,
+        ),
         (Some(w), None) => Some(w),
         _ => None,
     };
@@ -219,7 +220,11 @@ pub(crate) fn read(path: &Path, bytes: &[u8], max_points: usize) -> Result<Parse
         (Some(x), Some(y), Some(z)) => (x, y, z),
         _ => return Err(Error::format(path, "PCD has no x, y and z fields")),
     };
-    let normal = match (h.field("normal_x"), h.field("normal_y"), h.field("normal_z")) {
+    let normal = match (
+        h.field("normal_x"),
+        h.field("normal_y"),
+        h.field("normal_z"),
+    ) {
         (Some(a), Some(b), Some(c)) => Some([a, b, c]),
         _ => None,
     };
@@ -278,13 +283,25 @@ pub(crate) fn read(path: &Path, bytes: &[u8], max_points: usize) -> Result<Parse
     }
     let n = h.points;
     let points: Vec<[f32; 3]> = (0..n)
-        .map(|p| [values(x, p) as f32, values(y, p) as f32, values(z, p) as f32])
+        .map(|p| {
+            [
+                values(x, p) as f32,
+                values(y, p) as f32,
+                values(z, p) as f32,
+            ]
+        })
         .collect();
     common::check_finite(path, &points)?;
     let normals = normal.and_then(|[a, b, c]| {
         common::finite_normals(
             (0..n)
-                .map(|p| [values(a, p) as f32, values(b, p) as f32, values(c, p) as f32])
+                .map(|p| {
+                    [
+                        values(a, p) as f32,
+                        values(b, p) as f32,
+                        values(c, p) as f32,
+                    ]
+                })
                 .collect(),
         )
     });
@@ -450,7 +467,10 @@ pub fn write(path: &Path, cloud: &PointCloud, mode: PcdData) -> Result<()> {
         if c < 3 {
             cloud.points[i][c].to_le_bytes()
         } else if c < 6 && cloud.normals.is_some() {
-            cloud.normals.as_ref().map_or([0; 4], |nr| nr[i][c - 3].to_le_bytes())
+            cloud
+                .normals
+                .as_ref()
+                .map_or([0; 4], |nr| nr[i][c - 3].to_le_bytes())
         } else {
             cloud
                 .labels

@@ -179,9 +179,9 @@ impl Source<'_> {
                 tok.parse::<f64>()
                     .map_err(|_| format!("'{}' is not a number", common::shorten(tok)))
             }
-            Source::Binary { cursor, big } => {
-                cursor.scalar(ty, *big).ok_or_else(|| "data ends early".into())
-            }
+            Source::Binary { cursor, big } => cursor
+                .scalar(ty, *big)
+                .ok_or_else(|| "data ends early".into()),
         }
     }
 
@@ -196,10 +196,7 @@ impl Source<'_> {
 /// A list length read from the file, checked to be a sane non-negative integer that the
 /// remaining data could hold.
 fn list_len(v: f64, item: Scalar, src: &Source) -> std::result::Result<usize, String> {
-    if !(v >= 0.0 && v.fract() == 0.0 && v <= u32::MAX as f64) {
-        return Err(format!("list length {v}"));
-    }
-    let n = v as usize;
+    let n = common::as_u32(v).ok_or_else(|| format!("list length {v}"))? as usize;
     if n.saturating_mul(item.size()) > src.remaining_hint() {
         return Err(format!("list length {n}, more than the data left"));
     }
@@ -253,7 +250,9 @@ pub(crate) fn read(path: &Path, bytes: &[u8], max_points: usize) -> Result<Parse
             let mut row = vec![0f64; el.props.len()];
             for i in 0..el.count {
                 read_instance(path, &mut src, el, i, &mut row, None)?;
-                cloud.points.push([row[x] as f32, row[y] as f32, row[z] as f32]);
+                cloud
+                    .points
+                    .push([row[x] as f32, row[y] as f32, row[z] as f32]);
                 if has_normals {
                     let g = |k: Option<usize>| k.map_or(0.0, |k| row[k] as f32);
                     normals.push([g(nrm[0]), g(nrm[1]), g(nrm[2])]);
@@ -263,9 +262,11 @@ pub(crate) fn read(path: &Path, bytes: &[u8], max_points: usize) -> Result<Parse
                 }
             }
         } else if el.name == "face" {
-            let list = el.prop(&["vertex_indices", "vertex_index"]).ok_or_else(|| {
-                Error::format(path, "PLY face has no vertex_indices / vertex_index list")
-            })?;
+            let list = el
+                .prop(&["vertex_indices", "vertex_index"])
+                .ok_or_else(|| {
+                    Error::format(path, "PLY face has no vertex_indices / vertex_index list")
+                })?;
             cloud.faces.reserve(cap);
             let mut row = vec![0f64; el.props.len()];
             let mut poly = Vec::new();
@@ -338,10 +339,9 @@ fn read_props(
                     Some((want, out)) if *want == k => {
                         for _ in 0..n {
                             let idx = src.next(item).map_err(at)?;
-                            if !(idx >= 0.0 && idx.fract() == 0.0 && idx <= u32::MAX as f64) {
-                                return Err((k, format!("vertex index {idx}")));
-                            }
-                            out.push(idx as u32);
+                            let idx = common::as_u32(idx)
+                                .ok_or_else(|| (k, format!("vertex index {idx}")))?;
+                            out.push(idx);
                         }
                     }
                     _ => {

@@ -21,12 +21,22 @@ pub(crate) fn is_binary(bytes: &[u8]) -> bool {
     if 84 + 50 * n == bytes.len() as u64 {
         return true;
     }
-    !bytes.starts_with(b"solid")
+    !bytes.trim_ascii_start().starts_with(b"solid")
 }
 
 pub(crate) fn read(path: &Path, bytes: &[u8], max_points: usize) -> Result<Parsed> {
     if bytes.is_empty() {
         return Err(Error::format(path, "empty file"));
+    }
+    let ascii = bytes.trim_ascii_start().starts_with(b"solid");
+    if bytes.len() < 84 && !ascii {
+        return Err(Error::format(
+            path,
+            format!(
+                "neither binary STL (needs at least 84 bytes, has {}) nor ascii STL (no 'solid')",
+                bytes.len()
+            ),
+        ));
     }
     let (corners, format) = if is_binary(bytes) {
         (read_binary(path, bytes, max_points)?, "STL binary")
@@ -107,7 +117,10 @@ fn read_ascii(path: &Path, bytes: &[u8], max_points: usize) -> Result<Vec<[f32; 
             }
             Some("vertex") => {
                 if !in_facet {
-                    return Err(Error::format(path, format!("line {ln}: vertex outside a facet")));
+                    return Err(Error::format(
+                        path,
+                        format!("line {ln}: vertex outside a facet"),
+                    ));
                 }
                 let mut p = [0f32; 3];
                 for c in &mut p {
@@ -136,7 +149,10 @@ fn read_ascii(path: &Path, bytes: &[u8], max_points: usize) -> Result<Vec<[f32; 
             Some(other) => {
                 return Err(Error::format(
                     path,
-                    format!("line {ln}: unexpected '{}' in ascii STL", common::shorten(other)),
+                    format!(
+                        "line {ln}: unexpected '{}' in ascii STL",
+                        common::shorten(other)
+                    ),
                 ))
             }
         }

@@ -32,10 +32,7 @@ pub(crate) fn read(path: &Path, bytes: &[u8], max_points: usize) -> Result<Parse
         }
         row.clear();
         row.extend(split(line));
-        if cols == 0
-            && header.is_none()
-            && row.iter().all(|t| t.parse::<f64>().is_err())
-        {
+        if cols == 0 && header.is_none() && row.iter().all(|t| t.parse::<f64>().is_err()) {
             header = Some(row.iter().map(|s| s.to_string()).collect());
             continue;
         }
@@ -90,7 +87,11 @@ pub(crate) fn read(path: &Path, bytes: &[u8], max_points: usize) -> Result<Parse
         };
         names.iter().map(|s| s.to_string()).collect()
     });
-    let sep = if text.contains(',') { "comma" } else { "whitespace" };
+    let sep = if text.contains(',') {
+        "comma"
+    } else {
+        "whitespace"
+    };
     Ok(Parsed {
         cloud: PointCloud {
             points,
