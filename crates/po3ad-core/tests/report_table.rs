@@ -92,6 +92,17 @@ fn markdown_shows_paper_numbers_beside_ours() {
     );
     assert!(md.contains("83.9") && md.contains("89.8"), "stated means");
 
+    // A category where our object AUROC is missing drops out of both object means:
+    // paper (100.0 + 83.0) / 2 = 91.5, ours (1.0 + 0.6) / 2 = 80.0 %.
+    let mut t = table();
+    t.rows[1].object_auroc = f64::NAN;
+    let md = t.to_markdown(Some(paper));
+    let mean = md.lines().find(|l| l.starts_with("| **mean** ")).unwrap();
+    assert!(
+        mean.starts_with("| **mean** | 80.0 | 91.5 | 70.0 | 85.0 | 95.4 |"),
+        "{mean}"
+    );
+
     // Real3D-AD publishes no point AUROC: no such paper column; unknown category "–".
     let md = table().to_markdown(paper_table("real3d"));
     assert!(md.contains("obj AUROC (paper)") && !md.contains("point AUROC (paper)"));

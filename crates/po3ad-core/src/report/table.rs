@@ -156,8 +156,8 @@ impl ResultsTable {
 
     /// A Markdown table for people, metrics in percent with one decimal. With `paper`,
     /// the paper's per-category object (and point, where published) AUROC stand next
-    /// to ours; the mean row's paper column averages the paper over the same
-    /// categories, so the two means compare like with like.
+    /// to ours; the mean row's paper column averages the paper over the categories
+    /// where ours is a number too, so the two means compare like with like.
     pub fn to_markdown(&self, paper: Option<&PaperTable>) -> String {
         let show_paper_point = paper.is_some_and(|p| p.rows.iter().any(|r| r.2.is_some()));
         let mut header = vec!["category", "obj AUROC"];
@@ -197,8 +197,9 @@ impl ResultsTable {
             let p = paper
                 .and_then(|t| t.get(&r.category))
                 .unwrap_or((None, None));
-            paper_obj.extend(p.0);
-            paper_pt.extend(p.1);
+            // Only where we have a number too, so both means cover the same categories.
+            paper_obj.extend(p.0.filter(|_| !r.object_auroc.is_nan()));
+            paper_pt.extend(p.1.filter(|_| !r.point_auroc.is_nan()));
             out += &line(r, p);
         }
         let mean_of = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
@@ -208,7 +209,7 @@ impl ResultsTable {
         if let Some(t) = paper {
             out += &format!(
                 "\nPaper: PO3AD (CVPR 2025), {}; paper columns are as published (%), their \
-                 mean is over the categories above. Stated means over all {} categories: \
+                 mean is over the categories above where both have a number. Stated means over all {} categories: \
                  object AUROC {}, point AUROC {}.\n",
                 t.dataset,
                 t.rows.len(),
