@@ -11,6 +11,7 @@
 use super::knn::KdTree;
 use crate::{Error, PointCloud, Result};
 use nalgebra::{Matrix3, SymmetricEigen};
+use rayon::prelude::*;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -137,8 +138,12 @@ pub fn estimate_normals(points: &[[f32; 3]], k: usize) -> Result<Vec<[f32; 3]>> 
         return Ok(Vec::new());
     }
     let tree = KdTree::new(points);
-    let neighbours: Vec<Vec<(usize, f32)>> = points.iter().map(|&p| tree.knn(p, k)).collect();
-    let mut normals: Vec<[f32; 3]> = neighbours.iter().map(|nb| pca_normal(points, nb)).collect();
+    // Per-point work is independent: spread it over the rayon pool (scans are large).
+    let neighbours: Vec<Vec<(usize, f32)>> = points.par_iter().map(|&p| tree.knn(p, k)).collect();
+    let mut normals: Vec<[f32; 3]> = neighbours
+        .par_iter()
+        .map(|nb| pca_normal(points, nb))
+        .collect();
     orient_by_mst(points, &neighbours, &mut normals);
     Ok(normals)
 }
@@ -148,15 +153,16 @@ pub fn estimate_normals(points: &[[f32; 3]], k: usize) -> Result<Vec<[f32; 3]>> 
 /// the kNN lists we already have; a graph crate would add a dependency for little.
 fn orient_by_mst(points: &[[f32; 3]], neighbours: &[Vec<(usize, f32)>], normals: &mut [[f32; 3]]) {
     let n = points.len();
-    // Make the graph symmetric: j in knn(i) gives edges i–j and j–i.
-    let mut adj: Vec<Vec<usize>> = neighbours
+    // Make the graph symmetric: j in knn(i) gives edges i–j and j–i. Indices are u32
+    // (the k-d tree's limit too) to halve the memory of these lists on big scans.
+    let mut adj: Vec<Vec<u32>> = neighbours
         .iter()
-        .map(|nb| nb.iter().map(|x| x.0).collect())
+        .map(|nb| nb.iter().map(|x| x.0 as u32).collect())
         .collect();
     for (i, nb) in neighbours.iter().enumerate() {
         for &(j, _) in nb {
             if j != i {
-                adj[j].push(i);
+                adj[j].push(i as u32);
             }
         }
     }
@@ -185,7 +191,7 @@ fn orient_by_mst(points: &[[f32; 3]], neighbours: &[Vec<(usize, f32)>], normals:
     };
 
     let mut visited = vec![false; n];
-    let mut heap: BinaryHeap<Reverse<(u64, usize, usize)>> = BinaryHeap::new();
+    let mut heap: BinaryHeap<Reverse<(u64, u32, u32)>> = BinaryHeap::new();
     for &root in &order {
         if visited[root] {
             continue;
@@ -195,11 +201,13 @@ fn orient_by_mst(points: &[[f32; 3]], neighbours: &[Vec<(usize, f32)>], normals:
         }
         visited[root] = true;
         for &j in &adj[root] {
-            if !visited[j] {
-                heap.push(Reverse((weight(normals[root], normals[j]), j, root)));
+            if !visited[j as usize] {
+                let w = weight(normals[root], normals[j as usize]);
+                heap.push(Reverse((w, j, root as u32)));
             }
         }
         while let Some(Reverse((_, to, from))) = heap.pop() {
+            let (to, from) = (to as usize, from as usize);
             if visited[to] {
                 continue;
             }
@@ -208,8 +216,9 @@ fn orient_by_mst(points: &[[f32; 3]], neighbours: &[Vec<(usize, f32)>], normals:
                 normals[to] = neg(normals[to]);
             }
             for &j in &adj[to] {
-                if !visited[j] {
-                    heap.push(Reverse((weight(normals[to], normals[j]), j, to)));
+                if !visited[j as usize] {
+                    let w = weight(normals[to], normals[j as usize]);
+                    heap.push(Reverse((w, j, to as u32)));
                 }
             }
         }
