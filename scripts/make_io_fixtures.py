@@ -277,6 +277,59 @@ def write_text_hand():
     note("hand_7col.csv", "cloud", "XYZ text (comma, 7 columns)", True, True, "hand")
 
 
+SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "meshes")
+
+
+def obj_fans(p):
+    """`v` positions and fan-triangulated `f` faces of an OBJ (1-based or negative)."""
+    verts, tris = [], []
+    with open(p) as fh:
+        for line in fh:
+            t = line.split()
+            if t[:1] == ["v"]:
+                verts.append([float(x) for x in t[1:4]])
+            elif t[:1] == ["f"]:
+                idx = [int(c.split("/")[0]) for c in t[1:]]
+                idx = [i - 1 if i > 0 else len(verts) + i for i in idx]
+                tris += [[idx[0], idx[k], idx[k + 1]] for k in range(1, len(idx) - 1)]
+    return np.array(verts, dtype=np.float32), np.array(tris, dtype=np.int64)
+
+
+def write_shared_reference():
+    """Reference counts for the real meshes in ../shared/data/meshes: triangles,
+    distinct corner positions (what merging identical STL vertices must give), `v`
+    lines for OBJ, and the float64 sum of all triangle corners.
+
+    STL is read by Open3D. OBJ is read by the few lines of numpy below, because
+    Open3D 0.20 silently drops non-triangle faces ("Skipping non-triangle primitive")
+    where we triangulate them as fans."""
+    if not os.path.isdir(SHARED):
+        print("no ../shared/data/meshes, shared_meshes.json not rewritten")
+        return
+    out = []
+    for f in sorted(os.listdir(SHARED)):
+        if not f.lower().endswith((".stl", ".obj")):
+            continue
+        if f.lower().endswith(".obj"):
+            v, t = obj_fans(os.path.join(SHARED, f))
+        else:
+            m = o3d.io.read_triangle_mesh(os.path.join(SHARED, f))
+            v, t = np.asarray(m.vertices), np.asarray(m.triangles)
+        corners = v[t.reshape(-1)].astype(np.float32)
+        entry = dict(
+            file=f,
+            triangles=int(len(t)),
+            distinct_corners=int(len(np.unique(corners, axis=0))),
+            corner_sum=corners.astype(np.float64).sum(axis=0).tolist(),
+        )
+        if f.lower().endswith(".obj"):
+            with open(os.path.join(SHARED, f), "rb") as fh:
+                entry["v_lines"] = sum(1 for line in fh if line.split()[:1] == [b"v"])
+        out.append(entry)
+    with open(path("shared_meshes.json"), "w") as fh:
+        json.dump(dict(generator="scripts/make_io_fixtures.py", open3d_version=o3d.__version__, meshes=out), fh, indent=1)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     write_open3d()
@@ -285,6 +338,7 @@ def main():
     write_obj_hand()
     write_stl_hand()
     write_text_hand()
+    write_shared_reference()
     expected = dict(
         generator="scripts/make_io_fixtures.py",
         open3d_version=o3d.__version__,

@@ -167,10 +167,8 @@ fn ply_bad_inputs() {
     b.extend(1i32.to_le_bytes());
     bad("negative.ply", &b, &["vertex index -1"]);
     // A list claiming 2^31 items with a few bytes left.
-    let mut b = format!(
-        "ply\nformat binary_big_endian 1.0\nelement vertex 1\nproperty float x\nproperty float y\nproperty float z\nelement face 1\nproperty list int int vertex_indices\nend_header\n"
-    )
-    .into_bytes();
+    let mut b = b"ply\nformat binary_big_endian 1.0\nelement vertex 1\nproperty float x\nproperty float y\nproperty float z\nelement face 1\nproperty list int int vertex_indices\nend_header\n"
+        .to_vec();
     b.extend([0u8; 12]);
     b.extend(0x7FFF_FFFFi32.to_be_bytes());
     b.extend([0u8; 8]);

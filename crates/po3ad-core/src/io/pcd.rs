@@ -30,11 +30,13 @@ struct Header {
     fields: Vec<Field>,
     points: usize,
     data: String,
+    /// Bytes per point record (sum of SIZE x COUNT).
+    record: usize,
 }
 
 impl Header {
     fn point_size(&self) -> usize {
-        self.fields.iter().map(|f| f.ty.size() * f.count).sum()
+        self.record
     }
 
     fn field(&self, name: &str) -> Option<usize> {
@@ -184,6 +186,7 @@ fn parse_header(path: &Path, lines: &[String]) -> Result<Header> {
         fields,
         points,
         data,
+        record: offset,
     })
 }
 
@@ -198,7 +201,7 @@ enum Layout {
 fn value(h: &Header, buf: &[u8], layout: &Layout, field: usize, point: usize) -> f64 {
     let f = &h.fields[field];
     let start = match layout {
-        Layout::RowMajor => point * h.point_size() + f.offset,
+        Layout::RowMajor => point * h.record + f.offset,
         Layout::ColumnMajor => h.points * f.offset + point * f.ty.size() * f.count,
     };
     f.ty.decode(&buf[start..start + f.ty.size()], false)
@@ -399,7 +402,8 @@ fn decompress(path: &Path, body: &[u8], h: &Header) -> Result<Vec<u8>> {
     if need == 0 {
         return Ok(Vec::new());
     }
-    let block = body.get(8..8 + packed.min(body.len())).unwrap_or_default();
+    let rest = body.get(8..).unwrap_or_default();
+    let block = &rest[..packed.min(rest.len())];
     if block.len() < packed {
         return Err(Error::format(
             path,

@@ -39,9 +39,9 @@ pub(crate) fn read(path: &Path, bytes: &[u8], max_points: usize) -> Result<Parse
         ));
     }
     let (corners, format) = if is_binary(bytes) {
-        (read_binary(path, bytes, max_points)?, "STL binary")
+        (read_binary(path, bytes)?, "STL binary")
     } else {
-        (read_ascii(path, bytes, max_points)?, "STL ascii")
+        (read_ascii(path, bytes)?, "STL ascii")
     };
     let mut index: HashMap<[u32; 3], u32> = HashMap::new();
     let mut points = Vec::new();
@@ -51,10 +51,17 @@ pub(crate) fn read(path: &Path, bytes: &[u8], max_points: usize) -> Result<Parse
         for (k, p) in tri.iter().enumerate() {
             // +0.0 turns -0.0 into 0.0 so the two zeros merge.
             let key = p.map(|v| (v + 0.0).to_bits());
-            f[k] = *index.entry(key).or_insert_with(|| {
-                points.push(*p);
-                (points.len() - 1) as u32
-            });
+            f[k] = match index.get(&key) {
+                Some(&i) => i,
+                None => {
+                    // The cap applies to merged vertices, what the cloud will hold.
+                    common::check_limit(path, "STL", points.len() + 1, max_points)?;
+                    points.push(*p);
+                    let i = (points.len() - 1) as u32;
+                    index.insert(key, i);
+                    i
+                }
+            };
         }
         faces.push(f);
     }
@@ -71,7 +78,7 @@ pub(crate) fn read(path: &Path, bytes: &[u8], max_points: usize) -> Result<Parse
     })
 }
 
-fn read_binary(path: &Path, bytes: &[u8], max_points: usize) -> Result<Vec<[f32; 3]>> {
+fn read_binary(path: &Path, bytes: &[u8]) -> Result<Vec<[f32; 3]>> {
     let n = u32::from_le_bytes([bytes[80], bytes[81], bytes[82], bytes[83]]) as usize;
     let need = 84 + 50 * n as u64;
     if (bytes.len() as u64) < need {
@@ -83,7 +90,6 @@ fn read_binary(path: &Path, bytes: &[u8], max_points: usize) -> Result<Vec<[f32;
             ),
         ));
     }
-    common::check_limit(path, "STL", n.saturating_mul(3), max_points)?;
     let mut c = Cursor::new(&bytes[84..]);
     let mut corners = Vec::with_capacity(n * 3);
     for _ in 0..n {
@@ -100,7 +106,7 @@ fn read_binary(path: &Path, bytes: &[u8], max_points: usize) -> Result<Vec<[f32;
     Ok(corners)
 }
 
-fn read_ascii(path: &Path, bytes: &[u8], max_points: usize) -> Result<Vec<[f32; 3]>> {
+fn read_ascii(path: &Path, bytes: &[u8]) -> Result<Vec<[f32; 3]>> {
     let text = common::utf8(path, bytes)?;
     let mut corners = Vec::new();
     let mut facet: Vec<[f32; 3]> = Vec::new();
@@ -143,7 +149,6 @@ fn read_ascii(path: &Path, bytes: &[u8], max_points: usize) -> Result<Vec<[f32; 
                     corners.extend([facet[0], facet[k], facet[k + 1]]);
                 }
                 in_facet = false;
-                common::check_limit(path, "STL", corners.len(), max_points)?;
             }
             Some("outer" | "endloop" | "endsolid") | None => {}
             Some(other) => {
