@@ -8,7 +8,6 @@
 use super::common::{self, Cursor, Parsed, Scalar};
 use super::PcdData;
 use crate::{Error, PointCloud, Result};
-use std::io::Write;
 use std::path::Path;
 
 /// Headers are a dozen short lines; anything longer is not a PCD header.
@@ -456,7 +455,6 @@ pub fn write(path: &Path, cloud: &PointCloud, mode: PcdData) -> Result<()> {
         PcdData::Binary => "binary",
         PcdData::BinaryCompressed => "binary_compressed",
     };
-    let mut out = Vec::new();
     let k = names.len();
     let header = format!(
         "# .PCD v0.7 - Point Cloud Data file format\nVERSION 0.7\nFIELDS {}\nSIZE {}\nTYPE {}\nCOUNT {}\nWIDTH {n}\nHEIGHT 1\nVIEWPOINT 0 0 0 1 0 0 0\nPOINTS {n}\nDATA {mode_name}\n",
@@ -465,7 +463,6 @@ pub fn write(path: &Path, cloud: &PointCloud, mode: PcdData) -> Result<()> {
         types.join(" "),
         vec!["1"; k].join(" "),
     );
-    out.extend_from_slice(header.as_bytes());
     // Column c of point i, as f32 bits or u32 label.
     let column = |c: usize, i: usize| -> [u8; 4] {
         if c < 3 {
@@ -482,27 +479,8 @@ pub fn write(path: &Path, cloud: &PointCloud, mode: PcdData) -> Result<()> {
                 .map_or([0; 4], |l| u32::from(l[i]).to_le_bytes())
         }
     };
-    match mode {
-        PcdData::Ascii => {
-            for i in 0..n {
-                let mut row: Vec<String> = cloud.points[i].iter().map(|v| v.to_string()).collect();
-                if let Some(nr) = &cloud.normals {
-                    row.extend(nr[i].iter().map(|v| v.to_string()));
-                }
-                if let Some(l) = &cloud.labels {
-                    row.push(l[i].to_string());
-                }
-                // Writing to a Vec cannot fail.
-                let _ = writeln!(out, "{}", row.join(" "));
-            }
-        }
-        PcdData::Binary => {
-            for i in 0..n {
-                for c in 0..k {
-                    out.extend_from_slice(&column(c, i));
-                }
-            }
-        }
+    // binary_compressed needs the whole column-major block in memory to compress it.
+    let packed = match mode {
         PcdData::BinaryCompressed => {
             let mut soa = Vec::with_capacity(n * k * 4);
             for c in 0..k {
@@ -510,13 +488,47 @@ pub fn write(path: &Path, cloud: &PointCloud, mode: PcdData) -> Result<()> {
                     soa.extend_from_slice(&column(c, i));
                 }
             }
-            let packed = lzf_pack(&soa);
-            out.extend_from_slice(&(packed.len() as u32).to_le_bytes());
-            out.extend_from_slice(&(soa.len() as u32).to_le_bytes());
-            out.extend_from_slice(&packed);
+            let raw_len = u32::try_from(soa.len()).map_err(|_| {
+                Error::Invalid(format!(
+                    "{}: {n} points are too many for PCD binary_compressed (4 GiB limit)",
+                    path.display()
+                ))
+            })?;
+            Some((raw_len, lzf_pack(&soa)))
         }
-    }
-    super::atomic::write_atomic(path, &out)
+        _ => None,
+    };
+    super::atomic::write_atomic_with(path, |w| {
+        w.write_all(header.as_bytes())?;
+        match (mode, &packed) {
+            (PcdData::Ascii, _) => {
+                for (i, p) in cloud.points.iter().enumerate() {
+                    write!(w, "{} {} {}", p[0], p[1], p[2])?;
+                    if let Some(nr) = &cloud.normals {
+                        write!(w, " {} {} {}", nr[i][0], nr[i][1], nr[i][2])?;
+                    }
+                    if let Some(l) = &cloud.labels {
+                        write!(w, " {}", l[i])?;
+                    }
+                    writeln!(w)?;
+                }
+            }
+            (PcdData::Binary, _) => {
+                for i in 0..n {
+                    for c in 0..k {
+                        w.write_all(&column(c, i))?;
+                    }
+                }
+            }
+            (_, Some((raw_len, block))) => {
+                w.write_all(&(block.len() as u32).to_le_bytes())?;
+                w.write_all(&raw_len.to_le_bytes())?;
+                w.write_all(block)?;
+            }
+            (PcdData::BinaryCompressed, None) => {}
+        }
+        Ok(())
+    })
 }
 
 /// LZF-compress; when the data does not compress (the `lzf` crate then refuses), emit

@@ -415,14 +415,17 @@ pub fn write(
                     w.write_all(&[l])?;
                 }
             } else {
-                let mut row: Vec<String> = p
-                    .iter()
-                    .chain(nrm.iter().flatten())
-                    .map(|v| v.to_string())
-                    .collect();
-                row.extend(col.iter().flatten().map(|v| v.to_string()));
-                row.extend(lab.iter().map(|v| v.to_string()));
-                writeln!(w, "{}", row.join(" "))?;
+                write!(w, "{} {} {}", p[0], p[1], p[2])?;
+                if let Some(q) = nrm {
+                    write!(w, " {} {} {}", q[0], q[1], q[2])?;
+                }
+                if let Some(c) = col {
+                    write!(w, " {} {} {}", c[0], c[1], c[2])?;
+                }
+                if let Some(l) = lab {
+                    write!(w, " {l}")?;
+                }
+                writeln!(w)?;
             }
         }
         for f in &cloud.faces {
