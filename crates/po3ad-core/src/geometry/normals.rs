@@ -1,8 +1,9 @@
 //! Per-point normals: from mesh faces (area-weighted, as Open3D's
 //! `compute_vertex_normals`) or estimated on a raw scan by PCA over the k nearest
 //! neighbours, then oriented consistently by propagation over a minimum spanning tree
-//! of the kNN graph (Hoppe et al. 1992, as Open3D's
-//! `orient_normals_consistent_tangent_plane`).
+//! of the kNN graph (Hoppe et al. 1992, the idea behind Open3D's
+//! `orient_normals_consistent_tangent_plane`, with a tangent-plane term in the edge
+//! weight that keeps the propagation from jumping across thin walls).
 //!
 //! Fallback: wherever a direction is undefined (a vertex used by no face or only by
 //! zero-area faces, a neighbourhood of identical points, non-finite input) the normal
@@ -122,12 +123,18 @@ fn pca_normal(points: &[[f32; 3]], neighbours: &[(usize, f32)]) -> [f32; 3] {
 /// Estimate unit normals of a raw cloud: PCA over each point's `k` nearest neighbours
 /// (the point included), oriented consistently.
 ///
-/// Orientation: per connected part of the symmetric kNN graph, a minimum spanning tree
-/// with edge weight `1 − |nᵢ·nⱼ|` is grown from the point farthest from the centroid,
-/// whose normal is first turned to point away from the centroid; every other normal is
-/// flipped to agree with its tree parent. On a closed surface this makes all normals
-/// point outward; on a one-sided scan they agree with each other and point away from
-/// the centroid at the rim point chosen as root.
+/// Orientation, per connected part of the symmetric kNN graph: a minimum spanning tree
+/// (Prim, grown from the part's point farthest from the centroid) with edge weight
+/// `1 − |nᵢ·nⱼ| + (|nᵢ·e| + |nⱼ·e|)/|e|` (`e` the edge vector; the second term is 0
+/// along a smooth surface and large across a thin wall, whose two sides have
+/// anti-parallel normals that the first term alone would call consistent); each normal
+/// is flipped to agree with its tree parent; finally the whole part is flipped if its
+/// normals point toward the part's centroid on average. On closed surfaces this makes
+/// normals point outward; on a one-sided scan they agree with each other and point
+/// away from the scan's centroid on average. Measured on real meshes
+/// (tests/geometry_real_meshes.rs): 97–100 % of points agree with the outward face
+/// normal; thin sheets sampled more coarsely than their thickness, and meshes made of
+/// intersecting shells, remain hard cases.
 pub fn estimate_normals(points: &[[f32; 3]], k: usize) -> Result<Vec<[f32; 3]>> {
     if k < 3 {
         return Err(Error::Invalid(format!(
@@ -149,7 +156,7 @@ pub fn estimate_normals(points: &[[f32; 3]], k: usize) -> Result<Vec<[f32; 3]>> 
 }
 
 /// Flip normals so neighbours agree, following a minimum spanning tree (Prim's
-/// algorithm) of the kNN graph. Written by hand because it is a few lines on top of
+/// algorithm) of the kNN graph (see [`estimate_normals`]). Written by hand because it is a few lines on top of
 /// the kNN lists we already have; a graph crate would add a dependency for little.
 fn orient_by_mst(points: &[[f32; 3]], neighbours: &[Vec<(usize, f32)>], normals: &mut [[f32; 3]]) {
     let n = points.len();
@@ -184,25 +191,36 @@ fn orient_by_mst(points: &[[f32; 3]], neighbours: &[Vec<(usize, f32)>], normals:
     let dist2: Vec<f64> = (0..n).map(|i| dot(radial(i), radial(i))).collect();
     order.sort_by(|&a, &b| dist2[b].total_cmp(&dist2[a]).then(a.cmp(&b)));
 
-    let weight = |a: [f32; 3], b: [f32; 3]| -> u64 {
-        let d = dot(widen(a), widen(b)).abs();
+    let weight = |i: usize, j: usize, normals: &[[f32; 3]]| -> u64 {
+        let (a, b) = (widen(normals[i]), widen(normals[j]));
+        let parallel = 1.0 - dot(a, b).abs();
+        // Edges that leave the tangent planes (across a thin wall, where the two
+        // sides' normals are anti-parallel and would wrongly look "consistent") cost
+        // more than edges along the surface.
+        let e = sub(widen(points[j]), widen(points[i]));
+        let len = dot(e, e).sqrt();
+        let across = if len > 0.0 {
+            (dot(a, e).abs() + dot(b, e).abs()) / len
+        } else {
+            0.0
+        };
         // Non-negative f64 bit patterns order like the values, which gives an Ord key.
-        (1.0 - d).max(0.0).to_bits()
+        (parallel.max(0.0) + across).to_bits()
     };
 
     let mut visited = vec![false; n];
     let mut heap: BinaryHeap<Reverse<(u64, u32, u32)>> = BinaryHeap::new();
+    let mut members: Vec<usize> = Vec::new();
     for &root in &order {
         if visited[root] {
             continue;
         }
-        if dot(widen(normals[root]), radial(root)) < 0.0 {
-            normals[root] = neg(normals[root]);
-        }
+        members.clear();
+        members.push(root);
         visited[root] = true;
         for &j in &adj[root] {
             if !visited[j as usize] {
-                let w = weight(normals[root], normals[j as usize]);
+                let w = weight(root, j as usize, normals);
                 heap.push(Reverse((w, j, root as u32)));
             }
         }
@@ -212,14 +230,36 @@ fn orient_by_mst(points: &[[f32; 3]], neighbours: &[Vec<(usize, f32)>], normals:
                 continue;
             }
             visited[to] = true;
+            members.push(to);
             if dot(widen(normals[to]), widen(normals[from])) < 0.0 {
                 normals[to] = neg(normals[to]);
             }
             for &j in &adj[to] {
                 if !visited[j as usize] {
-                    let w = weight(normals[to], normals[j as usize]);
+                    let w = weight(to, j as usize, normals);
                     heap.push(Reverse((w, j, to as u32)));
                 }
+            }
+        }
+        // The tree fixes signs relative to each other; the part's overall sign is a
+        // vote: normals should point away from the part's centroid on average. A vote
+        // is steadier than the sign at any single point (a root at a sharp tip has an
+        // ill-defined normal).
+        let m = members.len() as f64;
+        let mut c = [0.0f64; 3];
+        for &i in &members {
+            let p = widen(points[i]);
+            for a in 0..3 {
+                c[a] += p[a] / m;
+            }
+        }
+        let vote: f64 = members
+            .iter()
+            .map(|&i| dot(widen(normals[i]), sub(widen(points[i]), c)))
+            .sum();
+        if vote < 0.0 {
+            for &i in &members {
+                normals[i] = neg(normals[i]);
             }
         }
     }
