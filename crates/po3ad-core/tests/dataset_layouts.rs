@@ -37,6 +37,7 @@ fn anomaly_shapenet_listing() {
         "pcd/cup0/test/cup0_positive0.pcd",
         "pcd/cup0/test/cup0_bulge1.pcd",
         "pcd/cup0/test/cup0_hole0.pcd",
+        "pcd/cup0/test/cup0_broken_edge12.pcd",
         "pcd/cup0/test/.hidden.pcd",
         "pcd/cup0/GT/cup0_bulge1.txt",
         "pcd/bowl2/test/bowl2_positive3.pcd",
@@ -60,8 +61,17 @@ fn anomaly_shapenet_listing() {
         ]
     );
     let names: Vec<&str> = c.test.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["cup0_bulge1", "cup0_hole0", "cup0_positive0"]);
-    let bulge = &c.test[0];
+    assert_eq!(
+        names,
+        [
+            "cup0_broken_edge12",
+            "cup0_bulge1",
+            "cup0_hole0",
+            "cup0_positive0"
+        ]
+    );
+    assert_eq!(c.test[0].defect, "broken_edge");
+    let bulge = &c.test[1];
     assert!(bulge.anomalous);
     assert_eq!(bulge.defect, "bulge");
     // Anomalous with GT: the points are read from the GT file (reference behaviour).
@@ -70,10 +80,10 @@ fn anomaly_shapenet_listing() {
         Some(r.join("pcd/cup0/GT/cup0_bulge1.txt").as_path())
     );
     assert_eq!(bulge.path, r.join("pcd/cup0/GT/cup0_bulge1.txt"));
-    let hole = &c.test[1];
+    let hole = &c.test[2];
     assert!(hole.anomalous && hole.gt.is_none());
     assert_eq!(hole.path, r.join("pcd/cup0/test/cup0_hole0.pcd"));
-    let good = &c.test[2];
+    let good = &c.test[3];
     assert!(!good.anomalous);
     assert_eq!(good.defect, "good");
 
@@ -108,6 +118,7 @@ fn real3d_listing() {
         "Real3D-AD-PCD/duck/test/230_bulge.pcd",
         "Real3D-AD-PCD/duck/test/367_sink.pcd",
         "Real3D-AD-PCD/duck/test/501_good.pcd",
+        "Real3D-AD-PCD/duck/test/77_missing_part_2.pcd",
         "Real3D-AD-PCD/duck/gt/230_bulge.txt",
         "Real3D-AD-PCD/duck/gt/501_good.txt",
         "Real3D-AD-PCD/airplane/test/1_good.pcd",
@@ -144,6 +155,7 @@ fn real3d_listing() {
             ("230_bulge", true, "bulge", true),
             ("367_sink", true, "sink", false),
             ("501_good", false, "good", true),
+            ("77_missing_part_2", true, "missing_part", false),
         ]
     );
     // Real3D reads points from the scan, labels from gt.

@@ -34,6 +34,7 @@ pub(super) fn list(root: &Path) -> Result<Vec<String>> {
 }
 
 pub(super) fn load(root: &Path, name: &str) -> Result<Category> {
+    let cat = name;
     let base = base(root);
     let pcd = require_dir(&base, "pcd", EXPECTED)?;
     let cat_dir = pcd.join(name);
@@ -64,7 +65,10 @@ pub(super) fn load(root: &Path, name: &str) -> Result<Category> {
             let gt = Some(gt_dir.join(format!("{name}.txt"))).filter(|p| p.is_file());
             let (path, defect) = if anomalous {
                 // Reference behaviour: the GT rows are the points of an anomalous sample.
-                (gt.clone().unwrap_or(path), defect_from_stem(&name))
+                (
+                    gt.clone().unwrap_or(path),
+                    defect_from_stem(&name, Some(cat)),
+                )
             } else {
                 (path, "good".to_string())
             };

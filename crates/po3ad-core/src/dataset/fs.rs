@@ -58,11 +58,21 @@ pub(super) fn dir_name(p: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// Defect type from a benchmark file stem such as `ashtray0_bulge3` or `230_sink`:
-/// the part after the last `_`, without trailing digits; `"anomaly"` if nothing is left.
-pub(super) fn defect_from_stem(stem: &str) -> String {
-    let tail = stem.rsplit('_').next().unwrap_or(stem);
-    let d = tail.trim_end_matches(|c: char| c.is_ascii_digit());
+/// Defect type from a benchmark file stem: the stem without a leading `<prefix>_`
+/// (Anomaly-ShapeNet's category name) or, without a prefix, without its all-digit
+/// `_`-separated parts (Real3D-AD's sample number), then without trailing digits:
+/// `ashtray0_bulge3` → `bulge`, `230_sink` → `sink`; `"anomaly"` if nothing is left.
+pub(super) fn defect_from_stem(stem: &str, prefix: Option<&str>) -> String {
+    let rest = match prefix.and_then(|p| stem.strip_prefix(p)?.strip_prefix('_')) {
+        Some(rest) => rest.to_string(),
+        None if prefix.is_some() => stem.rsplit('_').next().unwrap_or(stem).to_string(),
+        None => stem
+            .split('_')
+            .filter(|part| !part.chars().all(|c| c.is_ascii_digit()))
+            .collect::<Vec<_>>()
+            .join("_"),
+    };
+    let d = rest.trim_end_matches(|c: char| c.is_ascii_digit() || c == '_');
     if d.is_empty() {
         "anomaly".to_string()
     } else {

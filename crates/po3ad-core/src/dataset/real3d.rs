@@ -52,7 +52,7 @@ pub(super) fn load(root: &Path, name: &str) -> Result<Category> {
             let anomalous = !name.to_ascii_lowercase().contains("good");
             let gt = Some(gt_dir.join(format!("{name}.txt"))).filter(|p| p.is_file());
             let defect = if anomalous {
-                defect_from_stem(&name)
+                defect_from_stem(&name, None)
             } else {
                 "good".to_string()
             };
