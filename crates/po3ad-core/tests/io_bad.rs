@@ -281,3 +281,42 @@ fn xyz_bad_inputs() {
     let e = io::read_gt(&p).unwrap_err().to_string();
     assert!(e.contains("nolabel_gt.txt") && e.contains("label"), "{e}");
 }
+
+/// Without the point cap, headers claiming 2^40 points must still be caught by the
+/// data-length checks before anything is allocated (a 12 TB allocation would abort
+/// the test process, not return an error).
+#[test]
+fn lying_headers_without_a_cap_do_not_allocate() {
+    let huge: u64 = 1 << 40;
+    let tmp = tempfile::tempdir().unwrap();
+    let check = |name: &str, bytes: Vec<u8>| {
+        let p = tmp.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        let err = io::read_with_limit(&p, usize::MAX).unwrap_err().to_string();
+        assert!(err.contains(name), "{err}");
+    };
+    for mode in ["ascii", "binary", "binary_compressed"] {
+        let mut b = pcd_header("x y z", "4 4 4", "F F F", huge, mode);
+        b.extend(16u32.to_le_bytes());
+        b.extend(16u32.to_le_bytes());
+        b.extend([0u8; 16]);
+        check(&format!("huge_{mode}.pcd"), b);
+    }
+    for enc in ["ascii", "binary_little_endian", "binary_big_endian"] {
+        for (v, f) in [(huge, 0), (3, huge)] {
+            let mut b = format!(
+                "ply\nformat {enc} 1.0\nelement vertex {v}\nproperty float x\nproperty float y\nproperty float z\nelement face {f}\nproperty list uchar int vertex_indices\nend_header\n"
+            )
+            .into_bytes();
+            b.extend(if enc == "ascii" {
+                b"0 0 0\n".to_vec()
+            } else {
+                vec![0u8; 12]
+            });
+            check(&format!("huge_{enc}_{f}.ply"), b);
+        }
+    }
+    let mut b = vec![0u8; 80];
+    b.extend(u32::MAX.to_le_bytes());
+    check("huge.stl", b);
+}

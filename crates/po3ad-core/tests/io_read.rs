@@ -210,3 +210,17 @@ fn point_cap_is_enforced() {
     }
     assert_eq!(io::DEFAULT_MAX_POINTS, 50_000_000);
 }
+
+#[test]
+fn pts_count_line_and_header_row_are_skipped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("scan.pts");
+    std::fs::write(&p, "2\n0.5 1 2\n3 4 5\n").unwrap();
+    assert_eq!(
+        io::read(&p).unwrap().points,
+        [[0.5, 1.0, 2.0], [3.0, 4.0, 5.0]]
+    );
+    let p = tmp.path().join("named.csv");
+    std::fs::write(&p, "x,y,z\n0.5,1,2\n").unwrap();
+    assert_eq!(io::read(&p).unwrap().points, [[0.5, 1.0, 2.0]]);
+}

@@ -2,7 +2,8 @@
 //!
 //! One point per row, separated by commas and/or whitespace. The column count decides
 //! the meaning: 3 = x y z, 4 = + label, 6 = + normal, 7 = + normal + label. Blank lines
-//! and `#` comments are skipped, and so is one header row of names (e.g. `x,y,z`).
+//! and `#` comments are skipped, and so are one header row of names (e.g. `x,y,z`)
+//! and a leading point-count line (`.pts`).
 //! Ground truth (`x,y,z,label` in Anomaly-ShapeNet, `x y z label` in Real3D-AD) is the
 //! 4-column case, required to carry labels.
 
@@ -34,6 +35,10 @@ pub(crate) fn read(path: &Path, bytes: &[u8], max_points: usize) -> Result<Parse
         row.extend(split(line));
         if cols == 0 && header.is_none() && row.iter().all(|t| t.parse::<f64>().is_err()) {
             header = Some(row.iter().map(|s| s.to_string()).collect());
+            continue;
+        }
+        if cols == 0 && values.is_empty() && row.len() == 1 && row[0].parse::<u64>().is_ok() {
+            // A leading point-count line, as Leica .pts files have.
             continue;
         }
         if cols == 0 {
