@@ -40,9 +40,9 @@ fn assert_labels_are_moves(before: &PointCloud, after: &PointCloud) -> usize {
     assert_eq!(before.len(), after.len());
     let labels = after.labels.as_ref().expect("labels");
     let mut moved = 0;
-    for i in 0..before.len() {
+    for (i, &label) in labels.iter().enumerate() {
         let d = dist(before.points[i], after.points[i]);
-        assert_eq!(labels[i] == 1, d > LABEL_THRESHOLD, "point {i} moved {d}");
+        assert_eq!(label == 1, d > LABEL_THRESHOLD, "point {i} moved {d}");
         moved += usize::from(d > LABEL_THRESHOLD);
     }
     moved
@@ -154,7 +154,16 @@ fn hole_removes_the_ball_and_labels_the_rim() {
         .iter()
         .filter(|p| (radius..radius + rim).contains(&dist(**p, center)))
         .count();
-    let out = apply_defect(&DefectShape::Hole { center, radius, rim }, &cloud, None).unwrap();
+    let out = apply_defect(
+        &DefectShape::Hole {
+            center,
+            radius,
+            rim,
+        },
+        &cloud,
+        None,
+    )
+    .unwrap();
     assert_eq!(out.n_removed, inside);
     assert_eq!(out.cloud.len(), cloud.len() - inside);
     assert_eq!(out.n_anomalous, ring);
@@ -213,7 +222,10 @@ fn sampled_defects_of_every_kind_label_something() {
             let d = sample_defect(kind, severity, &cloud, &mut rng).unwrap();
             assert_eq!(d.kind, kind);
             let out = apply_defect(&d.shape, &cloud, Some(&mesh)).unwrap();
-            assert!(out.n_anomalous > 0, "{kind} at {severity}: nothing labelled");
+            assert!(
+                out.n_anomalous > 0,
+                "{kind} at {severity}: nothing labelled"
+            );
             assert_eq!(
                 out.cloud.len(),
                 cloud.len() - out.n_removed + out.n_added,
@@ -232,7 +244,11 @@ fn partial_scan_keeps_the_facing_unoccluded_side() {
     let facing = cloud.points.iter().filter(|p| p[2] > 0.0).count();
     assert!(keep.iter().all(|&i| cloud.points[i][2] > 0.0));
     // The front hemisphere sees itself except grazing points near the rim.
-    assert!(keep.len() as f32 > 0.85 * facing as f32, "{} of {facing}", keep.len());
+    assert!(
+        keep.len() as f32 > 0.85 * facing as f32,
+        "{} of {facing}",
+        keep.len()
+    );
 
     // Two parallel squares facing the camera: the far one is hidden.
     let mut points = Vec::new();

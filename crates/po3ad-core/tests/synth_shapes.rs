@@ -15,7 +15,10 @@ fn every_builtin_shape_is_closed_and_outward() {
         let faces = mesh.faces.len();
         assert!(faces > 500, "{name}: {faces} faces");
         for f in &mesh.faces {
-            assert!(f[0] != f[1] && f[1] != f[2] && f[0] != f[2], "{name}: {f:?}");
+            assert!(
+                f[0] != f[1] && f[1] != f[2] && f[0] != f[2],
+                "{name}: {f:?}"
+            );
         }
         println!(
             "{name}: {} vertices, {faces} faces, area {:.3}, volume {volume:.4}",
@@ -49,5 +52,8 @@ fn volumes_match_closed_forms() {
     let holes = 4.0 * PI * 0.0625f64.powi(2) + 2.0 * PI * 0.09375f64.powi(2);
     let want = (2.0 - holes) * 0.15;
     let plate = signed_volume(&builtin("plate").unwrap());
-    assert!((plate - want).abs() / want < 0.02, "plate {plate} vs {want}");
+    assert!(
+        (plate - want).abs() / want < 0.02,
+        "plate {plate} vs {want}"
+    );
 }

@@ -7,7 +7,7 @@
 //! whatever the thread count.
 
 use super::defects::{apply_defect, sample_defect, Defect, DefectKind};
-use super::mesh_check::{edge_report, surface_area, validate_mesh, EdgeReport};
+use super::mesh_check::{edge_report, signed_volume, surface_area, validate_mesh, EdgeReport};
 use super::obj::write_obj;
 use super::scan::{add_noise, partial_scan, random_view};
 use super::shapes::{builtin, BUILTIN_SHAPES};
@@ -63,10 +63,10 @@ impl Default for SynthConfig {
         Self {
             seed: 42,
             n_train: 4,
-            template_min_vertices: 16_000,
+            template_min_vertices: 12_000,
             template_rotation_deg: 3.0,
             template_scale_jitter: 0.02,
-            n_test_points: 12_000,
+            n_test_points: 16_000,
             n_good: 8,
             n_per_defect: 2,
             defects: DefectKind::ALL.to_vec(),
@@ -102,9 +102,7 @@ impl FromStr for SynthLayout {
 
     fn from_str(s: &str) -> Result<Self> {
         match s.trim().to_ascii_lowercase().as_str() {
-            "anomaly-shapenet" | "anomalyshapenet" | "shapenet" => {
-                Ok(SynthLayout::AnomalyShapeNet)
-            }
+            "anomaly-shapenet" | "anomalyshapenet" | "shapenet" => Ok(SynthLayout::AnomalyShapeNet),
             "real3d" | "real3d-ad" | "real3dad" => Ok(SynthLayout::Real3d),
             other => Err(Error::Invalid(format!(
                 "unknown layout '{other}' (known: anomaly-shapenet, real3d)"
@@ -124,6 +122,11 @@ pub struct MeshSummary {
     /// Surface area after normalization.
     pub area: f64,
     pub edges: EdgeReport,
+    /// The faces were wound inward (negative enclosed volume) and were flipped.
+    pub flipped: bool,
+    /// Faces dropped because another face had the same three vertices (double-sided
+    /// exports list every triangle twice, once per winding).
+    pub duplicate_faces: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -190,7 +193,7 @@ fn check_config(cfg: &SynthConfig) -> Result<()> {
             "severity range [{lo}, {hi}] must lie within [0, 1] with lo <= hi"
         )));
     }
-    if !(cfg.noise_sigma >= 0.0 && cfg.noise_sigma.is_finite()) {
+    if !cfg.noise_sigma.is_finite() || cfg.noise_sigma < 0.0 {
         return Err(Error::Invalid(format!(
             "noise sigma must be >= 0, got {}",
             cfg.noise_sigma
@@ -252,6 +255,19 @@ fn normalize(mesh: &PointCloud) -> Result<(PointCloud, V3, f32)> {
         centroid,
         scale,
     ))
+}
+
+/// Drop every face whose vertex set already appeared (in either winding), keeping the
+/// first; returns how many were dropped.
+fn remove_duplicate_faces(mesh: &mut PointCloud) -> usize {
+    let before = mesh.faces.len();
+    let mut seen = std::collections::HashSet::with_capacity(before);
+    mesh.faces.retain(|f| {
+        let mut key = *f;
+        key.sort_unstable();
+        seen.insert(key)
+    });
+    before - mesh.faces.len()
 }
 
 fn create_dir(path: &Path) -> Result<()> {
@@ -319,11 +335,25 @@ pub fn write_category(
     check_name(name)?;
     check_config(cfg)?;
     validate_mesh(mesh).map_err(|e| Error::Invalid(format!("mesh '{name}' rejected: {e}")))?;
-    let (base, centroid, scale) = normalize(mesh)?;
+    let (mut base, centroid, scale) = normalize(mesh)?;
+    let duplicate_faces = remove_duplicate_faces(&mut base);
+    // Files from the wild are sometimes wound inside out; normals (and so bulges and
+    // scan visibility) must point outward.
+    let flipped = signed_volume(&base) < 0.0;
+    if flipped {
+        for f in &mut base.faces {
+            f.swap(1, 2);
+        }
+    }
     let edges = edge_report(&base);
     let area = surface_area(&base);
     let folders = Folders::new(out, name, layout);
-    for dir in [&folders.templates, &folders.test, &folders.gt, &folders.category] {
+    for dir in [
+        &folders.templates,
+        &folders.test,
+        &folders.gt,
+        &folders.category,
+    ] {
         create_dir(dir)?;
     }
     if let Some(train) = &folders.train {
@@ -377,6 +407,8 @@ pub fn write_category(
             scale,
             area,
             edges,
+            flipped,
+            duplicate_faces,
         },
         templates,
         tests,
@@ -431,7 +463,11 @@ fn write_template(
             files.push(rel(out, &obj));
             if let Some(train) = &folders.train {
                 let pcd = train.join(format!("{stem}.pcd"));
-                io::write_pcd(&pcd, &PointCloud::from_points(mesh.points.clone()), PcdData::Ascii)?;
+                io::write_pcd(
+                    &pcd,
+                    &PointCloud::from_points(mesh.points.clone()),
+                    PcdData::Ascii,
+                )?;
                 files.push(rel(out, &pcd));
             }
         }

@@ -25,7 +25,10 @@ pub fn signed_volume(mesh: &PointCloud) -> f64 {
 
 /// Total triangle area.
 pub fn surface_area(mesh: &PointCloud) -> f64 {
-    mesh.faces.iter().map(|f| f64::from(face_area(mesh, f))).sum()
+    mesh.faces
+        .iter()
+        .map(|f| f64::from(face_area(mesh, f)))
+        .sum()
 }
 
 pub(crate) fn face_area(mesh: &PointCloud, f: &[u32; 3]) -> f32 {
@@ -112,7 +115,7 @@ pub fn validate_mesh(mesh: &PointCloud) -> Result<()> {
     let area = surface_area(mesh);
     let (lo, hi) = mesh.bbox().unwrap_or(([0.0; 3], [0.0; 3]));
     let diag = f64::from(norm(sub(hi, lo)));
-    if !(area > 1e-9 * diag * diag) || diag <= 0.0 {
+    if !area.is_finite() || area <= 1e-9 * diag * diag || diag <= 0.0 {
         return Err(Error::Invalid(format!(
             "mesh has degenerate total area {area:e} (bounding-box diagonal {diag:e})"
         )));

@@ -17,7 +17,11 @@ pub fn write_obj(path: &Path, mesh: &PointCloud) -> Result<()> {
         )));
     }
     write_atomic_with(path, |w| {
-        writeln!(w, "# po3ad synthetic template: {n} vertices, {} faces", mesh.faces.len())?;
+        writeln!(
+            w,
+            "# po3ad synthetic template: {n} vertices, {} faces",
+            mesh.faces.len()
+        )?;
         for p in &mesh.points {
             writeln!(w, "v {} {} {}", p[0], p[1], p[2])?;
         }

@@ -31,7 +31,7 @@ pub fn visible_from(cloud: &PointCloud, view: V3, spacing: f32) -> Result<Vec<us
             ))
         }
     };
-    if !(spacing > 0.0) {
+    if !spacing.is_finite() || spacing <= 0.0 {
         return Err(Error::Invalid(format!(
             "scan spacing must be positive, got {spacing}"
         )));

@@ -35,9 +35,7 @@ pub const LABEL_THRESHOLD: f32 = 0.002;
 const SAME_SIDE_COS: f32 = 0.3;
 
 /// The defect types of Anomaly-ShapeNet / Real3D-AD that can be synthesized.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DefectKind {
     Bulge,
@@ -183,6 +181,10 @@ fn normals(cloud: &PointCloud) -> Result<&[V3]> {
 /// half width 0.012–0.022, depth 0.02–0.06; scratch length 0.25–0.60, half width
 /// 0.008–0.014, depth 0.006–0.018; hole radius 0.04–0.12; broken: a cut removing
 /// 6–20 % of the extent along the cut normal.
+///
+/// Lateral sizes are floored at multiples of the cloud's sample spacing (bump and hole
+/// radius 2.5×, groove half width 1.5×, rims 1×) so that a defect always spans a few
+/// samples: a groove narrower than the spacing would touch almost no point.
 pub fn sample_defect<R: Rng>(
     kind: DefectKind,
     severity: f32,
@@ -197,6 +199,7 @@ pub fn sample_defect<R: Rng>(
         )));
     }
     let s = severity.clamp(0.0, 1.0);
+    let spacing = mean_spacing(cloud, rng);
     let i = rng.random_range(0..cloud.points.len());
     let (anchor, anchor_normal) = (cloud.points[i], normalize_or(normals[i], [0.0, 0.0, 1.0]));
     let shape = match kind {
@@ -205,7 +208,7 @@ pub fn sample_defect<R: Rng>(
             DefectShape::Bump {
                 center: anchor,
                 normal: anchor_normal,
-                radius: lerp(0.06, 0.14, s),
+                radius: lerp(0.06, 0.14, s).max(2.5 * spacing),
                 height: sign * lerp(0.02, 0.07, s),
             }
         }
@@ -218,16 +221,24 @@ pub fn sample_defect<R: Rng>(
             );
             let side = cross(anchor_normal, tangent);
             let (length, half_width, depth) = if crack {
-                (lerp(0.15, 0.40, s), lerp(0.012, 0.022, s), lerp(0.02, 0.06, s))
+                (
+                    lerp(0.15, 0.40, s),
+                    lerp(0.012, 0.022, s),
+                    lerp(0.02, 0.06, s),
+                )
             } else {
-                (lerp(0.25, 0.60, s), lerp(0.008, 0.014, s), lerp(0.006, 0.018, s))
+                (
+                    lerp(0.25, 0.60, s),
+                    lerp(0.008, 0.014, s),
+                    lerp(0.006, 0.018, s),
+                )
             };
             let (path, path_normals) =
                 groove::draw_path(cloud, normals, anchor, tangent, side, length, crack, rng);
             DefectShape::Groove {
                 path,
                 path_normals,
-                half_width,
+                half_width: half_width.max(1.5 * spacing),
                 depth,
                 profile: if crack {
                     GrooveProfile::V
@@ -237,11 +248,11 @@ pub fn sample_defect<R: Rng>(
             }
         }
         DefectKind::Hole => {
-            let radius = lerp(0.04, 0.12, s);
+            let radius = lerp(0.04, 0.12, s).max(2.5 * spacing);
             DefectShape::Hole {
                 center: anchor,
                 radius,
-                rim: 0.02 + 0.15 * radius,
+                rim: (0.02 + 0.15 * radius).max(spacing),
             }
         }
         DefectKind::Broken => {
@@ -256,8 +267,8 @@ pub fn sample_defect<R: Rng>(
                 shape: DefectShape::Cut {
                     normal,
                     offset,
-                    rim: 0.025,
-                    face_spacing: mean_spacing(cloud, rng),
+                    rim: spacing.max(0.025),
+                    face_spacing: spacing,
                 },
             });
         }

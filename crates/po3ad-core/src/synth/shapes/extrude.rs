@@ -157,7 +157,10 @@ pub(crate) fn plate() -> PointCloud {
     let (nx, ny) = (8, 4);
     for ix in 0..nx {
         for iy in 0..ny {
-            let c = [(ix as f64 + 0.5) * 2.0 * half, (iy as f64 + 0.5) * 2.0 * half];
+            let c = [
+                (ix as f64 + 0.5) * 2.0 * half,
+                (iy as f64 + 0.5) * 2.0 * half,
+            ];
             let outer = square(c, half, k);
             let bolt = (ix == 0 || ix == nx - 1) && (iy == 0 || iy == ny - 1);
             let big = (ix, iy) == (3, 1) || (ix, iy) == (4, 2);

@@ -96,7 +96,10 @@ pub(crate) fn solid(r: impl Fn(f32) -> f32, height: f32, ds: f32) -> PointCloud 
         dense(|t| [r(t * height), t * height]),
         vec![[r(height), height], [0.0, height]],
     ];
-    revolve(&profile(&pieces, ds), segments_for(r(0.0).max(r(height)), ds))
+    revolve(
+        &profile(&pieces, ds),
+        segments_for(r(0.0).max(r(height)), ds),
+    )
 }
 
 fn segments_for(radius: f32, ds: f32) -> usize {
@@ -112,7 +115,7 @@ pub(crate) fn vase() -> PointCloud {
     let r = |z: f32| {
         0.2 + 0.15 * (-((z - 0.35) / 0.22).powi(2)).exp() + 0.08 * smoothstep(0.75, 1.0, z)
     };
-    vessel(r, 1.0, 0.03, 0.025)
+    vessel(r, 1.0, 0.03, 0.03)
 }
 
 pub(crate) fn bottle() -> PointCloud {
@@ -127,12 +130,12 @@ pub(crate) fn bottle() -> PointCloud {
 }
 
 pub(crate) fn cup() -> PointCloud {
-    vessel(|z| 0.3 + 0.08 * z, 0.85, 0.03, 0.025)
+    vessel(|z| 0.3 + 0.08 * z, 0.85, 0.03, 0.035)
 }
 
 pub(crate) fn bowl() -> PointCloud {
     let radius: f32 = 0.6;
     let centre = (radius * radius - 0.2 * 0.2).sqrt();
     let r = move |z: f32| (radius * radius - (centre - z).powi(2)).max(0.0).sqrt();
-    vessel(r, 0.45, 0.035, 0.025)
+    vessel(r, 0.45, 0.035, 0.035)
 }

@@ -1,0 +1,235 @@
+//! Written benchmarks have the SPEC layout, read back consistently, match their
+//! manifest and are byte-identical for the same seed.
+
+use po3ad_core::synth::{
+    builtin, write_builtin_benchmark, write_category, DefectKind, Manifest, SynthConfig,
+    SynthLayout,
+};
+use po3ad_core::{io, PointCloud};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+fn small_config() -> SynthConfig {
+    SynthConfig {
+        seed: 5,
+        n_train: 2,
+        template_min_vertices: 6_000,
+        n_test_points: 4_000,
+        n_good: 2,
+        n_per_defect: 1,
+        ..SynthConfig::default()
+    }
+}
+
+/// Every file under `dir` with its bytes, by relative path (sorted).
+fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_path_buf();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+fn check_manifest(out: &Path, m: &Manifest, cfg: &SynthConfig) {
+    let n_tests = cfg.n_good + cfg.n_per_defect * cfg.defects.len();
+    assert_eq!(m.tests.len(), n_tests);
+    assert_eq!(m.templates.len(), cfg.n_train);
+    for t in &m.templates {
+        assert!(t.vertices >= cfg.template_min_vertices);
+        for f in &t.files {
+            let mesh = io::read(&out.join(f)).unwrap();
+            assert_eq!(mesh.points.len(), t.vertices, "{f}");
+            if !f.ends_with(".pcd") {
+                assert_eq!(mesh.faces.len(), t.faces, "{f}");
+            }
+        }
+    }
+    for t in &m.tests {
+        let cloud = io::read(&out.join(&t.file)).unwrap();
+        assert_eq!(cloud.points.len(), t.n_points, "{}", t.file);
+        match (&t.defect, &t.gt) {
+            (None, None) => {
+                assert_eq!(t.n_anomalous, 0);
+                assert_eq!(t.n_points, cfg.n_test_points.min(t.n_points));
+            }
+            (Some(d), Some(gt)) => {
+                let gt = io::read_gt(&out.join(gt)).unwrap();
+                // The GT repeats the test cloud point for point, with labels.
+                assert_eq!(gt.points, cloud.points, "{}", t.file);
+                let labels = gt.labels.unwrap();
+                let n1 = labels.iter().filter(|&&l| l == 1).count();
+                assert_eq!(n1, t.n_anomalous, "{}", t.file);
+                assert!(n1 >= 10, "{}: {n1}", t.file);
+                assert!(t.file.contains(d.kind.name()), "{}", t.file);
+            }
+            _ => panic!("{}: GT present iff anomalous", t.file),
+        }
+    }
+}
+
+#[test]
+fn anomaly_shapenet_layout_is_complete_and_consistent() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path();
+    let cfg = small_config();
+    let m = write_category(
+        &builtin("bottle").unwrap(),
+        "bottle",
+        out,
+        SynthLayout::AnomalyShapeNet,
+        &cfg,
+    )
+    .unwrap();
+    for i in 0..2 {
+        assert!(out
+            .join(format!("obj/bottle/bottle_template{i}.obj"))
+            .is_file());
+        assert!(out
+            .join(format!("pcd/bottle/train/bottle_template{i}.pcd"))
+            .is_file());
+    }
+    for i in 0..2 {
+        assert!(out
+            .join(format!("pcd/bottle/test/bottle_positive{i}.pcd"))
+            .is_file());
+        assert!(!out
+            .join(format!("pcd/bottle/GT/bottle_positive{i}.txt"))
+            .exists());
+    }
+    for k in DefectKind::ALL {
+        let name = format!("bottle_{}0", k.name());
+        assert!(
+            out.join(format!("pcd/bottle/test/{name}.pcd")).is_file(),
+            "{name}"
+        );
+        assert!(
+            out.join(format!("pcd/bottle/GT/{name}.txt")).is_file(),
+            "{name}"
+        );
+    }
+    assert!(out.join("pcd/bottle/manifest.json").is_file());
+    let text = std::fs::read_to_string(out.join("pcd/bottle/GT/bottle_hole0.txt")).unwrap();
+    assert_eq!(text.lines().next().unwrap().split(',').count(), 4);
+    let back: Manifest =
+        serde_json::from_slice(&std::fs::read(out.join(&m.manifest)).unwrap()).unwrap();
+    assert_eq!(back, m);
+    check_manifest(out, &m, &cfg);
+    // Templates differ from one another (random pose and scale jitter).
+    let t0 = io::read(&out.join(&m.templates[0].files[0])).unwrap();
+    let t1 = io::read(&out.join(&m.templates[1].files[0])).unwrap();
+    assert_ne!(t0.points, t1.points);
+}
+
+#[test]
+fn real3d_layout_with_partial_noisy_scans() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path();
+    let cfg = SynthConfig {
+        partial: true,
+        noise_sigma: 0.001,
+        defects: vec![DefectKind::Bulge, DefectKind::Hole, DefectKind::Broken],
+        ..small_config()
+    };
+    let m = write_category(
+        &builtin("gear").unwrap(),
+        "gear",
+        out,
+        SynthLayout::Real3d,
+        &cfg,
+    )
+    .unwrap();
+    for i in 0..2 {
+        let ply = out.join(format!("Real3D-AD-PLY/gear/gear_template{i}.ply"));
+        let mesh = io::read(&ply).unwrap();
+        assert!(mesh.is_mesh() && mesh.normals.is_some());
+    }
+    assert!(out.join("Real3D-AD-PCD/gear/test/gear_good0.pcd").is_file());
+    assert!(out
+        .join("Real3D-AD-PCD/gear/test/gear_broken0.pcd")
+        .is_file());
+    let gt = std::fs::read_to_string(out.join("Real3D-AD-PCD/gear/gt/gear_bulge0.txt")).unwrap();
+    assert_eq!(gt.lines().next().unwrap().split_whitespace().count(), 4);
+    check_manifest(out, &m, &cfg);
+    for t in &m.tests {
+        // One-sided: clearly fewer points than sampled.
+        assert!(
+            t.n_points < cfg.n_test_points * 3 / 4,
+            "{}: {}",
+            t.file,
+            t.n_points
+        );
+        assert!(t.view.is_some());
+    }
+}
+
+#[test]
+fn same_seed_same_bytes_other_seed_other_bytes() {
+    let cfg = SynthConfig {
+        defects: vec![DefectKind::Crack, DefectKind::Broken],
+        ..small_config()
+    };
+    let run = |cfg: &SynthConfig| {
+        let dir = tempfile::tempdir().unwrap();
+        write_builtin_benchmark(dir.path(), SynthLayout::AnomalyShapeNet, cfg, &["cup"]).unwrap();
+        tree(dir.path())
+    };
+    let a = run(&cfg);
+    let b = run(&cfg);
+    assert!(a.len() > 10);
+    assert_eq!(a, b);
+    let c = run(&SynthConfig { seed: 6, ..cfg });
+    assert_ne!(
+        a.get(Path::new("pcd/cup/test/cup_crack0.pcd")),
+        c.get(Path::new("pcd/cup/test/cup_crack0.pcd"))
+    );
+}
+
+#[test]
+fn bad_meshes_are_rejected_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = small_config();
+    let layout = SynthLayout::AnomalyShapeNet;
+    let points = PointCloud::from_points(vec![
+        [0.0, 0.0, 0.0],
+        [1.0, 0.0, 0.0],
+        [0.0, 1.0, 0.0],
+        [0.0, 0.0, 1.0],
+    ]);
+    let e = write_category(&points, "raw", dir.path(), layout, &cfg).unwrap_err();
+    assert!(e.to_string().contains("no faces"), "{e}");
+
+    let flat = PointCloud {
+        faces: vec![[0, 1, 1], [2, 2, 3]],
+        ..points.clone()
+    };
+    let e = write_category(&flat, "flat", dir.path(), layout, &cfg).unwrap_err();
+    assert!(e.to_string().contains("degenerate"), "{e}");
+
+    let broken_index = PointCloud {
+        faces: vec![[0, 1, 9]],
+        ..points.clone()
+    };
+    let e = write_category(&broken_index, "idx", dir.path(), layout, &cfg).unwrap_err();
+    assert!(e.to_string().contains("vertex"), "{e}");
+
+    let e = write_category(
+        &builtin("cup").unwrap(),
+        "../escape",
+        dir.path(),
+        layout,
+        &cfg,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("folder name"), "{e}");
+    let e = write_builtin_benchmark(dir.path(), layout, &cfg, &["spaceship"]).unwrap_err();
+    assert!(e.to_string().contains("unknown built-in"), "{e}");
+}
