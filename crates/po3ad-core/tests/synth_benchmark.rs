@@ -152,11 +152,9 @@ fn real3d_layout_with_partial_noisy_scans() {
         let mesh = io::read(&ply).unwrap();
         assert!(mesh.is_mesh() && mesh.normals.is_some());
     }
-    assert!(out.join("Real3D-AD-PCD/gear/test/gear_good0.pcd").is_file());
-    assert!(out
-        .join("Real3D-AD-PCD/gear/test/gear_broken0.pcd")
-        .is_file());
-    let gt = std::fs::read_to_string(out.join("Real3D-AD-PCD/gear/gt/gear_bulge0.txt")).unwrap();
+    assert!(out.join("Real3D-AD-PCD/gear/test/0_good.pcd").is_file());
+    assert!(out.join("Real3D-AD-PCD/gear/test/4_broken.pcd").is_file());
+    let gt = std::fs::read_to_string(out.join("Real3D-AD-PCD/gear/gt/2_bulge.txt")).unwrap();
     assert_eq!(gt.lines().next().unwrap().split_whitespace().count(), 4);
     check_manifest(out, &m, &cfg);
     for t in &m.tests {
@@ -232,4 +230,87 @@ fn bad_meshes_are_rejected_with_a_reason() {
     assert!(e.to_string().contains("folder name"), "{e}");
     let e = write_builtin_benchmark(dir.path(), layout, &cfg, &["spaceship"]).unwrap_err();
     assert!(e.to_string().contains("unknown built-in"), "{e}");
+}
+
+#[test]
+fn messy_meshes_are_cleaned_and_reported() {
+    // A bottle exported badly: wound inward, every triangle listed twice (double-
+    // sided), one vertex split in two, one vertex no face uses.
+    let good = builtin("bottle").unwrap();
+    let mut mesh = good.clone();
+    for f in &mut mesh.faces {
+        f.swap(1, 2);
+    }
+    let reversed: Vec<[u32; 3]> = mesh.faces.iter().map(|f| [f[0], f[2], f[1]]).collect();
+    mesh.faces.extend(reversed);
+    let split = mesh.points.len() as u32;
+    mesh.points.push(mesh.points[mesh.faces[0][0] as usize]);
+    mesh.faces[0][0] = split;
+    mesh.points.push([5.0, 5.0, 5.0]);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = SynthConfig {
+        defects: vec![DefectKind::Broken],
+        ..small_config()
+    };
+    let m = write_category(
+        &mesh,
+        "messy",
+        dir.path(),
+        SynthLayout::AnomalyShapeNet,
+        &cfg,
+    )
+    .unwrap();
+    assert_eq!(m.mesh.welded_vertices, 1);
+    assert_eq!(m.mesh.duplicate_faces, good.faces.len());
+    assert_eq!(m.mesh.unreferenced_vertices, 2); // the far vertex and the split copy
+    assert!(m.mesh.flipped);
+    assert!(m.mesh.edges.is_closed(), "{:?}", m.mesh.edges);
+    // The far vertex did not take part in the normalization: the bottle spans the
+    // unit sphere.
+    let t = io::read(&dir.path().join(&m.templates[0].files[0])).unwrap();
+    let r = t
+        .points
+        .iter()
+        .map(|p| (p[0] * p[0] + p[1] * p[1] + p[2] * p[2]).sqrt());
+    let r_max = r.fold(0.0f32, f32::max);
+    assert!((0.9..1.1).contains(&r_max), "{r_max}");
+}
+
+#[test]
+fn the_dataset_reader_sees_what_the_manifest_says() {
+    use po3ad_core::dataset::{load_category, load_test_cloud, Layout};
+    let cfg = SynthConfig {
+        defects: vec![DefectKind::Scratch, DefectKind::Hole],
+        ..small_config()
+    };
+    for (layout, dl) in [
+        (SynthLayout::AnomalyShapeNet, Layout::AnomalyShapeNet),
+        (SynthLayout::Real3d, Layout::Real3d),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let m = write_category(
+            &builtin("plate").unwrap(),
+            "plate",
+            dir.path(),
+            layout,
+            &cfg,
+        )
+        .unwrap();
+        let cat = load_category(dl, dir.path(), "plate").unwrap();
+        assert_eq!(cat.test.len(), m.tests.len(), "{layout}");
+        assert!(cat.train.len() >= cfg.n_train, "{layout}");
+        for s in &cat.test {
+            let entry = m
+                .tests
+                .iter()
+                .find(|t| Path::new(&t.file).file_stem().unwrap().to_string_lossy() == s.name)
+                .unwrap_or_else(|| panic!("{layout}: {} not in manifest", s.name));
+            assert_eq!(s.anomalous, entry.defect.is_some(), "{}", s.name);
+            let want = entry.defect.as_ref().map_or("good", |d| d.kind.name());
+            assert_eq!(s.defect, want, "{}", s.name);
+            let cloud = load_test_cloud(s).unwrap();
+            let n1 = cloud.labels.unwrap().iter().filter(|&&l| l == 1).count();
+            assert_eq!(n1, entry.n_anomalous, "{}", s.name);
+        }
+    }
 }

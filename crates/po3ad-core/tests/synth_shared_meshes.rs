@@ -40,12 +40,14 @@ fn every_shared_mesh_makes_a_category_or_a_clear_rejection() {
             Ok(m) => {
                 ok += 1;
                 println!(
-                    "ok       {name}: {} vertices, {} faces, {:?}, flipped {}, {} duplicate faces, {} test files",
+                    "ok       {name}: {} vertices, {} faces, {:?}, flipped {}, {} welded vertices, {} duplicate faces, {} unused vertices, {} test files",
                     m.mesh.vertices,
                     m.mesh.faces,
                     m.mesh.edges,
                     m.mesh.flipped,
+                    m.mesh.welded_vertices,
                     m.mesh.duplicate_faces,
+                    m.mesh.unreferenced_vertices,
                     m.tests.len()
                 );
             }

@@ -124,9 +124,15 @@ pub struct MeshSummary {
     pub edges: EdgeReport,
     /// The faces were wound inward (negative enclosed volume) and were flipped.
     pub flipped: bool,
+    /// Vertices merged into an earlier vertex at exactly the same position (exports
+    /// that split vertices per face or per texture seam).
+    pub welded_vertices: usize,
     /// Faces dropped because another face had the same three vertices (double-sided
     /// exports list every triangle twice, once per winding).
     pub duplicate_faces: usize,
+    /// Vertices dropped because no face uses them (they would have no normal, and
+    /// training uses template vertices).
+    pub unreferenced_vertices: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -257,6 +263,27 @@ fn normalize(mesh: &PointCloud) -> Result<(PointCloud, V3, f32)> {
     ))
 }
 
+/// Merge vertices with bit-identical coordinates into their first occurrence and drop
+/// faces that collapse (two equal corners); returns how many vertices were merged.
+/// The map is only queried, so the result does not depend on hash order.
+fn weld_identical_vertices(mesh: &mut PointCloud) -> usize {
+    let mut first: std::collections::HashMap<[u32; 3], u32> =
+        std::collections::HashMap::with_capacity(mesh.points.len());
+    let remap: Vec<u32> = mesh
+        .points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| *first.entry(p.map(f32::to_bits)).or_insert(i as u32))
+        .collect();
+    let merged = mesh.points.len() - first.len();
+    for f in &mut mesh.faces {
+        *f = f.map(|v| remap.get(v as usize).copied().unwrap_or(v));
+    }
+    mesh.faces
+        .retain(|f| f[0] != f[1] && f[1] != f[2] && f[0] != f[2]);
+    merged
+}
+
 /// Drop every face whose vertex set already appeared (in either winding), keeping the
 /// first; returns how many were dropped.
 fn remove_duplicate_faces(mesh: &mut PointCloud) -> usize {
@@ -268,6 +295,29 @@ fn remove_duplicate_faces(mesh: &mut PointCloud) -> usize {
         seen.insert(key)
     });
     before - mesh.faces.len()
+}
+
+/// Remove vertices no face refers to, renumbering the faces; returns how many.
+fn drop_unreferenced_vertices(mesh: &mut PointCloud) -> usize {
+    let mut new_index = vec![u32::MAX; mesh.points.len()];
+    for f in &mesh.faces {
+        for &v in f {
+            new_index[v as usize] = 0;
+        }
+    }
+    let mut points = Vec::with_capacity(mesh.points.len());
+    for (i, slot) in new_index.iter_mut().enumerate() {
+        if *slot == 0 {
+            *slot = points.len() as u32;
+            points.push(mesh.points[i]);
+        }
+    }
+    let dropped = mesh.points.len() - points.len();
+    for f in &mut mesh.faces {
+        *f = f.map(|v| new_index[v as usize]);
+    }
+    mesh.points = points;
+    dropped
 }
 
 fn create_dir(path: &Path) -> Result<()> {
@@ -335,8 +385,11 @@ pub fn write_category(
     check_name(name)?;
     check_config(cfg)?;
     validate_mesh(mesh).map_err(|e| Error::Invalid(format!("mesh '{name}' rejected: {e}")))?;
-    let (mut base, centroid, scale) = normalize(mesh)?;
-    let duplicate_faces = remove_duplicate_faces(&mut base);
+    let mut clean = mesh.clone();
+    let welded_vertices = weld_identical_vertices(&mut clean);
+    let duplicate_faces = remove_duplicate_faces(&mut clean);
+    let unreferenced_vertices = drop_unreferenced_vertices(&mut clean);
+    let (mut base, centroid, scale) = normalize(&clean)?;
     // Files from the wild are sometimes wound inside out; normals (and so bulges and
     // scan visibility) must point outward.
     let flipped = signed_volume(&base) < 0.0;
@@ -365,20 +418,33 @@ pub fn write_category(
         .map(|i| write_template(&base, name, i, out, &folders, layout, cfg))
         .collect::<Result<Vec<_>>>()?;
 
-    let mut jobs: Vec<(String, Option<DefectKind>)> = (0..cfg.n_good)
-        .map(|i| {
-            let word = match layout {
-                SynthLayout::AnomalyShapeNet => "positive",
-                SynthLayout::Real3d => "good",
+    // Anomaly-ShapeNet names tests `<cat>_positive<i>` / `<cat>_<defect><i>`; Real3D-AD
+    // numbers them across the category, `<n>_good` / `<n>_<defect>`.
+    let mut kinds: Vec<Option<DefectKind>> = vec![None; cfg.n_good];
+    for &kind in &cfg.defects {
+        kinds.extend(std::iter::repeat_n(Some(kind), cfg.n_per_defect));
+    }
+    let mut per_kind: std::collections::BTreeMap<Option<DefectKind>, usize> = Default::default();
+    let jobs: Vec<(String, Option<DefectKind>)> = kinds
+        .iter()
+        .enumerate()
+        .map(|(n, &kind)| {
+            let word = kind.map_or(
+                match layout {
+                    SynthLayout::AnomalyShapeNet => "positive",
+                    SynthLayout::Real3d => "good",
+                },
+                DefectKind::name,
+            );
+            let i = per_kind.entry(kind).or_default();
+            let stem = match layout {
+                SynthLayout::AnomalyShapeNet => format!("{name}_{word}{i}"),
+                SynthLayout::Real3d => format!("{n}_{word}"),
             };
-            (format!("{name}_{word}{i}"), None)
+            *i += 1;
+            (stem, kind)
         })
         .collect();
-    for &kind in &cfg.defects {
-        for i in 0..cfg.n_per_defect {
-            jobs.push((format!("{name}_{}{i}", kind.name()), Some(kind)));
-        }
-    }
     // A closed mesh lets a break show its fracture face; an open one cannot say
     // where its inside is.
     let fill_mesh = edges.is_closed().then_some(&base);
@@ -408,7 +474,9 @@ pub fn write_category(
             area,
             edges,
             flipped,
+            welded_vertices,
             duplicate_faces,
+            unreferenced_vertices,
         },
         templates,
         tests,
