@@ -1,7 +1,7 @@
 //! Cracks and scratches: a groove sunk along a curve drawn on the surface.
 
 use super::{displaced, DefectOutcome, GrooveProfile, SAME_SIDE_COS};
-use crate::synth::vec3::{add, dist2, dot, norm, scale, sub, V3};
+use crate::synth::vec3::{add, any_perpendicular, cross, dist2, dot, norm, rotate, scale, sub, V3};
 use crate::{Error, PointCloud, Result};
 use rand::Rng;
 use std::f32::consts::PI;
@@ -12,58 +12,70 @@ const PATH_SEGMENTS: usize = 24;
 /// Fraction of the groove's length over which its depth fades in at each end.
 const END_FADE: f32 = 0.15;
 
-/// Draw a path of `length` through `anchor` along `tangent` and project it onto the
-/// surface. Cracks wander (a random walk sideways); scratches bend in a gentle arc.
+/// Directions tried for a groove; the one whose path stays on the surface best wins,
+/// so that a groove on a narrow face runs along it rather than off its edge.
+const DIRECTION_TRIES: usize = 6;
+
+/// Draw a path of `length` through `anchor` and project it onto the surface. Cracks
+/// wander (a random walk sideways); scratches bend in a gentle arc.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn draw_path<R: Rng>(
     cloud: &PointCloud,
     normals: &[V3],
     anchor: V3,
-    tangent: V3,
-    side: V3,
+    anchor_normal: V3,
     length: f32,
     crack: bool,
+    spacing: f32,
     rng: &mut R,
 ) -> (Vec<V3>, Vec<V3>) {
-    let anchor_normal = normals
-        .iter()
-        .zip(&cloud.points)
-        .min_by(|a, b| dist2(*a.1, anchor).total_cmp(&dist2(*b.1, anchor)))
-        .map(|(n, _)| *n)
-        .unwrap_or([0.0, 0.0, 1.0]);
     let step = length / PATH_SEGMENTS as f32;
-    let curvature = rng.random_range(-0.3..0.3) / length;
-    let mut lateral = 0.0f32;
-    let mut path = Vec::with_capacity(PATH_SEGMENTS + 1);
-    let mut path_normals = Vec::with_capacity(PATH_SEGMENTS + 1);
-    for i in 0..=PATH_SEGMENTS {
-        let s = (i as f32 / PATH_SEGMENTS as f32 - 0.5) * length;
-        let l = if crack {
-            lateral += rng.random_range(-0.35..0.35) * step;
-            lateral
-        } else {
-            curvature * s * s
-        };
-        let raw = add(anchor, add(scale(tangent, s), scale(side, l)));
-        let (p, n) = project(cloud, normals, raw, anchor_normal);
-        path.push(p);
-        path_normals.push(n);
+    let phase = rng.random_range(0.0..std::f32::consts::TAU);
+    let mut best: Option<(usize, Vec<V3>, Vec<V3>)> = None;
+    for t in 0..DIRECTION_TRIES {
+        // Evenly spread directions over a half turn (a groove has no head or tail).
+        let angle = phase + std::f32::consts::PI * t as f32 / DIRECTION_TRIES as f32;
+        let tangent = rotate(any_perpendicular(anchor_normal), anchor_normal, angle);
+        let side = cross(anchor_normal, tangent);
+        let curvature = rng.random_range(-0.3..0.3) / length;
+        let mut lateral = 0.0f32;
+        let mut path = Vec::with_capacity(PATH_SEGMENTS + 1);
+        let mut path_normals = Vec::with_capacity(PATH_SEGMENTS + 1);
+        let mut on_surface = 0;
+        for i in 0..=PATH_SEGMENTS {
+            let s = (i as f32 / PATH_SEGMENTS as f32 - 0.5) * length;
+            let l = if crack {
+                lateral += rng.random_range(-0.35..0.35) * step;
+                lateral
+            } else {
+                curvature * s * s
+            };
+            let raw = add(anchor, add(scale(tangent, s), scale(side, l)));
+            let (p, n, d2) = project(cloud, normals, raw, anchor_normal);
+            on_surface += usize::from(d2 < 4.0 * spacing * spacing);
+            path.push(p);
+            path_normals.push(n);
+        }
+        if best.as_ref().is_none_or(|b| on_surface > b.0) {
+            best = Some((on_surface, path, path_normals));
+        }
     }
-    (path, path_normals)
+    best.map(|(_, p, n)| (p, n)).unwrap_or_default()
 }
 
 /// Project `q` onto the tangent plane of the nearest sample on the same side as
-/// `side_normal` (or return it unchanged if there is none).
-fn project(cloud: &PointCloud, normals: &[V3], q: V3, side_normal: V3) -> (V3, V3) {
+/// `side_normal` (or return it unchanged if there is none); also returns the squared
+/// distance from `q` to that sample.
+fn project(cloud: &PointCloud, normals: &[V3], q: V3, side_normal: V3) -> (V3, V3, f32) {
     let nearest = (0..cloud.points.len())
         .filter(|&i| dot(normals[i], side_normal) >= SAME_SIDE_COS)
         .min_by(|&a, &b| dist2(cloud.points[a], q).total_cmp(&dist2(cloud.points[b], q)));
     match nearest {
         Some(i) => {
             let (p, n) = (cloud.points[i], normals[i]);
-            (sub(q, scale(n, dot(sub(q, p), n))), n)
+            (sub(q, scale(n, dot(sub(q, p), n))), n, dist2(p, q))
         }
-        None => (q, side_normal),
+        None => (q, side_normal, f32::INFINITY),
     }
 }
 

@@ -18,7 +18,7 @@ mod bump;
 mod groove;
 mod hole;
 
-use super::vec3::{any_perpendicular, cross, normalize_or, rotate, V3};
+use super::vec3::{normalize_or, V3};
 use crate::{Error, PointCloud, Result};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -177,9 +177,9 @@ fn normals(cloud: &PointCloud) -> Result<&[V3]> {
 /// Draw a defect of `kind` at `severity` (clamped to `[0, 1]`) on `cloud`.
 ///
 /// Sizes, in unit-sphere units, from severity 0 to 1:
-/// bulge/concavity radius 0.06–0.14, height 0.02–0.07; crack length 0.15–0.40,
-/// half width 0.012–0.022, depth 0.02–0.06; scratch length 0.25–0.60, half width
-/// 0.008–0.014, depth 0.006–0.018; hole radius 0.04–0.12; broken: a cut removing
+/// bulge/concavity radius 0.08–0.20, height 0.02–0.08; crack length 0.20–0.50,
+/// half width 0.012–0.024, depth 0.02–0.06; scratch length 0.30–0.70, half width
+/// 0.008–0.016, depth 0.006–0.018; hole radius 0.05–0.15; broken: a cut removing
 /// 6–20 % of the extent along the cut normal.
 ///
 /// Lateral sizes are floored at multiples of the cloud's sample spacing (bump and hole
@@ -208,33 +208,35 @@ pub fn sample_defect<R: Rng>(
             DefectShape::Bump {
                 center: anchor,
                 normal: anchor_normal,
-                radius: lerp(0.06, 0.14, s).max(2.5 * spacing),
-                height: sign * lerp(0.02, 0.07, s),
+                radius: lerp(0.08, 0.20, s).max(2.5 * spacing),
+                height: sign * lerp(0.02, 0.08, s),
             }
         }
         DefectKind::Crack | DefectKind::Scratch => {
             let crack = kind == DefectKind::Crack;
-            let tangent = rotate(
-                any_perpendicular(anchor_normal),
-                anchor_normal,
-                rng.random_range(0.0..std::f32::consts::TAU),
-            );
-            let side = cross(anchor_normal, tangent);
             let (length, half_width, depth) = if crack {
                 (
-                    lerp(0.15, 0.40, s),
-                    lerp(0.012, 0.022, s),
+                    lerp(0.20, 0.50, s),
+                    lerp(0.012, 0.024, s),
                     lerp(0.02, 0.06, s),
                 )
             } else {
                 (
-                    lerp(0.25, 0.60, s),
-                    lerp(0.008, 0.014, s),
+                    lerp(0.30, 0.70, s),
+                    lerp(0.008, 0.016, s),
                     lerp(0.006, 0.018, s),
                 )
             };
-            let (path, path_normals) =
-                groove::draw_path(cloud, normals, anchor, tangent, side, length, crack, rng);
+            let (path, path_normals) = groove::draw_path(
+                cloud,
+                normals,
+                anchor,
+                anchor_normal,
+                length,
+                crack,
+                spacing,
+                rng,
+            );
             DefectShape::Groove {
                 path,
                 path_normals,
@@ -248,7 +250,7 @@ pub fn sample_defect<R: Rng>(
             }
         }
         DefectKind::Hole => {
-            let radius = lerp(0.04, 0.12, s).max(2.5 * spacing);
+            let radius = lerp(0.05, 0.15, s).max(2.5 * spacing);
             DefectShape::Hole {
                 center: anchor,
                 radius,
