@@ -1,5 +1,17 @@
 //! Command-line interface: one file per subcommand; this file only dispatches.
 
+pub mod benchmark;
+pub mod common;
+#[cfg(feature = "cuda")]
+pub mod cuda;
+pub mod demo;
+pub mod inspect;
+pub mod predict;
+pub mod pseudo;
+pub mod synth;
+pub mod test;
+pub mod train;
+
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -7,7 +19,13 @@ use std::process::ExitCode;
 #[command(
     name = "po3ad",
     version,
-    about = "PO3AD point-cloud anomaly detection: train on normal parts, score new scans point by point"
+    about = "PO3AD point-cloud anomaly detection: train on normal parts, score new scans point by point",
+    after_help = "Examples:
+  po3ad demo                                   # everything on built-in parts, no files needed
+  po3ad synth --mesh part.stl --out data/      # a defect benchmark from your CAD mesh
+  po3ad train --train part.stl --out runs/part # train on a mesh (or a folder of normal scans)
+  po3ad predict --model runs/part scan.pcd --out pred/
+  po3ad benchmark --layout anomaly-shapenet --root data --out bench/"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -15,11 +33,38 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum Command {}
+pub enum Command {
+    /// Build synthetic categories from built-in parts, train, test, print the table.
+    Demo(demo::DemoArgs),
+    /// Train a model on the normal samples of one part.
+    #[command(alias = "fit")]
+    Train(train::TrainArgs),
+    /// Score a labelled test set: object/point AUROC and AP, per-sample scores.
+    Test(test::TestArgs),
+    /// Score new scans: heatmaps (PLY, PNG) and object scores (JSON).
+    Predict(predict::PredictArgs),
+    /// Train and test many categories; one table with the mean.
+    Benchmark(benchmark::BenchmarkArgs),
+    /// Write a synthetic defect benchmark from a mesh or a built-in shape.
+    Synth(synth::SynthArgs),
+    /// Write one Norm-AS pseudo anomaly, coloured by offset.
+    Pseudo(pseudo::PseudoArgs),
+    /// Show what a point-cloud or mesh file holds.
+    Inspect(inspect::InspectArgs),
+}
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result: anyhow::Result<()> = match cli.command {};
+    let result = match cli.command {
+        Command::Demo(a) => demo::run(a),
+        Command::Train(a) => train::run(a),
+        Command::Test(a) => test::run(a),
+        Command::Predict(a) => predict::run(a),
+        Command::Benchmark(a) => benchmark::run(a),
+        Command::Synth(a) => synth::run(a),
+        Command::Pseudo(a) => pseudo::run(a),
+        Command::Inspect(a) => inspect::run(a),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -2,7 +2,10 @@
 
 use burn::module::Module;
 use burn::prelude::Backend;
-use po3ad_sparse::{relu, SparseBatchNorm, SparseBatchNormConfig, SparseConv3d, SparseConv3dConfig, SparseTensor};
+use po3ad_sparse::SparseBackend;
+use po3ad_sparse::{
+    relu, SparseBatchNorm, SparseBatchNormConfig, SparseConv3d, SparseConv3dConfig, SparseTensor,
+};
 
 /// A sparse convolution followed by batch norm, optionally ReLU.
 #[derive(Module, Debug)]
@@ -11,7 +14,7 @@ pub struct ConvBn<B: Backend> {
     bn: SparseBatchNorm<B>,
 }
 
-impl<B: Backend> ConvBn<B> {
+impl<B: SparseBackend> ConvBn<B> {
     pub fn new(conv: SparseConv3dConfig, device: &B::Device) -> Self {
         let bn = SparseBatchNormConfig::new(conv.out_channels).init(device);
         Self {
@@ -37,9 +40,10 @@ pub struct BasicBlock<B: Backend> {
     downsample: Option<ConvBn<B>>,
 }
 
-impl<B: Backend> BasicBlock<B> {
+impl<B: SparseBackend> BasicBlock<B> {
     pub fn new(in_c: usize, out_c: usize, device: &B::Device) -> Self {
-        let downsample = (in_c != out_c).then(|| ConvBn::new(SparseConv3dConfig::new(in_c, out_c, 1), device));
+        let downsample =
+            (in_c != out_c).then(|| ConvBn::new(SparseConv3dConfig::new(in_c, out_c, 1), device));
         Self {
             first: ConvBn::new(SparseConv3dConfig::new(in_c, out_c, 3), device),
             second: ConvBn::new(SparseConv3dConfig::new(out_c, out_c, 3), device),
@@ -59,12 +63,20 @@ impl<B: Backend> BasicBlock<B> {
 }
 
 /// A stage: `count` BasicBlocks, the first one changing `in_c` to `out_c`.
-pub fn stage<B: Backend>(in_c: usize, out_c: usize, count: usize, device: &B::Device) -> Vec<BasicBlock<B>> {
+pub fn stage<B: SparseBackend>(
+    in_c: usize,
+    out_c: usize,
+    count: usize,
+    device: &B::Device,
+) -> Vec<BasicBlock<B>> {
     (0..count)
         .map(|i| BasicBlock::new(if i == 0 { in_c } else { out_c }, out_c, device))
         .collect()
 }
 
-pub fn run_stage<B: Backend>(blocks: &[BasicBlock<B>], x: SparseTensor<B>) -> SparseTensor<B> {
+pub fn run_stage<B: SparseBackend>(
+    blocks: &[BasicBlock<B>],
+    x: SparseTensor<B>,
+) -> SparseTensor<B> {
     blocks.iter().fold(x, |acc, b| b.forward(&acc))
 }

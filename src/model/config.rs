@@ -71,13 +71,19 @@ impl ModelConfig {
             return Err(format!("model.width must be > 0, got {}", self.width));
         }
         if !(self.voxel_size > 0.0 && self.voxel_size.is_finite()) {
-            return Err(format!("model.voxel_size must be > 0, got {}", self.voxel_size));
+            return Err(format!(
+                "model.voxel_size must be > 0, got {}",
+                self.voxel_size
+            ));
         }
         if self.feature_dim == 0 {
             return Err("model.feature_dim must be > 0".into());
         }
         if self.stem_kernel % 2 == 0 {
-            return Err(format!("model.stem_kernel must be odd, got {}", self.stem_kernel));
+            return Err(format!(
+                "model.stem_kernel must be odd, got {}",
+                self.stem_kernel
+            ));
         }
         Ok(())
     }

@@ -32,7 +32,9 @@ impl<B: Backend> OffsetHead<B> {
 
     /// `features`: `[points, C]` → offsets `[points, 3]`.
     pub fn forward(&self, features: Tensor<B, 2>) -> Tensor<B, 2> {
-        let h = self.act1.forward(self.bn1.forward(self.fc1.forward(features)));
+        let h = self
+            .act1
+            .forward(self.bn1.forward(self.fc1.forward(features)));
         let h = self.act2.forward(self.bn2.forward(self.fc2.forward(h)));
         self.out.forward(h)
     }

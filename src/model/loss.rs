@@ -34,10 +34,24 @@ pub struct LossParts<B: Backend> {
 /// L_dist = mean over points of Σ_xyz |pred − target|;
 /// L_dir = −mean over points of cos(pred, target), with ε added to both norms so a
 /// zero target contributes 0 (it still counts in the mean).
-pub fn offset_loss<B: Backend>(pred: Tensor<B, 2>, target: Tensor<B, 2>, cfg: &LossConfig) -> LossParts<B> {
+pub fn offset_loss<B: Backend>(
+    pred: Tensor<B, 2>,
+    target: Tensor<B, 2>,
+    cfg: &LossConfig,
+) -> LossParts<B> {
     let dist = (pred.clone() - target.clone()).abs().sum_dim(1).mean();
-    let t_norm = target.clone().powf_scalar(2.0).sum_dim(1).sqrt().add_scalar(DIR_EPS);
-    let p_norm = pred.clone().powf_scalar(2.0).sum_dim(1).sqrt().add_scalar(DIR_EPS);
+    let t_norm = target
+        .clone()
+        .powf_scalar(2.0)
+        .sum_dim(1)
+        .sqrt()
+        .add_scalar(DIR_EPS);
+    let p_norm = pred
+        .clone()
+        .powf_scalar(2.0)
+        .sum_dim(1)
+        .sqrt()
+        .add_scalar(DIR_EPS);
     let cos = (target / t_norm * (pred / p_norm)).sum_dim(1);
     let dir = cos.mean().neg();
     let total = match (cfg.use_dist, cfg.use_dir) {

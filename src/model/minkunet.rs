@@ -6,6 +6,7 @@ use super::blocks::{run_stage, stage, BasicBlock, ConvBn};
 use super::config::ModelConfig;
 use burn::module::Module;
 use burn::prelude::Backend;
+use po3ad_sparse::SparseBackend;
 use po3ad_sparse::{SparseConv3d, SparseConv3dConfig, SparseTensor};
 
 #[derive(Module, Debug)]
@@ -18,12 +19,15 @@ pub struct MinkUNet<B: Backend> {
     last: SparseConv3d<B>,
 }
 
-impl<B: Backend> MinkUNet<B> {
+impl<B: SparseBackend> MinkUNet<B> {
     pub fn new(cfg: &ModelConfig, in_channels: usize, device: &B::Device) -> Self {
         let init = cfg.init_dim();
         let planes = cfg.planes();
         let layers = cfg.backbone.layers();
-        let stem = ConvBn::new(SparseConv3dConfig::new(in_channels, init, cfg.stem_kernel), device);
+        let stem = ConvBn::new(
+            SparseConv3dConfig::new(in_channels, init, cfg.stem_kernel),
+            device,
+        );
 
         let mut down = Vec::new();
         let mut encoder = Vec::new();
@@ -31,7 +35,10 @@ impl<B: Backend> MinkUNet<B> {
         let mut skips = vec![init];
         let mut c = init;
         for s in 0..4 {
-            down.push(ConvBn::new(SparseConv3dConfig::new(c, c, 2).with_stride(2), device));
+            down.push(ConvBn::new(
+                SparseConv3dConfig::new(c, c, 2).with_stride(2),
+                device,
+            ));
             encoder.push(stage(c, planes[s], layers[s], device));
             c = planes[s];
             skips.push(c);
@@ -41,14 +48,18 @@ impl<B: Backend> MinkUNet<B> {
         for s in 0..4 {
             let p = planes[4 + s];
             up.push(ConvBn::new(
-                SparseConv3dConfig::new(c, p, 2).with_stride(2).with_transposed(true),
+                SparseConv3dConfig::new(c, p, 2)
+                    .with_stride(2)
+                    .with_transposed(true),
                 device,
             ));
             let skip_c = skips[3 - s];
             decoder.push(stage(p + skip_c, p, layers[4 + s], device));
             c = p;
         }
-        let last = SparseConv3dConfig::new(c, cfg.feature_dim, 1).with_bias(true).init(device);
+        let last = SparseConv3dConfig::new(c, cfg.feature_dim, 1)
+            .with_bias(true)
+            .init(device);
         Self {
             stem,
             down,

@@ -9,8 +9,10 @@ pub mod head;
 pub mod loss;
 pub mod minkunet;
 pub mod net;
+pub mod params;
 
 pub use batch::{collate, Batch};
 pub use config::{Backbone, ModelConfig};
 pub use loss::{offset_loss, LossConfig, LossParts};
 pub use net::Po3adNet;
+pub use params::trainable_params;

@@ -6,6 +6,7 @@ use super::head::OffsetHead;
 use super::minkunet::MinkUNet;
 use burn::module::Module;
 use burn::prelude::{Backend, Tensor};
+use po3ad_sparse::SparseBackend;
 
 /// Input channels: the xyz of a voxel's representative point.
 pub const IN_CHANNELS: usize = 3;
@@ -16,7 +17,7 @@ pub struct Po3adNet<B: Backend> {
     head: OffsetHead<B>,
 }
 
-impl<B: Backend> Po3adNet<B> {
+impl<B: SparseBackend> Po3adNet<B> {
     pub fn new(cfg: &ModelConfig, device: &B::Device) -> Self {
         Self {
             backbone: MinkUNet::new(cfg, IN_CHANNELS, device),
@@ -25,7 +26,11 @@ impl<B: Backend> Po3adNet<B> {
     }
 
     /// Per-point offsets `[points, 3]` for every point of the batch, clouds in order.
-    pub fn forward(&self, batch: &Batch, device: &B::Device) -> Result<Tensor<B, 2>, po3ad_sparse::SparseError> {
+    pub fn forward(
+        &self,
+        batch: &Batch,
+        device: &B::Device,
+    ) -> Result<Tensor<B, 2>, po3ad_sparse::SparseError> {
         let (input, point_to_voxel) = batch.input::<B>(device)?;
         let voxel_feats = self.backbone.forward(&input).into_feats();
         let point_feats = voxel_feats.select(0, point_to_voxel);

@@ -23,10 +23,15 @@ pub const FORMAT_VERSION: u32 = 1;
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: not a po3ad checkpoint ({msg})")]
     Invalid { path: PathBuf, msg: String },
-    #[error("{path}: checkpoint format version {found}, this po3ad reads version {FORMAT_VERSION}")]
+    #[error(
+        "{path}: checkpoint format version {found}, this po3ad reads version {FORMAT_VERSION}"
+    )]
     Version { path: PathBuf, found: u32 },
     #[error("{path}: the weights do not fit this model ({msg})")]
     Record { path: PathBuf, msg: String },
@@ -94,26 +99,39 @@ impl Checkpoint {
             });
         }
         if crc32fast::hash(body) != stored {
-            return Err(invalid("checksum mismatch: the file is truncated or corrupted"));
+            return Err(invalid(
+                "checksum mismatch: the file is truncated or corrupted",
+            ));
         }
         let mut pos = 12usize;
         let mut take = || -> Result<&[u8], CheckpointError> {
-            let len_bytes = body.get(pos..pos + 8).ok_or_else(|| invalid("truncated section length"))?;
+            let len_bytes = body
+                .get(pos..pos + 8)
+                .ok_or_else(|| invalid("truncated section length"))?;
             let mut len = [0u8; 8];
             len.copy_from_slice(len_bytes);
-            let len = usize::try_from(u64::from_le_bytes(len)).map_err(|_| invalid("section too large"))?;
+            let len = usize::try_from(u64::from_le_bytes(len))
+                .map_err(|_| invalid("section too large"))?;
             let start = pos + 8;
-            let end = start.checked_add(len).ok_or_else(|| invalid("section too large"))?;
-            let s = body.get(start..end).ok_or_else(|| invalid("section runs past the end of the file"))?;
+            let end = start
+                .checked_add(len)
+                .ok_or_else(|| invalid("section too large"))?;
+            let s = body
+                .get(start..end)
+                .ok_or_else(|| invalid("section runs past the end of the file"))?;
             pos = end;
             Ok(s)
         };
         let meta_bytes = take()?;
         let model = take()?.to_vec();
         let optimizer = take()?.to_vec();
-        let meta: CheckpointMeta =
-            serde_json::from_slice(meta_bytes).map_err(|e| invalid(&format!("bad metadata: {e}")))?;
-        Ok(Self { meta, model, optimizer })
+        let meta: CheckpointMeta = serde_json::from_slice(meta_bytes)
+            .map_err(|e| invalid(&format!("bad metadata: {e}")))?;
+        Ok(Self {
+            meta,
+            model,
+            optimizer,
+        })
     }
 
     pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {
@@ -131,15 +149,30 @@ impl Checkpoint {
 
     /// Encode a module's weights.
     pub fn encode_model<B: Backend, M: Module<B>>(model: &M) -> Vec<u8> {
-        Rec::default().record(model.clone().into_record(), ()).unwrap_or_default()
+        Rec::default()
+            .record(model.clone().into_record(), ())
+            .unwrap_or_default()
     }
 
-    pub fn encode_optimizer<B: AutodiffBackend, M: burn::module::AutodiffModule<B>, O: Optimizer<M, B>>(optim: &O) -> Vec<u8> {
-        Rec::default().record(optim.to_record(), ()).unwrap_or_default()
+    pub fn encode_optimizer<
+        B: AutodiffBackend,
+        M: burn::module::AutodiffModule<B>,
+        O: Optimizer<M, B>,
+    >(
+        optim: &O,
+    ) -> Vec<u8> {
+        Rec::default()
+            .record(optim.to_record(), ())
+            .unwrap_or_default()
     }
 
     /// Load these weights into `model` (built from the same preset).
-    pub fn restore_model<B: Backend, M: Module<B>>(&self, model: M, device: &B::Device, path: &Path) -> Result<M, CheckpointError> {
+    pub fn restore_model<B: Backend, M: Module<B>>(
+        &self,
+        model: M,
+        device: &B::Device,
+        path: &Path,
+    ) -> Result<M, CheckpointError> {
         let record = Rec::default()
             .load(self.model.clone(), device)
             .map_err(|e| CheckpointError::Record {
@@ -149,7 +182,11 @@ impl Checkpoint {
         Ok(model.load_record(record))
     }
 
-    pub fn restore_optimizer<B: AutodiffBackend, M: burn::module::AutodiffModule<B>, O: Optimizer<M, B>>(
+    pub fn restore_optimizer<
+        B: AutodiffBackend,
+        M: burn::module::AutodiffModule<B>,
+        O: Optimizer<M, B>,
+    >(
         &self,
         optim: O,
         device: &B::Device,

@@ -3,7 +3,9 @@
 //! apply Norm-AS to a fresh copy.
 
 use super::preset::TrainConfig;
-use po3ad_core::geometry::{center_shift, ensure_normals, normalize_unit_sphere, random_train_rotation, sample_surface};
+use po3ad_core::geometry::{
+    center_shift, ensure_normals, normalize_unit_sphere, random_train_rotation, sample_surface,
+};
 use po3ad_core::pseudo::{norm_as, NormAsConfig};
 use po3ad_core::{io, PointCloud};
 use rand::Rng;
@@ -34,9 +36,15 @@ pub fn prepare_training_cloud<R: Rng>(
     Ok(cloud)
 }
 
-pub fn load_training_set<R: Rng>(files: &[PathBuf], cfg: &TrainConfig, rng: &mut R) -> po3ad_core::Result<Vec<TrainSample>> {
+pub fn load_training_set<R: Rng>(
+    files: &[PathBuf],
+    cfg: &TrainConfig,
+    rng: &mut R,
+) -> po3ad_core::Result<Vec<TrainSample>> {
     if files.is_empty() {
-        return Err(po3ad_core::Error::Invalid("no training files were found".into()));
+        return Err(po3ad_core::Error::Invalid(
+            "no training files were found".into(),
+        ));
     }
     files
         .iter()

@@ -11,6 +11,7 @@ use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::prelude::{Backend, ElementConversion, Tensor, TensorData};
 use burn::tensor::backend::AutodiffBackend;
 use indicatif::{ProgressBar, ProgressStyle};
+use po3ad_sparse::SparseBackend;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -87,7 +88,7 @@ fn progress_bar(total: u64, show: bool) -> ProgressBar {
 
 /// Train on `samples` with `preset`; writes checkpoints, `loss.csv` and the final
 /// `model.po3ad` into `opts.out_dir`.
-pub fn fit<B: AutodiffBackend>(
+pub fn fit<B: AutodiffBackend + SparseBackend>(
     samples: &[TrainSample],
     preset: &Preset,
     opts: &FitOptions,
@@ -99,7 +100,9 @@ pub fn fit<B: AutodiffBackend>(
 
     B::seed(device, t.seed);
     let mut model = Po3adNet::<B>::new(&preset.model, device);
-    let mut optim = AdamConfig::new().with_epsilon(t.adam_epsilon as f32).init::<B, Po3adNet<B>>();
+    let mut optim = AdamConfig::new()
+        .with_epsilon(t.adam_epsilon as f32)
+        .init::<B, Po3adNet<B>>();
     let mut meta = CheckpointMeta {
         preset: preset.clone(),
         epochs_done: 0,
@@ -107,7 +110,10 @@ pub fn fit<B: AutodiffBackend>(
         epoch_losses: Vec::new(),
         category: opts.category.clone(),
         po3ad_version: env!("CARGO_PKG_VERSION").into(),
-        sources: samples.iter().map(|s| s.source.display().to_string()).collect(),
+        sources: samples
+            .iter()
+            .map(|s| s.source.display().to_string())
+            .collect(),
     };
     if opts.resume && ckpt_path.exists() {
         let ckpt = Checkpoint::load(&ckpt_path)?;
@@ -129,7 +135,10 @@ pub fn fit<B: AutodiffBackend>(
         ))
         .into());
     }
-    let pb = progress_bar(((t.epochs - meta.epochs_done.min(t.epochs)) * steps_per_epoch) as u64, opts.progress);
+    let pb = progress_bar(
+        ((t.epochs - meta.epochs_done.min(t.epochs)) * steps_per_epoch) as u64,
+        opts.progress,
+    );
     pb.set_prefix(format!("train {}", opts.category));
     let start = Instant::now();
     let mut clouds = 0usize;
@@ -142,7 +151,9 @@ pub fn fit<B: AutodiffBackend>(
         }
         let lr = learning_rate(epoch, t.epochs, t.lr, t.lr_min, t.hold_epochs);
         let mut rng = epoch_rng(t.seed, epoch);
-        let mut order: Vec<usize> = (0..samples.len()).flat_map(|i| std::iter::repeat_n(i, t.repeat)).collect();
+        let mut order: Vec<usize> = (0..samples.len())
+            .flat_map(|i| std::iter::repeat_n(i, t.repeat))
+            .collect();
         order.shuffle(&mut rng);
         let mut sum = 0.0;
         for chunk in order.chunks_exact(t.batch_size) {
@@ -152,7 +163,10 @@ pub fn fit<B: AutodiffBackend>(
                 .collect::<Result<Vec<_>, _>>()?;
             let point_sets: Vec<&[[f32; 3]]> = views.iter().map(|v| v.points.as_slice()).collect();
             let batch = collate(&point_sets, preset.model.voxel_size)?;
-            let targets: Vec<[f32; 3]> = views.iter().flat_map(|v| v.offsets.iter().copied()).collect();
+            let targets: Vec<[f32; 3]> = views
+                .iter()
+                .flat_map(|v| v.offsets.iter().copied())
+                .collect();
             let pred = model.forward(&batch, device)?;
             let parts = offset_loss(pred, to_tensor::<B>(&targets, device), &preset.loss);
             let value: f64 = parts.total.clone().into_scalar().elem();
@@ -171,14 +185,23 @@ pub fn fit<B: AutodiffBackend>(
             meta.steps_done += 1;
             clouds += chunk.len();
             pb.inc(1);
-            pb.set_message(format!("epoch {}/{} loss {value:.4} lr {lr:.1e}", epoch + 1, t.epochs));
+            pb.set_message(format!(
+                "epoch {}/{} loss {value:.4} lr {lr:.1e}",
+                epoch + 1,
+                t.epochs
+            ));
         }
         last_loss = sum / steps_per_epoch as f64;
         meta.epoch_losses.push(last_loss);
         meta.epochs_done = epoch + 1;
         run_epochs += 1;
         if meta.epochs_done % t.checkpoint_every.max(1) == 0 || meta.epochs_done == t.epochs {
-            write_checkpoint(&model, Checkpoint::encode_optimizer(&optim), &meta, &ckpt_path)?;
+            write_checkpoint(
+                &model,
+                Checkpoint::encode_optimizer(&optim),
+                &meta,
+                &ckpt_path,
+            )?;
             write_loss_csv(&opts.out_dir.join(LOSS_FILE), &meta, preset)?;
         }
     }
@@ -215,7 +238,11 @@ fn write_checkpoint<B: AutodiffBackend>(
     ckpt.save(path)
 }
 
-fn write_loss_csv(path: &Path, meta: &CheckpointMeta, preset: &Preset) -> Result<(), CheckpointError> {
+fn write_loss_csv(
+    path: &Path,
+    meta: &CheckpointMeta,
+    preset: &Preset,
+) -> Result<(), CheckpointError> {
     let t = &preset.train;
     let mut text = String::from("epoch,lr,loss\n");
     for (e, l) in meta.epoch_losses.iter().enumerate() {

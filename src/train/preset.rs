@@ -104,7 +104,10 @@ pub enum PresetError {
     #[error("unknown preset '{0}' (built-in: cpu, paper, tiny; or give a path to a .toml file)")]
     Unknown(String),
     #[error("{path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}: invalid preset: {msg}")]
     Parse { path: String, msg: String },
 }
@@ -145,7 +148,10 @@ impl Preset {
             return Err("train.epochs, train.batch_size and train.repeat must be > 0".into());
         }
         if !(t.lr > 0.0 && t.lr_min >= 0.0 && t.lr_min <= t.lr) {
-            return Err(format!("train.lr ({}) and train.lr_min ({}) must satisfy 0 <= lr_min <= lr, lr > 0", t.lr, t.lr_min));
+            return Err(format!(
+                "train.lr ({}) and train.lr_min ({}) must satisfy 0 <= lr_min <= lr, lr > 0",
+                t.lr, t.lr_min
+            ));
         }
         if self.norm_as.patches == 0 {
             return Err("norm_as.patches must be > 0".into());

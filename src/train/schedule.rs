@@ -24,7 +24,8 @@ mod tests {
         assert!((learning_rate(999, 1000, lr, min, 10) - min).abs() < 1e-15);
         // Half-way through the decay the cosine is at its midpoint.
         let mid = learning_rate(10 + 989 / 2, 1000, lr, min, 10);
-        let expect = min + 0.5 * (lr - min) * (1.0 + (std::f64::consts::PI * (494.0 / 989.0)).cos());
+        let expect =
+            min + 0.5 * (lr - min) * (1.0 + (std::f64::consts::PI * (494.0 / 989.0)).cos());
         assert!((mid - expect).abs() < 1e-15);
         // Monotone non-increasing.
         let mut prev = lr;

@@ -68,7 +68,11 @@ pub struct PseudoAnomaly {
 /// Written as a partial selection over the remaining points rather than with a k-d
 /// tree: a tree would have to support deletions, and J·N distance evaluations
 /// (64 × 30k) take about a millisecond.
-pub fn split_patches<R: Rng>(points: &[[f32; 3]], j: usize, rng: &mut R) -> Result<Vec<Vec<usize>>> {
+pub fn split_patches<R: Rng>(
+    points: &[[f32; 3]],
+    j: usize,
+    rng: &mut R,
+) -> Result<Vec<Vec<usize>>> {
     let n = points.len();
     if j == 0 || n < j {
         return Err(Error::Invalid(format!(
@@ -88,7 +92,8 @@ pub fn split_patches<R: Rng>(points: &[[f32; 3]], j: usize, rng: &mut R) -> Resu
             (p[0] - s[0]).powi(2) + (p[1] - s[1]).powi(2) + (p[2] - s[2]).powi(2)
         };
         if take < remaining.len() && take > 0 {
-            remaining.select_nth_unstable_by(take - 1, |&a, &b| d2(a).total_cmp(&d2(b)).then(a.cmp(&b)));
+            remaining
+                .select_nth_unstable_by(take - 1, |&a, &b| d2(a).total_cmp(&d2(b)).then(a.cmp(&b)));
         }
         let mut patch = Vec::with_capacity(take + 1);
         patch.push(seed);
@@ -114,7 +119,11 @@ fn random_unit<R: Rng>(rng: &mut R) -> [f32; 3] {
 }
 
 /// Make one Norm-AS pseudo anomaly from a normalized cloud that has normals.
-pub fn norm_as<R: Rng>(cloud: &PointCloud, cfg: &NormAsConfig, rng: &mut R) -> Result<PseudoAnomaly> {
+pub fn norm_as<R: Rng>(
+    cloud: &PointCloud,
+    cfg: &NormAsConfig,
+    rng: &mut R,
+) -> Result<PseudoAnomaly> {
     let normals = cloud
         .normals
         .as_ref()

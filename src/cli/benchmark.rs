@@ -1,0 +1,147 @@
+//! `po3ad benchmark`: train and test many categories, then one table with the mean
+//! (and the paper's numbers beside ours for the public layouts).
+//!
+//! Contract (scripts and CI depend on it): `OUT/results.csv` with the header
+//! `category,object_auroc,object_ap,point_auroc,point_ap,train_seconds,test_seconds`,
+//! one row per category and a last row `mean`.
+
+use super::common::{show_progress, DeviceArg};
+use super::test::{detector, eval_options, test_with_model};
+use super::train::{preset_with_overrides, train_on};
+use crate::eval::evaluate_category;
+use crate::train::FitOptions;
+use burn::tensor::backend::AutodiffBackend;
+use po3ad_core::dataset::{list_categories, load_category, Layout};
+use po3ad_core::report::{paper_table, write_samples_csv, CategoryResult, ResultsTable};
+use po3ad_sparse::SparseBackend;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Instant;
+
+#[derive(clap::Args, Debug, Clone)]
+#[command(after_help = "Examples:
+  po3ad benchmark --layout anomaly-shapenet --root data/Anomaly-ShapeNet --categories ashtray0,bag0 --out bench/
+  po3ad benchmark --layout folder --root synth/ --model curvature --out bench-curv/
+  po3ad benchmark --layout real3d --root data/Real3D-AD --preset paper --device cuda --out bench-paper/")]
+pub struct BenchmarkArgs {
+    /// anomaly-shapenet, real3d or folder.
+    #[arg(long)]
+    pub layout: String,
+    #[arg(long)]
+    pub root: PathBuf,
+    /// Comma-separated categories (default: all in the root).
+    #[arg(long, value_delimiter = ',')]
+    pub categories: Vec<String>,
+    #[arg(long, default_value = "cpu")]
+    pub preset: String,
+    /// po3ad (train + test) or curvature (training-free baseline).
+    #[arg(long, default_value = "po3ad")]
+    pub model: String,
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Override the preset's epoch count.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Heatmaps per category.
+    #[arg(long, default_value_t = 2)]
+    pub heatmaps: usize,
+    #[arg(long, default_value = "cpu")]
+    pub device: DeviceArg,
+}
+
+fn po3ad_category<B: AutodiffBackend + SparseBackend>(
+    args: &BenchmarkArgs,
+    layout: Layout,
+    name: &str,
+    device: &B::Device,
+) -> anyhow::Result<CategoryResult>
+where
+    B::InnerBackend: SparseBackend,
+{
+    let preset = preset_with_overrides(&args.preset, args.epochs, None)?;
+    let category = load_category(layout, &args.root, name)?;
+    let cat_out = args.out.join(name);
+    let fit_opts = FitOptions {
+        out_dir: cat_out.join("model"),
+        resume: false,
+        progress: show_progress(),
+        category: name.to_string(),
+        stop_after: None,
+    };
+    let t0 = Instant::now();
+    train_on::<B>(&category.train, &preset, &fit_opts, device)?;
+    let train_seconds = t0.elapsed().as_secs_f64();
+    let opts = eval_options(&cat_out, args.heatmaps, 0.0, preset.test.batch_size);
+    let eval = test_with_model::<B>(&fit_opts.out_dir, &category, &opts, device)?;
+    write_samples_csv(&cat_out.join("scores.csv"), &eval.samples)?;
+    Ok(CategoryResult {
+        train_seconds,
+        ..eval.result
+    })
+}
+
+fn curvature_category(
+    args: &BenchmarkArgs,
+    layout: Layout,
+    name: &str,
+) -> anyhow::Result<CategoryResult> {
+    let category = load_category(layout, &args.root, name)?;
+    let cat_out = args.out.join(name);
+    let opts = eval_options(&cat_out, args.heatmaps, 0.0, 4);
+    let eval = evaluate_category(detector("curvature")?.as_ref(), &category, &opts)?;
+    write_samples_csv(&cat_out.join("scores.csv"), &eval.samples)?;
+    Ok(eval.result)
+}
+
+/// Run the benchmark and write its tables; returns the table.
+pub fn benchmark(args: &BenchmarkArgs) -> anyhow::Result<ResultsTable> {
+    let layout = Layout::from_str(&args.layout).map_err(|e| anyhow::anyhow!("--layout: {e}"))?;
+    let categories = if args.categories.is_empty() {
+        list_categories(layout, &args.root)?
+    } else {
+        args.categories.clone()
+    };
+    if categories.is_empty() {
+        anyhow::bail!(
+            "{}: no categories found for layout {}",
+            args.root.display(),
+            args.layout
+        );
+    }
+    std::fs::create_dir_all(&args.out)?;
+    let mut table = ResultsTable {
+        model: args.model.clone(),
+        rows: Vec::new(),
+    };
+    for (i, name) in categories.iter().enumerate() {
+        eprintln!("[{}/{}] {name}", i + 1, categories.len());
+        let row = match args.model.as_str() {
+            "po3ad" => crate::with_backend!(args.device, |B, dev| po3ad_category::<B>(
+                args, layout, name, &dev
+            ))?,
+            "curvature" => curvature_category(args, layout, name)?,
+            m => anyhow::bail!("--model must be po3ad or curvature, got '{m}'"),
+        };
+        table.rows.push(row);
+        // Rewrite after every category: an interrupted benchmark keeps what it measured.
+        write_tables(&args.out, &table, &args.layout)?;
+    }
+    Ok(table)
+}
+
+pub fn write_tables(out: &Path, table: &ResultsTable, layout: &str) -> anyhow::Result<()> {
+    table.write_csv(&out.join("results.csv"))?;
+    table.write_json(&out.join("results.json"))?;
+    table.write_markdown(&out.join("results.md"), paper_table(layout))?;
+    Ok(())
+}
+
+pub fn run(args: BenchmarkArgs) -> anyhow::Result<()> {
+    let table = benchmark(&args)?;
+    println!("{}", table.to_terminal());
+    println!(
+        "wrote {}",
+        PathBuf::from(&args.out).join("results.csv").display()
+    );
+    Ok(())
+}

@@ -1,0 +1,116 @@
+//! `po3ad train`: fit a PO3AD model on the normal samples of one part.
+
+use super::common::{show_progress, DataArgs, DeviceArg};
+use crate::train::{fit, load_training_set, FitOptions, Preset};
+use anyhow::Context;
+use burn::tensor::backend::AutodiffBackend;
+use po3ad_sparse::SparseBackend;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  po3ad train --layout anomaly-shapenet --root data/Anomaly-ShapeNet --category ashtray0 --out runs/ashtray0
+  po3ad train --train part.stl --out runs/part --preset cpu
+  po3ad train --layout folder --root my_scans --out runs/my_part --resume
+  po3ad train --train templates/ --preset paper --device cuda --out runs/full")]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Train on this mesh/cloud, or every file in this folder, instead of a dataset.
+    #[arg(long, conflicts_with = "root")]
+    pub train: Option<PathBuf>,
+    /// Preset name (cpu, paper, tiny) or a TOML file.
+    #[arg(long, default_value = "cpu")]
+    pub preset: String,
+    /// Output folder for checkpoint.po3ad, model.po3ad and loss.csv.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Continue from <out>/checkpoint.po3ad.
+    #[arg(long)]
+    pub resume: bool,
+    /// Override the preset's epoch count.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Override the preset's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// cpu (default) or cuda[:N].
+    #[arg(long, default_value = "cpu")]
+    pub device: DeviceArg,
+}
+
+pub fn preset_with_overrides(
+    name: &str,
+    epochs: Option<usize>,
+    seed: Option<u64>,
+) -> anyhow::Result<Preset> {
+    let mut preset = Preset::load(name)?;
+    if let Some(e) = epochs {
+        preset.train.epochs = e;
+    }
+    if let Some(s) = seed {
+        preset.train.seed = s;
+    }
+    preset.validate().map_err(anyhow::Error::msg)?;
+    Ok(preset)
+}
+
+/// Train one category (or one user's part) and return the training report.
+pub fn train_on<B: AutodiffBackend + SparseBackend>(
+    files: &[PathBuf],
+    preset: &Preset,
+    opts: &FitOptions,
+    device: &B::Device,
+) -> anyhow::Result<crate::train::FitReport> {
+    let mut rng = ChaCha8Rng::seed_from_u64(preset.train.seed);
+    let samples = load_training_set(files, &preset.train, &mut rng)?;
+    let (_, report) = fit::<B>(&samples, preset, opts, device)?;
+    Ok(report)
+}
+
+pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    let preset = preset_with_overrides(&args.preset, args.epochs, args.seed)?;
+    let (files, name) = match &args.train {
+        Some(path) => {
+            let files = crate::train::data::files_in(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let name = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("part")
+                .to_string();
+            (files, name)
+        }
+        None => {
+            let cat = args.data.category()?;
+            (cat.train.clone(), cat.name.clone())
+        }
+    };
+    let opts = FitOptions {
+        out_dir: args.out.clone(),
+        resume: args.resume,
+        progress: show_progress(),
+        category: name.clone(),
+        stop_after: None,
+    };
+    eprintln!(
+        "training '{name}' on {} file(s) with preset '{}' ({} epochs)",
+        files.len(),
+        preset.name,
+        preset.train.epochs
+    );
+    let report = crate::with_backend!(args.device, |B, dev| train_on::<B>(
+        &files, &preset, &opts, &dev
+    ))?;
+    println!(
+        "trained '{name}': {} epochs, final loss {:.4}, {:.1} s ({:.2} clouds/s); model: {}",
+        report.epochs_done,
+        report.final_loss,
+        report.seconds,
+        report.clouds_per_second,
+        report.model_path.display()
+    );
+    Ok(())
+}
