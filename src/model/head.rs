@@ -2,6 +2,7 @@
 //! applied per point (SPEC.md; hidden Linears without bias, as in the reference).
 
 use burn::module::Module;
+use burn::nn::Initializer;
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PRelu, PReluConfig};
 use burn::prelude::{Backend, Tensor};
 
@@ -17,7 +18,7 @@ pub struct OffsetHead<B: Backend> {
 }
 
 impl<B: Backend> OffsetHead<B> {
-    pub fn new(c: usize, device: &B::Device) -> Self {
+    pub fn new(c: usize, zero_init: bool, device: &B::Device) -> Self {
         let half = (c / 2).max(1);
         Self {
             fc1: LinearConfig::new(c, c).with_bias(false).init(device),
@@ -26,7 +27,13 @@ impl<B: Backend> OffsetHead<B> {
             fc2: LinearConfig::new(c, half).with_bias(false).init(device),
             bn2: BatchNormConfig::new(half).with_momentum(0.1).init(device),
             act2: PReluConfig::new().init(device),
-            out: LinearConfig::new(half, 3).init(device),
+            out: if zero_init {
+                LinearConfig::new(half, 3)
+                    .with_initializer(Initializer::Zeros)
+                    .init(device)
+            } else {
+                LinearConfig::new(half, 3).init(device)
+            },
         }
     }
 

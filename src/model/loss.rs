@@ -23,6 +23,21 @@ impl Default for LossConfig {
     }
 }
 
+/// Row norms `[n, 1]` whose gradient at a zero row is 0 (as `torch.norm`'s), not the
+/// NaN a plain `sqrt` gives there: the squared norm is clamped to 1e-24 first, far below
+/// the ε that is added afterwards. (`x * x`, not `powf_scalar(2)`, whose backward is NaN
+/// at 0 on burn 0.21.)
+fn safe_norm<B: Backend>(x: Tensor<B, 2>) -> Tensor<B, 2> {
+    (x.clone() * x).sum_dim(1).clamp_min(1e-24).sqrt()
+}
+
+/// |x| with gradient sign(x) (0 at 0), like PyTorch's; burn 0.21's `abs` backward
+/// divides by |x| and gives NaN at exactly 0 — which every untouched point hits once
+/// the prediction matches its zero target.
+fn safe_abs<B: Backend>(x: Tensor<B, 2>) -> Tensor<B, 2> {
+    x.clone() * x.sign().detach()
+}
+
 /// The scalar loss to differentiate and its two parts for logging.
 pub struct LossParts<B: Backend> {
     pub total: Tensor<B, 1>,
@@ -39,20 +54,10 @@ pub fn offset_loss<B: Backend>(
     target: Tensor<B, 2>,
     cfg: &LossConfig,
 ) -> LossParts<B> {
-    let dist = (pred.clone() - target.clone()).abs().sum_dim(1).mean();
-    let t_norm = target
-        .clone()
-        .powf_scalar(2.0)
-        .sum_dim(1)
-        .sqrt()
-        .add_scalar(DIR_EPS);
-    let p_norm = pred
-        .clone()
-        .powf_scalar(2.0)
-        .sum_dim(1)
-        .sqrt()
-        .add_scalar(DIR_EPS);
-    let cos = (target / t_norm * (pred / p_norm)).sum_dim(1);
+    let dist = safe_abs(pred.clone() - target.clone()).sum_dim(1).mean();
+    let t_norm = safe_norm(target.clone()).add_scalar(DIR_EPS);
+    let p_norm = safe_norm(pred.clone()).add_scalar(DIR_EPS);
+    let cos = ((target / t_norm) * pred).sum_dim(1) / p_norm;
     let dir = cos.mean().neg();
     let total = match (cfg.use_dist, cfg.use_dir) {
         (true, true) => dist.clone() + dir.clone(),
@@ -61,4 +66,46 @@ pub fn offset_loss<B: Backend>(
         (false, false) => dist.clone().mul_scalar(0.0),
     };
     LossParts { total, dist, dir }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::{Autodiff, Flex};
+    use burn::prelude::TensorData;
+
+    type B = Autodiff<Flex>;
+
+    fn t(rows: &[[f32; 3]]) -> Tensor<B, 2> {
+        let flat: Vec<f32> = rows.iter().flatten().copied().collect();
+        Tensor::from_data(TensorData::new(flat, [rows.len(), 3]), &Default::default())
+    }
+
+    #[test]
+    fn values_match_a_hand_computation() {
+        let pred = t(&[[1.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.5, 0.5, 0.0]]);
+        let target = t(&[[1.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 1.0, 0.0]]);
+        let parts = offset_loss(pred, target, &LossConfig::default());
+        // L_dist: (0 + 2 + 1.0) / 3; L_dir: -(1 + 0 + cos45°) / 3.
+        let dist: f32 = parts.dist.into_scalar();
+        let dir: f32 = parts.dir.into_scalar();
+        assert!((dist - 1.0).abs() < 1e-6, "{dist}");
+        let expect = -(1.0 + std::f32::consts::FRAC_1_SQRT_2) / 3.0;
+        assert!((dir - expect).abs() < 1e-6, "{dir} vs {expect}");
+    }
+
+    #[test]
+    fn gradient_is_finite_at_zero_prediction() {
+        let pred = t(&[[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]).require_grad();
+        let target = t(&[[0.0, 0.0, 0.1], [0.0, 0.0, 0.0]]);
+        let parts = offset_loss(pred.clone(), target, &LossConfig::default());
+        let grads = parts.total.backward();
+        let g = pred
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap();
+        assert!(g.iter().all(|v| v.is_finite()), "{g:?}");
+    }
 }

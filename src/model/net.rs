@@ -21,7 +21,7 @@ impl<B: SparseBackend> Po3adNet<B> {
     pub fn new(cfg: &ModelConfig, device: &B::Device) -> Self {
         Self {
             backbone: MinkUNet::new(cfg, IN_CHANNELS, device),
-            head: OffsetHead::new(cfg.feature_dim, device),
+            head: OffsetHead::new(cfg.feature_dim, cfg.head_zero_init, device),
         }
     }
 
