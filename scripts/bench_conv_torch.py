@@ -9,8 +9,9 @@ Three PyTorch formulations, best one reported:
   im2col     : zero-padded neighbour table [N, 27] -> x[nbr].view(N, 27*C) @ W.view(27*C, C)
                 (one big GEMM, but ~27/occupied more FLOPs)
 
-Usage: python3 scripts/bench_conv_torch.py   (pip install torch numpy; run right after the Rust
-bench on the same machine).
+Usage: python3 scripts/bench_conv_torch.py [--single-thread]   (pip install torch numpy; run right
+after the Rust bench on the same machine). --single-thread: 1 thread, timed by thread CPU time
+(matches the bench's "1-thread CPU-time" rows; robust when other jobs load the machine).
 """
 import statistics
 import sys
@@ -77,13 +78,16 @@ def im2col(x, w, nbr):
     return xpad[nbr].reshape(x.shape[0], -1) @ w.reshape(-1, w.shape[2])
 
 
+CLOCK = time.perf_counter
+
+
 def median_ms(f, reps=11):
     f()
     ts = []
     for _ in range(reps):
-        t = time.perf_counter()
+        t = CLOCK()
         f()
-        ts.append((time.perf_counter() - t) * 1e3)
+        ts.append((CLOCK() - t) * 1e3)
     return statistics.median(ts)
 
 
@@ -137,17 +141,25 @@ def bench(label, c):
 
 
 def main():
-    torch.set_num_threads(torch.get_num_threads())
+    global CLOCK
+    prefix = ""
+    size = 2048
+    if "--single-thread" in sys.argv:
+        # One intra-op thread, timed by this thread's CPU clock: insensitive to other jobs.
+        torch.set_num_threads(1)
+        CLOCK = time.thread_time
+        prefix = "1-thread CPU-time "
+        size = 1024
     print(f"# torch {torch.__version__}, threads {torch.get_num_threads()}")
     rows = []
-    a = torch.randn(2048, 2048)
-    b = torch.randn(2048, 2048)
+    a = torch.randn(size, size)
+    b = torch.randn(size, size)
     ms = median_ms(lambda: a @ b, reps=5)
-    rows.append(("SGEMM 2048^3 (torch)", ms, 2 * 2048**3 / ms / 1e6))
+    rows.append((f"{prefix}SGEMM {size}^3 (torch)", ms, 2 * size**3 / ms / 1e6))
     bests = {}
     for label, c in (("big", 32), ("small", 128)):
         r, best = bench(label, c)
-        rows += r
+        rows += [(prefix + n, ms, g) for n, ms, g in r]
         bests[label] = best
     print("| measurement | median ms | useful GFLOP/s |")
     print("|---|---:|---:|")

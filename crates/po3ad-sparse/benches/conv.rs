@@ -76,6 +76,107 @@ fn surface_voxels(h: f32) -> Vec<[i32; 4]> {
     out
 }
 
+/// CPU time of the calling thread (insensitive to other processes time-slicing the cores).
+fn thread_cpu_ms() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: valid clock id and out-pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6
+}
+
+fn cpu_ms(reps: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    median(
+        (0..reps)
+            .map(|_| {
+                let t = thread_cpu_ms();
+                f();
+                thread_cpu_ms() - t
+            })
+            .collect(),
+    )
+}
+
+/// Single-thread CPU-time figures (one-thread rayon pool, GEMM without threads): comparable
+/// across runs even when other jobs load the machine.
+fn single_thread(rows: &mut Vec<Row>) {
+    let Ok(pool) = rayon::ThreadPoolBuilder::new().num_threads(1).build() else {
+        return;
+    };
+    pool.install(|| {
+        let n = 1024;
+        let a: Vec<f32> = (0..n * n).map(|i| ((i % 13) as f32) * 0.1).collect();
+        let b: Vec<f32> = (0..n * n).map(|i| ((i % 7) as f32) * 0.1).collect();
+        let mut c = vec![0f32; n * n];
+        let ms = cpu_ms(5, || {
+            // SAFETY: all three buffers are n×n row-major.
+            unsafe {
+                gemm::gemm(
+                    n,
+                    n,
+                    n,
+                    c.as_mut_ptr(),
+                    1,
+                    n as isize,
+                    false,
+                    a.as_ptr(),
+                    1,
+                    n as isize,
+                    b.as_ptr(),
+                    1,
+                    n as isize,
+                    1.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+            }
+            std::hint::black_box(&c);
+        });
+        let flop = 2.0 * (n as f64).powi(3);
+        rows.push(Row {
+            name: "1-thread CPU-time SGEMM 1024^3 (gemm crate)".into(),
+            ms,
+            gflops: flop / ms / 1e6,
+            peak_mib: f64::NAN,
+        });
+        for (label, h, ch) in [("big", 0.03, 32), ("small", 0.11, 128)] {
+            type Ad = Autodiff<Flex>;
+            let coords = surface_voxels(h);
+            let n = coords.len();
+            let dev = Default::default();
+            let feats: Tensor<Ad, 2> =
+                Tensor::random([n, ch], Distribution::Normal(0.0, 1.0), &dev);
+            let x = SparseTensor::<Ad>::new(coords, feats.clone()).expect("unique voxels");
+            let conv = SparseConv3dConfig::new(ch, ch, 3).init::<Ad>(&dev);
+            let out = conv.forward(&x);
+            let map = x.manager().kernel_map(MapKey {
+                in_stride: 1,
+                out_stride: 1,
+                kernel: 3,
+                kind: MapKind::Submanifold,
+            });
+            let flop = (map.num_pairs() * ch * ch * 2) as f64;
+            drop(out);
+            let ms = cpu_ms(5, || {
+                let xr = x.with_feats(feats.clone().require_grad());
+                std::hint::black_box(conv.forward(&xr).into_feats().sum().backward());
+            });
+            rows.push(Row {
+                name: format!("1-thread CPU-time {label} fused fwd+bwd"),
+                ms,
+                gflops: 3.0 * flop / ms / 1e6,
+                peak_mib: f64::NAN,
+            });
+        }
+    });
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -245,6 +346,7 @@ fn main() {
     sgemm(&mut rows);
     bench_case("big", 0.03, 32, reps, &mut rows);
     bench_case("small", 0.11, 128, reps, &mut rows);
+    single_thread(&mut rows);
     println!("| measurement | median ms | useful GFLOP/s | peak heap MiB |");
     println!("|---|---:|---:|---:|");
     let fmt = |v: f64, p: usize| {
