@@ -1,6 +1,7 @@
 //! Geometry on clouds and meshes: normalization, rotations, normals, nearest
 //! neighbours, mesh surface sampling and voxelization.
 
+pub mod downsample;
 pub mod knn;
 pub mod normalize;
 pub mod normals;
@@ -8,6 +9,7 @@ pub mod rotate;
 pub mod sample;
 pub mod voxel;
 
+pub use downsample::voxel_downsample;
 pub use knn::KdTree;
 pub use normalize::{center_shift, normalize_unit_sphere, preprocess_test};
 pub use normals::{ensure_normals, estimate_normals, vertex_normals, FALLBACK_NORMAL};
