@@ -20,7 +20,7 @@ pub fn device(index: usize) -> anyhow::Result<CudaDevice> {
     });
     std::panic::set_hook(previous);
     match ok {
-        Ok(v) if v == 4.0 => Ok(device),
+        Ok(v) if (v - 4.0).abs() < 1e-6 => Ok(device),
         Ok(v) => anyhow::bail!("CUDA device {index} gave a wrong answer to a self-test (sum of four ones = {v}); use --device cpu"),
         Err(_) => anyhow::bail!("no usable CUDA GPU {index} (no NVIDIA driver or device found); use --device cpu"),
     }
