@@ -1,0 +1,233 @@
+//! The whole job through the `po3ad` binary on a tiny synthetic category: synth → train
+//! (tiny preset) → test → predict → benchmark. Checks the files each step promises and
+//! recomputes the object AUROC from the per-sample scores by counting pairs.
+
+use std::path::Path;
+use std::process::Command;
+
+fn po3ad(args: &[&str], cwd: &Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_po3ad"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run po3ad");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "po3ad {args:?} failed:\n{text}");
+    assert!(!text.contains("panicked"), "{text}");
+    text
+}
+
+const HEADER: &str =
+    "category,object_auroc,object_ap,point_auroc,point_ap,train_seconds,test_seconds";
+
+fn check_results_csv(path: &Path, categories: &[&str]) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], HEADER);
+    assert_eq!(lines.len(), categories.len() + 2, "{text}");
+    for (line, cat) in lines[1..]
+        .iter()
+        .zip(categories.iter().chain(["mean"].iter()))
+    {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!(cells[0], *cat);
+        for v in &cells[1..5] {
+            let x: f64 = v.parse().unwrap();
+            assert!((0.0..=1.0).contains(&x), "{line}");
+            assert_eq!(
+                v.split('.').nth(1).map(str::len),
+                Some(4),
+                "4 decimals: {line}"
+            );
+        }
+    }
+}
+
+/// AUROC by counting (anomalous, normal) pairs, ties counted half.
+fn pair_auroc(rows: &[(bool, f64)]) -> f64 {
+    let (mut wins, mut pairs) = (0.0, 0.0);
+    for &(a, sa) in rows.iter().filter(|r| r.0) {
+        for &(_, sn) in rows.iter().filter(|r| !r.0) {
+            let _ = a;
+            pairs += 1.0;
+            wins += if sa > sn {
+                1.0
+            } else if sa == sn {
+                0.5
+            } else {
+                0.0
+            };
+        }
+    }
+    wins / pairs
+}
+
+#[test]
+fn synth_train_test_predict_benchmark() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    po3ad(
+        &[
+            "synth",
+            "--builtin",
+            "bowl",
+            "--out",
+            "data",
+            "--n-good",
+            "3",
+            "--n-per-defect",
+            "1",
+            "--defects",
+            "bulge,hole",
+            "--points",
+            "3000",
+            "--template-vertices",
+            "2000",
+            "--seed",
+            "3",
+        ],
+        d,
+    );
+    let data = [
+        "--layout",
+        "anomaly-shapenet",
+        "--root",
+        "data",
+        "--category",
+        "bowl",
+    ];
+
+    let mut train = vec!["train", "--preset", "tiny", "--out", "runs/bowl"];
+    train.extend_from_slice(&data);
+    po3ad(&train, d);
+    assert!(d.join("runs/bowl/model.po3ad").is_file());
+    let loss = std::fs::read_to_string(d.join("runs/bowl/loss.csv")).unwrap();
+    assert_eq!(loss.lines().count(), 3, "header + 2 epochs: {loss}");
+
+    let mut test = vec![
+        "test",
+        "--model",
+        "runs/bowl",
+        "--out",
+        "res",
+        "--heatmaps",
+        "1",
+    ];
+    test.extend_from_slice(&data);
+    po3ad(&test, d);
+    check_results_csv(&d.join("res/results.csv"), &["bowl"]);
+    let scores = std::fs::read_to_string(d.join("res/scores.csv")).unwrap();
+    let rows: Vec<(bool, f64)> = scores
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            (c[2] == "true", c[3].parse().unwrap())
+        })
+        .collect();
+    assert_eq!(rows.len(), 5);
+    let results = std::fs::read_to_string(d.join("res/results.csv")).unwrap();
+    let reported: f64 = results
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (reported - pair_auroc(&rows)).abs() < 1e-4,
+        "{reported} vs {}",
+        pair_auroc(&rows)
+    );
+    let png = std::fs::read(d.join("res/heatmaps/bowl_bulge0.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+
+    po3ad(
+        &[
+            "predict",
+            "--model",
+            "runs/bowl",
+            "data/pcd/bowl/test/bowl_positive0.pcd",
+            "--out",
+            "pred",
+        ],
+        d,
+    );
+    let preds: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("pred/predictions.json")).unwrap())
+            .unwrap();
+    assert!(preds[0]["object_score"].as_f64().unwrap().is_finite());
+    let scan = po3ad_core::io::read(&d.join("data/pcd/bowl/test/bowl_positive0.pcd")).unwrap();
+    let heat = po3ad_core::io::read(&d.join("pred/bowl_positive0.ply")).unwrap();
+    assert_eq!(
+        scan.points, heat.points,
+        "heatmap keeps the scan's own coordinates"
+    );
+
+    po3ad(
+        &[
+            "benchmark",
+            "--layout",
+            "anomaly-shapenet",
+            "--root",
+            "data",
+            "--model",
+            "curvature",
+            "--out",
+            "bench",
+        ],
+        d,
+    );
+    check_results_csv(&d.join("bench/results.csv"), &["bowl"]);
+    assert!(d.join("bench/results.md").is_file());
+}
+
+#[test]
+fn pseudo_displaces_one_patch() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mesh = po3ad_core::synth::shapes::builtin("cup").unwrap();
+    po3ad_core::io::write_ply(&d.join("cup.ply"), &mesh, None, true).unwrap();
+    let text = po3ad(
+        &[
+            "pseudo",
+            "cup.ply",
+            "--out",
+            "p.ply",
+            "--patches",
+            "16",
+            "--preset",
+            "tiny",
+        ],
+        d,
+    );
+    let out = po3ad_core::io::read(&d.join("p.ply")).unwrap();
+    // tiny preset resamples meshes below 1000 vertices; the cup has more, so N = its vertices.
+    assert_eq!(out.len(), mesh.len());
+    // One patch of N/J points moves, except its farthest point(s), where 1 − w = 0.
+    let moved: usize = text
+        .split(" displaced")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no displaced count in: {text}"));
+    let patch = mesh.len() / 16;
+    assert!(
+        moved <= patch && moved + 3 >= patch,
+        "{moved} displaced, patch of {patch}"
+    );
+    // The written cloud is the normalized, displaced one: inside the unit sphere + beta.
+    let max = out
+        .points
+        .iter()
+        .map(|p| (p[0] * p[0] + p[1] * p[1] + p[2] * p[2]).sqrt())
+        .fold(0.0, f32::max);
+    assert!(max > 0.9 && max < 1.13, "max radius {max}");
+    assert!(d.join("p.png").is_file());
+}
