@@ -31,7 +31,7 @@ static EXECS: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
 
 fn count(which: usize, name: &str) {
     let n = EXECS[which].fetch_add(1, Ordering::Relaxed) + 1;
-    if n % 50_000 == 0 {
+    if n.is_multiple_of(50_000) {
         eprintln!("{name}: {n} executions");
     }
 }
@@ -339,7 +339,7 @@ proptest! {
             Ok(c) => {
                 let labels = c.labels.as_ref().expect("read_gt Ok always has labels");
                 prop_assert_eq!(labels.len(), c.len());
-                prop_assert!(c.len() > 0);
+                prop_assert!(!c.is_empty());
                 prop_assert!(c.points.iter().flatten().all(|v| v.is_finite()));
                 prop_assert!(c.normals.as_ref().is_none_or(|n| n.len() == c.len()));
                 prop_assert!(c.faces.is_empty());

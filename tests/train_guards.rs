@@ -1,0 +1,153 @@
+//! Numeric guards: a diverging run stops with `TrainError::NonFinite` (a message that
+//! says what to do) and leaves its last good checkpoint intact and loadable; NaN/Inf
+//! coordinates in an input file are refused by the CLI with the file's name.
+
+use po3ad::cli::common::{CpuBackend, CpuTrainBackend};
+use po3ad::model::Po3adNet;
+use po3ad::train::data::prepare_training_cloud;
+use po3ad::train::fit::{TrainError, CHECKPOINT_FILE};
+use po3ad::train::{fit, Checkpoint, FitOptions, Preset, TrainSample};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn samples(preset: &Preset) -> Vec<TrainSample> {
+    let mesh = po3ad_core::synth::builtin("bowl").expect("built-in bowl");
+    let mut rng = ChaCha8Rng::seed_from_u64(preset.train.seed);
+    let cloud = prepare_training_cloud(mesh, &preset.train, &mut rng).expect("prepare bowl");
+    vec![TrainSample {
+        source: PathBuf::from("bowl"),
+        cloud,
+    }]
+}
+
+fn opts(out: &Path, resume: bool, stop_after: Option<usize>) -> FitOptions {
+    FitOptions {
+        out_dir: out.to_path_buf(),
+        resume,
+        progress: false,
+        category: "bowl".into(),
+        stop_after,
+    }
+}
+
+/// The tiny preset with an absurd learning rate, written as a user would write it.
+/// One step per epoch (1 sample × repeat 2 / batch 2), a checkpoint after each.
+fn absurd_lr_preset() -> Preset {
+    let text = format!(
+        "{}\n",
+        po3ad::train::preset::BUILTIN
+            .iter()
+            .find(|(n, _)| *n == "tiny")
+            .expect("tiny")
+            .1
+            .replace("lr = 1e-3", "lr = 1e30")
+            .replace("epochs = 2", "epochs = 4")
+    );
+    let p = Preset::parse(&text, "absurd.toml").expect("an absurd lr is still a valid preset");
+    assert_eq!(p.train.lr, 1e30);
+    assert_eq!(p.train.epochs, 4);
+    p
+}
+
+#[test]
+fn a_diverging_run_stops_with_non_finite_and_keeps_the_last_good_checkpoint() {
+    let preset = absurd_lr_preset();
+    let data = samples(&preset);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let device = Default::default();
+
+    // Epoch 1: the loss of the initial weights is finite; the huge step happens after
+    // it. Stop there, as if interrupted, and keep the checkpoint's bytes.
+    let (_, report) =
+        fit::<CpuTrainBackend>(&data, &preset, &opts(dir.path(), false, Some(1)), &device)
+            .expect("first epoch has a finite loss");
+    assert_eq!(report.epochs_done, 1);
+    assert!(report.final_loss.is_finite());
+    let ckpt_path = dir.path().join(CHECKPOINT_FILE);
+    let good = std::fs::read(&ckpt_path).expect("checkpoint after epoch 1");
+
+    // Epoch 2 starts from weights moved by ~1e30: the loss is no longer finite.
+    let Err(err) = fit::<CpuTrainBackend>(&data, &preset, &opts(dir.path(), true, None), &device)
+    else {
+        panic!("training with lr 1e30 must diverge");
+    };
+    match &err {
+        TrainError::NonFinite {
+            value,
+            epoch,
+            checkpoint,
+            ..
+        } => {
+            assert!(!value.is_finite(), "reported value {value}");
+            assert_eq!(*epoch, 1, "diverges in the second epoch (index 1)");
+            assert_eq!(checkpoint, &ckpt_path);
+        }
+        other => panic!("expected NonFinite, got {other}"),
+    }
+    let msg = err.to_string();
+    assert!(msg.contains("lower train.lr"), "{msg}");
+    assert!(msg.contains(CHECKPOINT_FILE), "{msg}");
+
+    // The last good checkpoint is untouched and still restores.
+    assert_eq!(std::fs::read(&ckpt_path).expect("checkpoint"), good);
+    let ckpt = Checkpoint::load(&ckpt_path).expect("loads");
+    assert_eq!(ckpt.meta.epochs_done, 1);
+    assert!(ckpt.meta.epoch_losses[0].is_finite());
+    let net = Po3adNet::<CpuBackend>::new(&preset.model, &device);
+    ckpt.restore_model::<CpuBackend, _>(net, &device, &ckpt_path)
+        .expect("weights restore");
+    assert!(
+        !dir.path().join("model.po3ad").exists(),
+        "no final model after a failure"
+    );
+}
+
+fn nan_pcd(dir: &Path) -> PathBuf {
+    let path = dir.join("scan_with_nan.pcd");
+    let text = "# .PCD v0.7\nVERSION 0.7\nFIELDS x y z\nSIZE 4 4 4\nTYPE F F F\nCOUNT 1 1 1\n\
+                WIDTH 3\nHEIGHT 1\nVIEWPOINT 0 0 0 1 0 0 0\nPOINTS 3\nDATA ascii\n\
+                0 0 0\n1 nan 0\n0 1 inf\n";
+    std::fs::write(&path, text).expect("write pcd");
+    path
+}
+
+#[test]
+fn inspect_refuses_nan_coordinates_naming_the_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bad = nan_pcd(dir.path());
+    let good = dir.path().join("fine.xyz");
+    std::fs::write(&good, "0 0 0\n1 0 0\n0 1 0\n").expect("write xyz");
+    let out = Command::new(env!("CARGO_BIN_EXE_po3ad"))
+        .arg("inspect")
+        .arg(&good)
+        .arg(&bad)
+        .output()
+        .expect("run po3ad");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "exit status {:?}", out.status);
+    assert!(stderr.contains("scan_with_nan.pcd"), "stderr: {stderr}");
+    assert!(stderr.contains("non-finite"), "stderr: {stderr}");
+    assert!(stderr.contains("1 of 2 files"), "stderr: {stderr}");
+    // The good file is still reported.
+    assert!(stdout.contains("fine.xyz"), "stdout: {stdout}");
+}
+
+#[test]
+fn train_refuses_nan_coordinates_naming_the_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bad = nan_pcd(dir.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_po3ad"))
+        .args(["train", "--preset", "tiny", "--train"])
+        .arg(&bad)
+        .arg("--out")
+        .arg(dir.path().join("run"))
+        .output()
+        .expect("run po3ad");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("scan_with_nan.pcd"), "stderr: {stderr}");
+    assert!(!dir.path().join("run").join(CHECKPOINT_FILE).exists());
+}
