@@ -26,7 +26,9 @@ pub fn prepare_training_cloud<R: Rng>(
     cfg: &TrainConfig,
     rng: &mut R,
 ) -> po3ad_core::Result<PointCloud> {
-    if cloud.is_mesh() && cloud.len() < cfg.min_template_points {
+    if cloud.is_mesh() && cfg.surface_points > 0 {
+        cloud = sample_surface(&cloud, cfg.surface_points, rng)?;
+    } else if cloud.is_mesh() && cloud.len() < cfg.min_template_points {
         cloud = sample_surface(&cloud, cfg.min_template_points, rng)?;
     }
     ensure_normals(&mut cloud, cfg.normal_k)?;

@@ -23,6 +23,11 @@ pub struct TrainConfig {
     pub rotate: bool,
     /// Meshes with fewer vertices than this are resampled to this many surface points.
     pub min_template_points: usize,
+    /// When > 0, every training mesh is replaced by this many area-weighted surface
+    /// samples. The reference trains on mesh vertices (Anomaly-ShapeNet's meshes are
+    /// dense and even); CAD meshes are not — a subdivided cylinder's vertices sit on a
+    /// few rings — so the `cpu` preset samples the surface instead.
+    pub surface_points: usize,
     /// Neighbours for PCA normals of raw training clouds.
     pub normal_k: usize,
     /// Write a checkpoint every this many epochs (and always at the end).
@@ -42,6 +47,7 @@ impl Default for TrainConfig {
             seed: 42,
             rotate: true,
             min_template_points: 8000,
+            surface_points: 0,
             normal_k: 16,
             checkpoint_every: 1,
         }
