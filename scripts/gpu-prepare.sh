@@ -19,12 +19,14 @@ executable_of() {
     grep "\"name\":\"$1\"" | grep -o '"executable":"[^"]*"' | tail -1 | sed 's/"executable":"\(.*\)"/\1/'
 }
 
-echo "building po3ad (release, cuda) ..."
-bin=$(cargo build --release --features cuda --bin po3ad --message-format=json-render-diagnostics |
-    executable_of po3ad)
-echo "building tests/gpu_conv.rs (release, cuda) ..."
-conv=$(cargo test --release --features cuda --test gpu_conv --no-run --message-format=json-render-diagnostics |
-    executable_of gpu_conv)
+# One cargo invocation for both: `cargo test` unifies the dev-dependencies' features
+# (proptest, tempfile) into the dependency tree, so a separate `cargo build` of the binary
+# would compile burn and cubecl a second time. The integration-test build also builds the
+# po3ad binary, and cargo reports it (fresh or not) in the same JSON stream.
+echo "building po3ad and tests/gpu_conv.rs (release, cuda) ..."
+json=$(cargo test --release --features cuda --test gpu_conv --no-run --message-format=json-render-diagnostics)
+bin=$(grep '"kind":\["bin"\]' <<<"$json" | executable_of po3ad)
+conv=$(executable_of gpu_conv <<<"$json")
 [ -x "$bin" ] || { echo "gpu-prepare: po3ad binary not found ('$bin')" >&2; exit 1; }
 [ -x "$conv" ] || { echo "gpu-prepare: gpu_conv test binary not found ('$conv')" >&2; exit 1; }
 
