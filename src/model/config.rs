@@ -85,7 +85,7 @@ impl ModelConfig {
         if self.feature_dim == 0 {
             return Err("model.feature_dim must be > 0".into());
         }
-        if self.stem_kernel % 2 == 0 {
+        if self.stem_kernel.is_multiple_of(2) {
             return Err(format!(
                 "model.stem_kernel must be odd, got {}",
                 self.stem_kernel

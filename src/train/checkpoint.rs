@@ -166,20 +166,30 @@ impl Checkpoint {
             .unwrap_or_default()
     }
 
-    /// Load these weights into `model` (built from the same preset).
+    /// Load these weights into `model` (built from the same preset). A record whose
+    /// tensors do not have the model's shapes is refused here, not deep in a forward pass.
     pub fn restore_model<B: Backend, M: Module<B>>(
         &self,
         model: M,
         device: &B::Device,
         path: &Path,
     ) -> Result<M, CheckpointError> {
-        let record = Rec::default()
-            .load(self.model.clone(), device)
-            .map_err(|e| CheckpointError::Record {
+        let expected = shapes(&model);
+        let record = decode(&self.model, device, path)?;
+        // burn asserts (panics) when a record has another number of layers.
+        let model =
+            quietly(|| model.load_record(record)).ok_or_else(|| CheckpointError::Record {
                 path: path.to_path_buf(),
-                msg: e.to_string(),
+                msg: "the record has another layer structure than the model the preset describes"
+                    .into(),
             })?;
-        Ok(model.load_record(record))
+        if shapes(&model) != expected {
+            return Err(CheckpointError::Record {
+                path: path.to_path_buf(),
+                msg: "tensor shapes differ from the model the preset describes".into(),
+            });
+        }
+        Ok(model)
     }
 
     pub fn restore_optimizer<
@@ -198,12 +208,52 @@ impl Checkpoint {
                 msg: "this is a final model without optimizer state; it cannot be resumed".into(),
             });
         }
-        let record = Rec::default()
-            .load(self.optimizer.clone(), device)
-            .map_err(|e| CheckpointError::Record {
-                path: path.to_path_buf(),
-                msg: e.to_string(),
-            })?;
+        let record = decode(&self.optimizer, device, path)?;
         Ok(optim.load_record(record))
     }
+}
+
+/// Decode a burn record. burn's decoder panics on some malformed content (e.g. an
+/// invalid parameter id, found by fuzzing) even though the CRC matched; that panic is
+/// caught and reported as a bad checkpoint instead of taking the process down.
+fn decode<B: Backend, R: burn::record::Record<B>>(
+    bytes: &[u8],
+    device: &B::Device,
+    path: &Path,
+) -> Result<R, CheckpointError> {
+    let bad = |msg: String| CheckpointError::Record {
+        path: path.to_path_buf(),
+        msg,
+    };
+    let bytes = bytes.to_vec();
+    match quietly(|| Rec::default().load(bytes, device)) {
+        Some(Ok(record)) => Ok(record),
+        Some(Err(e)) => Err(bad(e.to_string())),
+        None => Err(bad("malformed weights record".into())),
+    }
+}
+
+/// Run `f`, turning a panic inside burn into `None` without printing it.
+fn quietly<T>(f: impl FnOnce() -> T) -> Option<T> {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(previous);
+    result.ok()
+}
+
+/// Shapes of every float tensor in a module, in visiting order (as text: only compared).
+fn shapes<B: Backend, M: Module<B>>(module: &M) -> Vec<String> {
+    struct Shapes(Vec<String>);
+    impl<B: Backend> burn::module::ModuleVisitor<B> for Shapes {
+        fn visit_float<const D: usize>(
+            &mut self,
+            param: &burn::module::Param<burn::prelude::Tensor<B, D>>,
+        ) {
+            self.0.push(format!("{:?}", param.shape()));
+        }
+    }
+    let mut v = Shapes(Vec::new());
+    module.visit(&mut v);
+    v.0
 }

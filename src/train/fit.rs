@@ -142,10 +142,9 @@ pub fn fit<B: AutodiffBackend + SparseBackend>(
     pb.set_prefix(format!("train {}", opts.category));
     let start = Instant::now();
     let mut clouds = 0usize;
-    let mut run_epochs = 0usize;
     let mut last_loss = meta.epoch_losses.last().copied().unwrap_or(f64::NAN);
 
-    for epoch in meta.epochs_done..t.epochs {
+    for (run_epochs, epoch) in (meta.epochs_done..t.epochs).enumerate() {
         if opts.stop_after.is_some_and(|n| run_epochs >= n) {
             break;
         }
@@ -194,8 +193,9 @@ pub fn fit<B: AutodiffBackend + SparseBackend>(
         last_loss = sum / steps_per_epoch as f64;
         meta.epoch_losses.push(last_loss);
         meta.epochs_done = epoch + 1;
-        run_epochs += 1;
-        if meta.epochs_done % t.checkpoint_every.max(1) == 0 || meta.epochs_done == t.epochs {
+        if meta.epochs_done.is_multiple_of(t.checkpoint_every.max(1))
+            || meta.epochs_done == t.epochs
+        {
             write_checkpoint(
                 &model,
                 Checkpoint::encode_optimizer(&optim),
