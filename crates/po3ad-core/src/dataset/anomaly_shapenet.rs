@@ -8,7 +8,7 @@
 //! `root` is the folder holding `obj/` and `pcd/` (or its parent, if that holds
 //! `dataset/` as the download does).
 
-use super::fs::{cloud_files, defect_from_stem, dir_name, files_with, require_dir, stem, subdirs};
+use super::fs::{defect_from_stem, dir_name, files_with, require_dir, stem, subdirs, template_files};
 use super::{Category, TestSample};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -43,17 +43,7 @@ pub(super) fn load(root: &Path, name: &str) -> Result<Category> {
     }
 
     let obj_dir = base.join("obj").join(name);
-    let mut train = if obj_dir.is_dir() {
-        files_with(&obj_dir, &["obj"])?
-            .into_iter()
-            .filter(|p| stem(p).contains("template"))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    if train.is_empty() && cat_dir.join("train").is_dir() {
-        train = cloud_files(&cat_dir.join("train"))?;
-    }
+    let train = template_files(&obj_dir, "obj", &cat_dir)?;
 
     let gt_dir = cat_dir.join("GT");
     let mut test = Vec::new();

@@ -5,7 +5,7 @@
 //! Training files: the PLY templates; when a category has none there,
 //! `Real3D-AD-PCD/<cat>/train/*`. `root` is the folder holding both sub-folders.
 
-use super::fs::{cloud_files, defect_from_stem, dir_name, files_with, require_dir, stem, subdirs};
+use super::fs::{defect_from_stem, dir_name, files_with, require_dir, stem, subdirs, template_files};
 use super::{Category, TestSample};
 use crate::{Error, Result};
 use std::path::Path;
@@ -31,17 +31,7 @@ pub(super) fn load(root: &Path, name: &str) -> Result<Category> {
         return Err(Error::layout(&pcd, format!("no category {name:?} here")));
     }
     let ply_dir = root.join(PLY).join(name);
-    let mut train = if ply_dir.is_dir() {
-        files_with(&ply_dir, &["ply"])?
-            .into_iter()
-            .filter(|p| stem(p).contains("template"))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    if train.is_empty() && cat_dir.join("train").is_dir() {
-        train = cloud_files(&cat_dir.join("train"))?;
-    }
+    let train = template_files(&ply_dir, "ply", &cat_dir)?;
 
     let gt_dir = cat_dir.join("gt");
     let mut test = Vec::new();
