@@ -95,15 +95,16 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         category: name.clone(),
         stop_after: None,
     };
-    eprintln!(
-        "training '{name}' on {} file(s) with preset '{}' ({} epochs)",
-        files.len(),
-        preset.name,
-        preset.train.epochs
-    );
-    let report = crate::with_backend!(args.device, |B, dev| train_on::<B>(
-        &files, &preset, &opts, &dev
-    ))?;
+    // Announced after the device check, so a missing GPU is the only line printed.
+    let report = crate::with_backend!(args.device, |B, dev| {
+        eprintln!(
+            "training '{name}' on {} file(s) with preset '{}' ({} epochs)",
+            files.len(),
+            preset.name,
+            preset.train.epochs
+        );
+        train_on::<B>(&files, &preset, &opts, &dev)
+    })?;
     println!(
         "trained '{name}': {} epochs, final loss {:.4}, {:.1} s ({:.2} clouds/s); model: {}",
         report.epochs_done,

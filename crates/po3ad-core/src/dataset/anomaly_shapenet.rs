@@ -8,7 +8,9 @@
 //! `root` is the folder holding `obj/` and `pcd/` (or its parent, if that holds
 //! `dataset/` as the download does).
 
-use super::fs::{defect_from_stem, dir_name, files_with, require_dir, stem, subdirs, template_files};
+use super::fs::{
+    defect_from_stem, dir_name, files_with, require_dir, stem, subdirs, template_files,
+};
 use super::{Category, TestSample};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};

@@ -95,7 +95,11 @@ pub(super) fn require_dir(root: &Path, sub: &str, what: &str) -> Result<PathBuf>
 
 /// Training files of a benchmark category: the `*template*` meshes with extension `ext`
 /// in `template_dir`, or, where there are none, every cloud in `<cat_dir>/train`.
-pub(super) fn template_files(template_dir: &Path, ext: &str, cat_dir: &Path) -> Result<Vec<PathBuf>> {
+pub(super) fn template_files(
+    template_dir: &Path,
+    ext: &str,
+    cat_dir: &Path,
+) -> Result<Vec<PathBuf>> {
     let mut train: Vec<PathBuf> = if template_dir.is_dir() {
         files_with(template_dir, &[ext])?
             .into_iter()

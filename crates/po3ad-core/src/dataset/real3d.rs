@@ -5,7 +5,9 @@
 //! Training files: the PLY templates; when a category has none there,
 //! `Real3D-AD-PCD/<cat>/train/*`. `root` is the folder holding both sub-folders.
 
-use super::fs::{defect_from_stem, dir_name, files_with, require_dir, stem, subdirs, template_files};
+use super::fs::{
+    defect_from_stem, dir_name, files_with, require_dir, stem, subdirs, template_files,
+};
 use super::{Category, TestSample};
 use crate::{Error, Result};
 use std::path::Path;
