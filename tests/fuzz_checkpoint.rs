@@ -54,6 +54,8 @@ fn meta(preset: Preset) -> CheckpointMeta {
         epochs_done: 1,
         steps_done: 2,
         epoch_losses: vec![0.5],
+        epoch_dist: vec![0.6],
+        epoch_dir: vec![-0.1],
         category: "fuzz".into(),
         po3ad_version: "0.1.0".into(),
         sources: vec!["bowl.ply".into()],

@@ -72,7 +72,7 @@ where
     train_on::<B>(&category.train, &preset, &fit_opts, device)?;
     let train_seconds = t0.elapsed().as_secs_f64();
     let opts = eval_options(&cat_out, args.heatmaps, 0.0, preset.test.batch_size);
-    let eval = test_with_model::<B>(&fit_opts.out_dir, &category, &opts, device)?;
+    let eval = test_with_model::<B>(&fit_opts.out_dir, &category, &opts, None, device)?;
     write_samples_csv(&cat_out.join("scores.csv"), &eval.samples)?;
     Ok(CategoryResult {
         train_seconds,

@@ -46,11 +46,7 @@ where
     B::InnerBackend: SparseBackend,
 {
     let (model, preset) = load_model::<B::InnerBackend>(&args.model, device)?;
-    let scorer = ModelScorer {
-        model,
-        config: preset.model.clone(),
-        device: device.clone(),
-    };
+    let scorer = ModelScorer::new(model, &preset, device);
     let mut out = Vec::new();
     for file in &args.files {
         let original = io::read(file)?;

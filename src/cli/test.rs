@@ -3,7 +3,7 @@
 
 use super::common::{load_model, show_progress, DataArgs, DeviceArg};
 use crate::eval::{
-    evaluate_category, CategoryEval, CurvatureScorer, EvalOptions, ModelScorer, Scorer,
+    evaluate_category, CategoryEval, CurvatureScorer, EvalOptions, ModelScorer, ObjectScore, Scorer,
 };
 use burn::tensor::backend::AutodiffBackend;
 use po3ad_core::dataset::Category;
@@ -33,6 +33,9 @@ pub struct TestArgs {
     /// Gaussian noise σ added to test clouds (robustness check).
     #[arg(long, default_value_t = 0.0)]
     pub noise: f32,
+    /// Object score rule, overriding the model's preset (`test.object_score`).
+    #[arg(long, value_enum)]
+    pub object_score: Option<ObjectScore>,
     #[arg(long, default_value = "cpu")]
     pub device: DeviceArg,
 }
@@ -53,17 +56,17 @@ pub fn test_with_model<B: AutodiffBackend + SparseBackend>(
     model_path: &Path,
     category: &Category,
     opts: &EvalOptions,
+    object_score: Option<ObjectScore>,
     device: &B::Device,
 ) -> anyhow::Result<CategoryEval>
 where
     B::InnerBackend: SparseBackend,
 {
-    let (model, preset) = load_model::<B::InnerBackend>(model_path, device)?;
-    let scorer = ModelScorer {
-        model,
-        config: preset.model.clone(),
-        device: device.clone(),
-    };
+    let (model, mut preset) = load_model::<B::InnerBackend>(model_path, device)?;
+    if let Some(rule) = object_score {
+        preset.test.object_score = rule;
+    }
+    let scorer = ModelScorer::new(model, &preset, device);
     let opts = EvalOptions {
         batch_size: preset.test.batch_size,
         noise_sigma: if opts.noise_sigma > 0.0 {
@@ -111,7 +114,11 @@ pub fn run(args: TestArgs) -> anyhow::Result<()> {
         (None, Some(m)) => (
             "po3ad".to_string(),
             crate::with_backend!(args.device, |B, dev| test_with_model::<B>(
-                m, &category, &opts, &dev
+                m,
+                &category,
+                &opts,
+                args.object_score,
+                &dev
             ))?,
         ),
         (None, None) => anyhow::bail!("give --model or --detector"),

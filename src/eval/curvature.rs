@@ -2,7 +2,7 @@
 //! λ_min / (λ_0 + λ_1 + λ_2) of each point's k-neighbourhood covariance; an object's
 //! score is the mean of its top 1 % point scores. No training.
 
-use super::score::Scorer;
+use super::score::{top_mean, Scorer};
 use nalgebra::{Matrix3, SymmetricEigen};
 use po3ad_core::geometry::KdTree;
 use po3ad_core::PointCloud;
@@ -71,13 +71,7 @@ impl Scorer for CurvatureScorer {
     }
 
     fn object_score(&self, point_scores: &[f32]) -> f64 {
-        if point_scores.is_empty() {
-            return 0.0;
-        }
-        let mut s = point_scores.to_vec();
-        s.sort_by(|a, b| b.total_cmp(a));
-        let top = ((s.len() as f64 * self.top_fraction).ceil() as usize).clamp(1, s.len());
-        s[..top].iter().map(|&v| v as f64).sum::<f64>() / top as f64
+        top_mean(point_scores, self.top_fraction)
     }
 
     fn name(&self) -> &str {

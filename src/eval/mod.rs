@@ -7,4 +7,4 @@ pub mod score;
 
 pub use curvature::CurvatureScorer;
 pub use evaluate::{evaluate_category, CategoryEval, EvalOptions};
-pub use score::{ModelScorer, Scorer};
+pub use score::{ModelScorer, ObjectScore, Scorer};

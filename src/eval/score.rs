@@ -1,9 +1,42 @@
 //! Scores from predicted offsets: a point's score is |o_x| + |o_y| + |o_z| of its
-//! predicted offset; an object's score is the mean of its point scores.
+//! predicted offset; an object's score is the mean of its point scores (SPEC.md), or,
+//! where a preset says so, the mean of its highest `top_fraction` of point scores.
 
 use crate::model::{collate, ModelConfig, Po3adNet};
 use po3ad_core::PointCloud;
 use po3ad_sparse::SparseBackend;
+use serde::{Deserialize, Serialize};
+
+/// How point scores become an object score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+#[clap(rename_all = "snake_case")]
+pub enum ObjectScore {
+    /// Mean of all point scores (the paper's).
+    Mean,
+    /// Mean of the highest `top_fraction` of point scores: a small defect is not
+    /// averaged away by the rest of the object (the curvature baseline's rule).
+    TopMean,
+}
+
+/// `rule` applied to `point_scores`; `top_fraction` only matters for `TopMean`.
+pub fn aggregate(point_scores: &[f32], rule: ObjectScore, top_fraction: f64) -> f64 {
+    match rule {
+        ObjectScore::Mean => mean(point_scores),
+        ObjectScore::TopMean => top_mean(point_scores, top_fraction),
+    }
+}
+
+/// Mean of the `ceil(len · fraction)` highest values (at least one).
+pub fn top_mean(values: &[f32], fraction: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let mut s = values.to_vec();
+    s.sort_by(|a, b| b.total_cmp(a));
+    let top = ((s.len() as f64 * fraction).ceil() as usize).clamp(1, s.len());
+    s[..top].iter().map(|&v| v as f64).sum::<f64>() / top as f64
+}
 
 /// Anything that scores every point of a normalized test cloud.
 pub trait Scorer {
@@ -19,6 +52,21 @@ pub struct ModelScorer<B: SparseBackend> {
     pub model: Po3adNet<B>,
     pub config: ModelConfig,
     pub device: B::Device,
+    pub object_rule: ObjectScore,
+    pub top_fraction: f64,
+}
+
+impl<B: SparseBackend> ModelScorer<B> {
+    /// A scorer using the model and test settings of `preset`.
+    pub fn new(model: Po3adNet<B>, preset: &crate::train::Preset, device: &B::Device) -> Self {
+        Self {
+            model,
+            config: preset.model.clone(),
+            device: device.clone(),
+            object_rule: preset.test.object_score,
+            top_fraction: preset.test.top_fraction,
+        }
+    }
 }
 
 /// L1 norms of rows of a row-major `[n, 3]` buffer.
@@ -56,10 +104,27 @@ impl<B: SparseBackend> Scorer for ModelScorer<B> {
     }
 
     fn object_score(&self, point_scores: &[f32]) -> f64 {
-        mean(point_scores)
+        aggregate(point_scores, self.object_rule, self.top_fraction)
     }
 
     fn name(&self) -> &str {
         "po3ad"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aggregates_by_hand() {
+        let s = [1.0f32, 5.0, 3.0, 2.0];
+        assert_eq!(aggregate(&s, ObjectScore::Mean, 0.5), 2.75);
+        // ceil(4 · 0.5) = 2 highest: (5 + 3) / 2.
+        assert_eq!(aggregate(&s, ObjectScore::TopMean, 0.5), 4.0);
+        // At least one value, at most all.
+        assert_eq!(top_mean(&s, 0.0), 5.0);
+        assert_eq!(top_mean(&s, 2.0), 2.75);
+        assert_eq!(top_mean(&[], 0.1), 0.0);
     }
 }

@@ -4,14 +4,17 @@
 use burn::prelude::{Backend, Tensor};
 use serde::{Deserialize, Serialize};
 
-/// ε in both norms of the cosine term (paper: 1e-8).
-const DIR_EPS: f32 = 1e-8;
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LossConfig {
     pub use_dist: bool,
     pub use_dir: bool,
+    /// ε added to both norms of the cosine term (paper: 1e-8). The cosine's gradient
+    /// grows like 1/(|o_pre| + ε): with ε = 1e-8 and near-zero predictions (early
+    /// training, a zero-initialised head) it dwarfs L_dist's in Adam's normalisation, so
+    /// magnitudes (the anomaly score) learn slowly. A larger ε, comparable to real
+    /// offsets, caps it and makes the term reward growing along the target.
+    pub dir_eps: f32,
 }
 
 impl Default for LossConfig {
@@ -19,6 +22,7 @@ impl Default for LossConfig {
         Self {
             use_dist: true,
             use_dir: true,
+            dir_eps: 1e-8,
         }
     }
 }
@@ -55,8 +59,8 @@ pub fn offset_loss<B: Backend>(
     cfg: &LossConfig,
 ) -> LossParts<B> {
     let dist = safe_abs(pred.clone() - target.clone()).sum_dim(1).mean();
-    let t_norm = safe_norm(target.clone()).add_scalar(DIR_EPS);
-    let p_norm = safe_norm(pred.clone()).add_scalar(DIR_EPS);
+    let t_norm = safe_norm(target.clone()).add_scalar(cfg.dir_eps);
+    let p_norm = safe_norm(pred.clone()).add_scalar(cfg.dir_eps);
     let cos = ((target / t_norm) * pred).sum_dim(1) / p_norm;
     let dir = cos.mean().neg();
     let total = match (cfg.use_dist, cfg.use_dir) {
@@ -91,6 +95,20 @@ mod tests {
         let dir: f32 = parts.dir.into_scalar();
         assert!((dist - 1.0).abs() < 1e-6, "{dist}");
         let expect = -(1.0 + std::f32::consts::FRAC_1_SQRT_2) / 3.0;
+        assert!((dir - expect).abs() < 1e-6, "{dir} vs {expect}");
+    }
+
+    #[test]
+    fn dir_eps_damps_the_cosine_of_small_predictions() {
+        let cfg = LossConfig {
+            dir_eps: 0.01,
+            ..Default::default()
+        };
+        let pred = t(&[[0.01, 0.0, 0.0], [0.0, 0.0, 0.0]]);
+        let target = t(&[[0.1, 0.0, 0.0], [0.0, 0.0, 0.0]]);
+        let dir: f32 = offset_loss(pred, target, &cfg).dir.into_scalar();
+        // Point 1: (0.1 / 0.11) · 0.01 / 0.02; point 2 contributes 0; mean over 2.
+        let expect = -(0.1 / 0.11) * (0.01 / 0.02) / 2.0;
         assert!((dir - expect).abs() < 1e-6, "{dir} vs {expect}");
     }
 

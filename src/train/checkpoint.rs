@@ -48,6 +48,11 @@ pub struct CheckpointMeta {
     pub steps_done: u64,
     /// Mean loss of each completed epoch.
     pub epoch_losses: Vec<f64>,
+    /// Its two parts, L_dist and L_dir, per epoch (for loss curves).
+    #[serde(default)]
+    pub epoch_dist: Vec<f64>,
+    #[serde(default)]
+    pub epoch_dir: Vec<f64>,
     pub category: String,
     pub po3ad_version: String,
     /// Training files, for the record.

@@ -108,6 +108,8 @@ pub fn fit<B: AutodiffBackend + SparseBackend>(
         epochs_done: 0,
         steps_done: 0,
         epoch_losses: Vec::new(),
+        epoch_dist: Vec::new(),
+        epoch_dir: Vec::new(),
         category: opts.category.clone(),
         po3ad_version: env!("CARGO_PKG_VERSION").into(),
         sources: samples
@@ -154,7 +156,7 @@ pub fn fit<B: AutodiffBackend + SparseBackend>(
             .flat_map(|i| std::iter::repeat_n(i, t.repeat))
             .collect();
         order.shuffle(&mut rng);
-        let mut sum = 0.0;
+        let (mut sum, mut sum_dist, mut sum_dir) = (0.0, 0.0, 0.0);
         for chunk in order.chunks_exact(t.batch_size) {
             let views = chunk
                 .iter()
@@ -169,6 +171,8 @@ pub fn fit<B: AutodiffBackend + SparseBackend>(
             let pred = model.forward(&batch, device)?;
             let parts = offset_loss(pred, to_tensor::<B>(&targets, device), &preset.loss);
             let value: f64 = parts.total.clone().into_scalar().elem();
+            sum_dist += parts.dist.into_scalar().elem::<f64>();
+            sum_dir += parts.dir.into_scalar().elem::<f64>();
             if !value.is_finite() {
                 pb.abandon();
                 return Err(TrainError::NonFinite {
@@ -192,6 +196,8 @@ pub fn fit<B: AutodiffBackend + SparseBackend>(
         }
         last_loss = sum / steps_per_epoch as f64;
         meta.epoch_losses.push(last_loss);
+        meta.epoch_dist.push(sum_dist / steps_per_epoch as f64);
+        meta.epoch_dir.push(sum_dir / steps_per_epoch as f64);
         meta.epochs_done = epoch + 1;
         if meta.epochs_done.is_multiple_of(t.checkpoint_every.max(1))
             || meta.epochs_done == t.epochs
@@ -244,10 +250,17 @@ fn write_loss_csv(
     preset: &Preset,
 ) -> Result<(), CheckpointError> {
     let t = &preset.train;
-    let mut text = String::from("epoch,lr,loss\n");
+    let mut text = String::from("epoch,lr,loss,dist,dir\n");
     for (e, l) in meta.epoch_losses.iter().enumerate() {
         let lr = learning_rate(e, t.epochs, t.lr, t.lr_min, t.hold_epochs);
-        text.push_str(&format!("{},{lr:.3e},{l:.6}\n", e + 1));
+        // Checkpoints written before the split was logged have no parts: left empty.
+        let part = |v: &[f64]| v.get(e).map(|x| format!("{x:.6}")).unwrap_or_default();
+        text.push_str(&format!(
+            "{},{lr:.3e},{l:.6},{},{}\n",
+            e + 1,
+            part(&meta.epoch_dist),
+            part(&meta.epoch_dir)
+        ));
     }
     po3ad_core::io::atomic::write_atomic(path, text.as_bytes())?;
     Ok(())

@@ -2,6 +2,7 @@
 //! test). Built-in ones live in `presets/*.toml` at the repository root and are
 //! compiled in; a user's file may override any field.
 
+use crate::eval::ObjectScore;
 use crate::model::{LossConfig, ModelConfig};
 use po3ad_core::pseudo::NormAsConfig;
 use serde::{Deserialize, Serialize};
@@ -61,6 +62,10 @@ pub struct TestConfig {
     pub noise_sigma: f32,
     /// Clouds scored per forward pass.
     pub batch_size: usize,
+    /// Object score from point scores: `mean` (paper) or `top_mean`.
+    pub object_score: ObjectScore,
+    /// For `top_mean`: the fraction of highest point scores averaged.
+    pub top_fraction: f64,
 }
 
 impl Default for TestConfig {
@@ -68,6 +73,8 @@ impl Default for TestConfig {
         Self {
             noise_sigma: 0.0,
             batch_size: 4,
+            object_score: ObjectScore::Mean,
+            top_fraction: 0.01,
         }
     }
 }
@@ -162,8 +169,17 @@ impl Preset {
         if self.norm_as.patches == 0 {
             return Err("norm_as.patches must be > 0".into());
         }
+        if !(self.loss.dir_eps > 0.0 && self.loss.dir_eps.is_finite()) {
+            return Err(format!("loss.dir_eps ({}) must be > 0", self.loss.dir_eps));
+        }
         if self.test.batch_size == 0 {
             return Err("test.batch_size must be > 0".into());
+        }
+        if !(self.test.top_fraction > 0.0 && self.test.top_fraction <= 1.0) {
+            return Err(format!(
+                "test.top_fraction ({}) must be in (0, 1]",
+                self.test.top_fraction
+            ));
         }
         Ok(())
     }

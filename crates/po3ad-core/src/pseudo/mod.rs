@@ -4,4 +4,6 @@
 
 pub mod norm_as;
 
-pub use norm_as::{norm_as, split_patches, Direction, NormAsConfig, NormAsVariant, PseudoAnomaly};
+pub use norm_as::{
+    norm_as, split_patches, Direction, NormAsConfig, NormAsVariant, PatchPool, PseudoAnomaly,
+};

@@ -28,6 +28,19 @@ pub enum Direction {
     Random,
 }
 
+/// Which patches the displaced one is drawn from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum PatchPool {
+    /// As the variant says: all J (paper) or the first J/2 (reference).
+    #[default]
+    Auto,
+    /// Any of the J patches, including the late, scattered ones made of leftovers.
+    All,
+    /// The first J/2 patches only: compact discs, like real local defects.
+    FirstHalf,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NormAsConfig {
@@ -38,6 +51,8 @@ pub struct NormAsConfig {
     pub beta_max: f32,
     pub variant: NormAsVariant,
     pub direction: Direction,
+    /// Overrides the variant's choice of patch pool when not `auto`.
+    pub patch_pool: PatchPool,
 }
 
 impl Default for NormAsConfig {
@@ -48,6 +63,7 @@ impl Default for NormAsConfig {
             beta_max: 0.12,
             variant: NormAsVariant::Paper,
             direction: Direction::Normal,
+            patch_pool: PatchPool::Auto,
         }
     }
 }
@@ -135,9 +151,11 @@ pub fn norm_as<R: Rng>(
         )));
     }
     let patches = split_patches(&cloud.points, cfg.patches, rng)?;
-    let pool = match cfg.variant {
-        NormAsVariant::Paper => patches.len(),
-        NormAsVariant::Reference => (patches.len() / 2).max(1),
+    let pool = match (cfg.patch_pool, cfg.variant) {
+        (PatchPool::All, _) | (PatchPool::Auto, NormAsVariant::Paper) => patches.len(),
+        (PatchPool::FirstHalf, _) | (PatchPool::Auto, NormAsVariant::Reference) => {
+            (patches.len() / 2).max(1)
+        }
     };
     let patch = patches[rng.random_range(0..pool)].clone();
     let alpha: f32 = if rng.random_bool(0.5) { 1.0 } else { -1.0 };
@@ -291,6 +309,34 @@ mod tests {
             let idx = patches.iter().position(|p| p[0] == pa.patch[0]).unwrap();
             assert!(idx < 32);
         }
+    }
+
+    /// Index (in split order) of the patch Norm-AS displaced, for `seed`.
+    fn chosen_patch(pc: &PointCloud, cfg: &NormAsConfig, seed: u64) -> usize {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let pa = norm_as(pc, cfg, &mut rng).unwrap();
+        let mut rng2 = ChaCha8Rng::seed_from_u64(seed);
+        let patches = split_patches(&pc.points, cfg.patches, &mut rng2).unwrap();
+        patches.iter().position(|p| p[0] == pa.patch[0]).unwrap()
+    }
+
+    #[test]
+    fn patch_pool_overrides_the_variant() {
+        let pc = grid(32);
+        let first_half = NormAsConfig {
+            patch_pool: PatchPool::FirstHalf,
+            ..Default::default()
+        };
+        let all = NormAsConfig {
+            variant: NormAsVariant::Reference,
+            patch_pool: PatchPool::All,
+            ..Default::default()
+        };
+        let from_half: Vec<usize> = (0..40).map(|s| chosen_patch(&pc, &first_half, s)).collect();
+        let from_all: Vec<usize> = (0..40).map(|s| chosen_patch(&pc, &all, s)).collect();
+        assert!(from_half.iter().all(|&i| i < 32), "{from_half:?}");
+        // 40 draws from 64 patches all landing in the first half: p = 2^-40.
+        assert!(from_all.iter().any(|&i| i >= 32), "{from_all:?}");
     }
 
     #[test]
