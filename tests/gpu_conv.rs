@@ -7,10 +7,10 @@
 //! gpu_conv -- --nocapture` (or `scripts/gpu-check.sh`, which runs the prebuilt binary).
 //! Every comparison prints its error first, so a failing run still says by how much.
 //!
-//! Tolerance: max |cuda − cpu| ≤ TOL · max |cpu| per tensor, TOL = 1e-4 unless the environment
-//! sets `PO3AD_GPU_TOL`. burn's CUDA matmul may run f32 products through TF32 tensor cores
-//! (10-bit mantissa) on Ampere and newer GPUs, which alone gives errors near 1e-3; if that is
-//! what fails, the printed errors say so and `PO3AD_GPU_TOL=2e-3` is the honest bound.
+//! Tolerance: max |cuda − cpu| ≤ TOL · max |cpu| per tensor, TOL = 2e-3 unless the environment
+//! sets `PO3AD_GPU_TOL`. burn's CUDA matmul runs f32 products through TF32 tensor cores
+//! (10-bit mantissa) on Ampere and newer GPUs: the first H200 run measured 3.4e-4 on one
+//! submanifold conv (notes/gpu.md), so 1e-4 would flag rounding, not bugs.
 #![cfg(feature = "cuda")]
 
 use burn::backend::cuda::CudaDevice;
@@ -31,7 +31,7 @@ fn tolerance() -> f32 {
     std::env::var("PO3AD_GPU_TOL")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(1e-4)
+        .unwrap_or(2e-3)
 }
 
 fn gpu() -> CudaDevice {
@@ -201,6 +201,15 @@ fn clouds() -> Vec<Vec<[f32; 3]>> {
     vec![sphere, cylinder]
 }
 
+/// Reads every float parameter, which initialises lazily created ones in place.
+struct Materialise;
+
+impl<B: Backend> burn::module::ModuleVisitor<B> for Materialise {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        let _ = param.val();
+    }
+}
+
 /// The same weights on both backends: encode the CPU model's record, load it on CUDA.
 fn models_with_same_weights<C: SparseBackend, G: SparseBackend>(
     cfg: &ModelConfig,
@@ -209,6 +218,10 @@ fn models_with_same_weights<C: SparseBackend, G: SparseBackend>(
 ) -> (Po3adNet<C>, Po3adNet<G>) {
     let recorder = NamedMpkBytesRecorder::<FullPrecisionSettings>::default();
     let cpu = Po3adNet::<C>::new(cfg, cpu_dev);
+    // burn initialises parameters lazily and a clone of a never-used model initialises its
+    // own copy with other random numbers: read every parameter first (see
+    // tests/model_architecture.rs, record_bytes_round_trip_keeps_the_forward).
+    cpu.visit(&mut Materialise);
     let bytes = Recorder::<C>::record(&recorder, cpu.clone().into_record(), ()).expect("encode");
     let record = Recorder::<G>::load(&recorder, bytes, gpu_dev).expect("decode");
     let gpu = Po3adNet::<G>::new(cfg, gpu_dev).load_record(record);
