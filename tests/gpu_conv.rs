@@ -13,13 +13,15 @@
 //! submanifold conv (notes/gpu.md), so 1e-4 would flag rounding, not bugs.
 #![cfg(feature = "cuda")]
 
+mod common;
+
 use burn::backend::cuda::CudaDevice;
 use burn::backend::{Autodiff, Cuda, Flex};
 use burn::module::{Module, Param};
 use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
-use po3ad::model::{collate, Backbone, ModelConfig, Po3adNet};
+use po3ad::model::{collate, ModelConfig, Po3adNet};
 use po3ad_sparse::{SparseBackend, SparseConv3dConfig, SparseTensor};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -249,15 +251,7 @@ fn model_forward_agrees<C: SparseBackend, G: SparseBackend>(
 }
 
 fn tiny_config() -> ModelConfig {
-    ModelConfig {
-        backbone: Backbone::MinkUNet14,
-        width: 0.25,
-        feature_dim: 8,
-        voxel_size: 0.06,
-        // A zero-initialised head would output zeros on both backends and compare nothing.
-        head_zero_init: false,
-        ..ModelConfig::default()
-    }
+    common::small_model_config()
 }
 
 #[test]

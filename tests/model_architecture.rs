@@ -9,6 +9,8 @@ use burn::module::Module;
 use po3ad::cli::common::CpuBackend;
 use po3ad::model::{trainable_params, Backbone, ModelConfig, Po3adNet};
 
+mod common;
+
 #[test]
 fn minkunet34c_with_head_has_the_paper_parameter_count() {
     let net = Po3adNet::<CpuBackend>::new(&ModelConfig::default(), &Default::default());
@@ -47,14 +49,7 @@ fn record_bytes_round_trip_keeps_the_forward() {
     use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
     use po3ad::model::collate;
     type B = CpuBackend;
-    let cfg = ModelConfig {
-        backbone: Backbone::MinkUNet14,
-        width: 0.25,
-        feature_dim: 8,
-        voxel_size: 0.06,
-        head_zero_init: false,
-        ..ModelConfig::default()
-    };
+    let cfg = common::small_model_config();
     let dev = Default::default();
     let points: Vec<[f32; 3]> = (0..2000)
         .map(|i| {

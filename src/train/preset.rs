@@ -208,6 +208,12 @@ mod tests {
         assert_eq!(p.train.hold_epochs, 10);
         assert_eq!(p.train.seed, 42);
         assert_eq!(p.norm_as, NormAsConfig::default());
+        // SPEC's choices where the cpu preset departs from them.
+        assert!(p.train.rotate);
+        assert_eq!(p.loss.dir_eps, 1e-8);
+        assert_eq!(p.norm_as.patches, 64);
+        assert_eq!(p.norm_as.patch_pool, po3ad_core::pseudo::PatchPool::Auto);
+        assert_eq!(p.test.object_score, ObjectScore::Mean);
     }
 
     #[test]

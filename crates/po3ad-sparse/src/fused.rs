@@ -26,10 +26,11 @@ pub(crate) type BlockedCell = OnceLock<Blocked>;
 
 fn blocked(map: &KernelMap) -> &Blocked {
     map.blocked.get_or_init(|| {
-        // Enough blocks to balance the threads, few enough rows that a block of outputs and
-        // its gathered inputs stay in L2.
-        let threads = rayon::current_num_threads().max(1);
-        let block_rows = (map.n_out / (8 * threads)).clamp(16, 256);
+        // Enough blocks to balance a few threads, few enough rows that a block of outputs
+        // and its gathered inputs stay in L2. Not derived from the thread count: the
+        // blocks set the order of the weight-gradient sums, and results must not depend on
+        // how many threads a machine has (tests/train_resume.rs).
+        let block_rows = (map.n_out / BLOCKS_PER_MAP).clamp(16, 256);
         let k_vol = map.kernel_volume;
         let n_blocks = map.n_out.div_ceil(block_rows).max(1);
         let mut counts = vec![0usize; n_blocks * k_vol + 1];
@@ -197,6 +198,11 @@ pub(crate) fn conv_forward(
 /// so the summation order, and so the result to the last bit, does not depend on how
 /// many threads run. 8 partials of the largest MinkUNet34C layer are ~56 MB.
 const WEIGHT_GRAD_PARTIALS: usize = 8;
+
+/// Target number of row blocks per kernel map (before the 16..256-row clamp). 16 is what
+/// the former thread-derived rule (8 per thread) gave on the 2-core machines every
+/// measurement in notes/ was taken on, so those results reproduce bit for bit.
+const BLOCKS_PER_MAP: usize = 16;
 
 /// `dw[k] = Σ_{(i,o) ∈ pairs_k} x[i]ᵀ · g[o]`, `[K, c_in, c_out]`; partial sums over
 /// fixed ranges of output blocks (in parallel), then added in range order.
