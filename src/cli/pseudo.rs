@@ -3,7 +3,7 @@
 
 use crate::train::data::{make_view, prepare_training_cloud};
 use crate::train::Preset;
-use po3ad_core::pseudo::{Direction, NormAsVariant};
+use po3ad_core::pseudo::{Direction, NormAsVariant, PatchPool};
 use po3ad_core::{io, PointCloud};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Examples:\n  po3ad pseudo part.stl --out pseudo.ply\n  po3ad pseudo scan.pcd --out p.ply --variant reference --patches 32 --seed 3"
+    after_help = "Examples:\n  po3ad pseudo part.stl --out pseudo.ply\n  po3ad pseudo scan.pcd --out p.ply --variant reference --patches 32 --seed 3\n  po3ad pseudo part.stl --out p.ply --preset paper --patch-pool first-half"
 )]
 pub struct PseudoArgs {
     /// A normal sample (mesh or cloud).
@@ -30,6 +30,9 @@ pub struct PseudoArgs {
     /// Number of patches J.
     #[arg(long)]
     pub patches: Option<usize>,
+    /// Which patches may be displaced: auto (as the variant says), all, first-half.
+    #[arg(long)]
+    pub patch_pool: Option<String>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
@@ -48,6 +51,14 @@ pub fn run(args: PseudoArgs) -> anyhow::Result<()> {
     }
     if let Some(j) = args.patches {
         preset.norm_as.patches = j;
+    }
+    if let Some(p) = &args.patch_pool {
+        preset.norm_as.patch_pool = match p.as_str() {
+            "auto" => PatchPool::Auto,
+            "all" => PatchPool::All,
+            "first-half" => PatchPool::FirstHalf,
+            _ => anyhow::bail!("--patch-pool must be auto, all or first-half, got '{p}'"),
+        };
     }
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
     let cloud = prepare_training_cloud(io::read(&args.file)?, &preset.train, &mut rng)?;

@@ -221,6 +221,13 @@ mod tests {
         assert!(Preset::parse("[train]\nepoch = 3\n", "x").is_err());
         assert!(Preset::parse("[train]\nepochs = 0\n", "x").is_err());
         assert!(Preset::parse("[model]\nvoxel_size = -1.0\n", "x").is_err());
+        assert!(Preset::parse("[loss]\ndir_eps = 0.0\n", "x").is_err());
+        assert!(Preset::parse("[test]\ntop_fraction = 0.0\n", "x").is_err());
+        assert!(Preset::parse("[test]\nobject_score = \"median\"\n", "x").is_err());
+        assert!(Preset::parse("[norm_as]\npatch_pool = \"some\"\n", "x").is_err());
+        let ok = "[test]\nobject_score = \"top_mean\"\n[norm_as]\npatch_pool = \"first-half\"\n";
+        let p = Preset::parse(ok, "x").unwrap();
+        assert_eq!(p.test.object_score, ObjectScore::TopMean);
         assert!(matches!(Preset::load("nope"), Err(PresetError::Unknown(_))));
     }
 }
