@@ -4,7 +4,8 @@
 
 use super::preset::TrainConfig;
 use po3ad_core::geometry::{
-    center_shift, ensure_normals, normalize_unit_sphere, random_train_rotation, sample_surface,
+    center_shift, ensure_normals, normalize_unit_sphere, random_train_rotation_within,
+    sample_surface,
 };
 use po3ad_core::pseudo::{norm_as, NormAsConfig};
 use po3ad_core::{io, PointCloud};
@@ -66,15 +67,22 @@ pub struct TrainView {
     pub offsets: Vec<[f32; 3]>,
 }
 
+/// `rotate_deg`: `None` for no rotation, else the largest angle of each of the three.
 pub fn make_view<R: Rng>(
     sample: &PointCloud,
-    rotate: bool,
+    rotate_deg: Option<f32>,
     norm_as_cfg: &NormAsConfig,
     rng: &mut R,
 ) -> po3ad_core::Result<TrainView> {
     let mut cloud = sample.clone();
-    if rotate {
-        random_train_rotation(&mut cloud, rng);
+    if let Some(deg) = rotate_deg {
+        // Exactly π at 180°, so SPEC's full rotation draws what it always drew.
+        let max = if deg >= 180.0 {
+            std::f32::consts::PI
+        } else {
+            deg.to_radians()
+        };
+        random_train_rotation_within(&mut cloud, max, rng);
     }
     normalize_unit_sphere(&mut cloud)?;
     let pa = norm_as(&cloud, norm_as_cfg, rng)?;

@@ -160,7 +160,14 @@ pub fn fit<B: AutodiffBackend + SparseBackend>(
         for chunk in order.chunks_exact(t.batch_size) {
             let views = chunk
                 .iter()
-                .map(|&i| make_view(&samples[i].cloud, t.rotate, &preset.norm_as, &mut rng))
+                .map(|&i| {
+                    make_view(
+                        &samples[i].cloud,
+                        t.rotation_deg(),
+                        &preset.norm_as,
+                        &mut rng,
+                    )
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             let point_sets: Vec<&[[f32; 3]]> = views.iter().map(|v| v.points.as_slice()).collect();
             let batch = collate(&point_sets, preset.model.voxel_size)?;

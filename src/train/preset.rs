@@ -22,6 +22,9 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Random rotation of every training sample (SPEC.md preprocessing).
     pub rotate: bool,
+    /// With `rotate`: each of the three angles is drawn from ±this many degrees (SPEC:
+    /// 180, any pose). A few degrees make a pose jitter for roughly aligned scans.
+    pub max_rotation_deg: f32,
     /// Meshes with fewer vertices than this are resampled to this many surface points.
     pub min_template_points: usize,
     /// When > 0, every training mesh is replaced by this many area-weighted surface
@@ -33,6 +36,13 @@ pub struct TrainConfig {
     pub normal_k: usize,
     /// Write a checkpoint every this many epochs (and always at the end).
     pub checkpoint_every: usize,
+}
+
+impl TrainConfig {
+    /// The rotation augmentation as `make_view` takes it: `None` when off.
+    pub fn rotation_deg(&self) -> Option<f32> {
+        self.rotate.then_some(self.max_rotation_deg)
+    }
 }
 
 impl Default for TrainConfig {
@@ -47,6 +57,7 @@ impl Default for TrainConfig {
             adam_epsilon: 1e-8,
             seed: 42,
             rotate: true,
+            max_rotation_deg: 180.0,
             min_template_points: 8000,
             surface_points: 0,
             normal_k: 16,
@@ -166,6 +177,12 @@ impl Preset {
                 t.lr, t.lr_min
             ));
         }
+        if !(t.max_rotation_deg > 0.0 && t.max_rotation_deg <= 180.0) {
+            return Err(format!(
+                "train.max_rotation_deg ({}) must be in (0, 180]",
+                t.max_rotation_deg
+            ));
+        }
         if self.norm_as.patches == 0 {
             return Err("norm_as.patches must be > 0".into());
         }
@@ -210,6 +227,7 @@ mod tests {
         assert_eq!(p.norm_as, NormAsConfig::default());
         // SPEC's choices where the cpu preset departs from them.
         assert!(p.train.rotate);
+        assert_eq!(p.train.rotation_deg(), Some(180.0));
         assert_eq!(p.loss.dir_eps, 1e-8);
         assert_eq!(p.norm_as.patches, 64);
         assert_eq!(p.norm_as.patch_pool, po3ad_core::pseudo::PatchPool::Auto);
@@ -222,6 +240,8 @@ mod tests {
         assert!(Preset::parse("[train]\nepochs = 0\n", "x").is_err());
         assert!(Preset::parse("[model]\nvoxel_size = -1.0\n", "x").is_err());
         assert!(Preset::parse("[loss]\ndir_eps = 0.0\n", "x").is_err());
+        assert!(Preset::parse("[train]\nmax_rotation_deg = 0.0\n", "x").is_err());
+        assert!(Preset::parse("[train]\nmax_rotation_deg = 270.0\n", "x").is_err());
         assert!(Preset::parse("[test]\ntop_fraction = 0.0\n", "x").is_err());
         assert!(Preset::parse("[test]\nobject_score = \"median\"\n", "x").is_err());
         assert!(Preset::parse("[norm_as]\npatch_pool = \"some\"\n", "x").is_err());

@@ -1,8 +1,8 @@
 //! CenterShift / unit-sphere normalization and rotations, against hand-computed values.
 
 use po3ad_core::geometry::{
-    center_shift, normalize_unit_sphere, preprocess_test, random_train_rotation, rotate,
-    rotation_x, rotation_y, rotation_z,
+    center_shift, normalize_unit_sphere, preprocess_test, random_train_rotation,
+    random_train_rotation_within, rotate, rotation_x, rotation_y, rotation_z,
 };
 use po3ad_core::PointCloud;
 use rand::{Rng, SeedableRng};
@@ -202,4 +202,44 @@ fn train_rotation_is_z_then_y_then_x_about_the_right_centres() {
             assert!((dist(pts[i], pts[j]) - dist(pc.points[i], pc.points[j])).abs() < 1e-5);
         }
     }
+}
+
+/// A bounded jitter: three rotations of at most 5° each turn no normal by more than 15°,
+/// and some by more than 1° (it does rotate); with max = π it is `random_train_rotation`.
+#[test]
+fn train_rotation_within_a_bound() {
+    let normals: Vec<[f32; 3]> = (0..200)
+        .map(|i| {
+            let t = i as f32 * 0.7;
+            let z = (i as f32 / 100.0) - 1.0;
+            let r = (1.0 - z * z).max(0.0).sqrt();
+            [r * t.cos(), r * t.sin(), z]
+        })
+        .collect();
+    let pts: Vec<[f32; 3]> = normals.iter().map(|n| n.map(|x| x * 0.5 + 0.1)).collect();
+    let base = PointCloud {
+        points: pts,
+        normals: Some(normals.clone()),
+        ..Default::default()
+    };
+    let mut max_turn = 0.0f32;
+    for seed in 0..20 {
+        let mut pc = base.clone();
+        random_train_rotation_within(
+            &mut pc,
+            5f32.to_radians(),
+            &mut ChaCha8Rng::seed_from_u64(seed),
+        );
+        for (a, b) in normals.iter().zip(pc.normals.as_ref().unwrap()) {
+            let cos = (a[0] * b[0] + a[1] * b[1] + a[2] * b[2]).clamp(-1.0, 1.0);
+            max_turn = max_turn.max(cos.acos().to_degrees());
+        }
+    }
+    assert!(max_turn <= 15.0 + 1e-3, "{max_turn}");
+    assert!(max_turn > 1.0, "{max_turn}");
+
+    let (mut a, mut b) = (base.clone(), base);
+    random_train_rotation(&mut a, &mut ChaCha8Rng::seed_from_u64(9));
+    random_train_rotation_within(&mut b, PI, &mut ChaCha8Rng::seed_from_u64(9));
+    assert_eq!(a.points, b.points);
 }

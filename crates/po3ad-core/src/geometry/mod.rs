@@ -13,6 +13,8 @@ pub use downsample::voxel_downsample;
 pub use knn::KdTree;
 pub use normalize::{center_shift, normalize_unit_sphere, preprocess_test};
 pub use normals::{ensure_normals, estimate_normals, vertex_normals, FALLBACK_NORMAL};
-pub use rotate::{random_train_rotation, rotate, rotation_x, rotation_y, rotation_z};
+pub use rotate::{
+    random_train_rotation, random_train_rotation_within, rotate, rotation_x, rotation_y, rotation_z,
+};
 pub use sample::{sample_surface, subdivide_to};
 pub use voxel::{voxelize, Voxels};

@@ -54,12 +54,20 @@ fn bbox_centre(pc: &PointCloud) -> [f32; 3] {
 /// just before that rotation. Angles are drawn in that order, each uniform in
 /// [−π, π). Normals rotate with the points.
 pub fn random_train_rotation<R: Rng>(pc: &mut PointCloud, rng: &mut R) {
-    let az = rng.random_range(-PI..PI);
+    random_train_rotation_within(pc, PI, rng);
+}
+
+/// [`random_train_rotation`] with each angle uniform in [−max, max) instead (radians):
+/// a pose jitter for scans that are roughly, not exactly, aligned. With `max = π` it draws
+/// the same angles as [`random_train_rotation`].
+pub fn random_train_rotation_within<R: Rng>(pc: &mut PointCloud, max: f32, rng: &mut R) {
+    let max = max.clamp(1e-6, PI);
+    let az = rng.random_range(-max..max);
     rotate(pc, &rotation_z(az), [0.0; 3]);
-    let ay = rng.random_range(-PI..PI);
+    let ay = rng.random_range(-max..max);
     let c = bbox_centre(pc);
     rotate(pc, &rotation_y(ay), c);
-    let ax = rng.random_range(-PI..PI);
+    let ax = rng.random_range(-max..max);
     let c = bbox_centre(pc);
     rotate(pc, &rotation_x(ax), c);
 }
