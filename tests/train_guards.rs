@@ -4,33 +4,12 @@
 
 use po3ad::cli::common::{CpuBackend, CpuTrainBackend};
 use po3ad::model::Po3adNet;
-use po3ad::train::data::prepare_training_cloud;
 use po3ad::train::fit::{TrainError, CHECKPOINT_FILE};
-use po3ad::train::{fit, Checkpoint, FitOptions, Preset, TrainSample};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
+use po3ad::train::{fit, Checkpoint, Preset};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn samples(preset: &Preset) -> Vec<TrainSample> {
-    let mesh = po3ad_core::synth::builtin("bowl").expect("built-in bowl");
-    let mut rng = ChaCha8Rng::seed_from_u64(preset.train.seed);
-    let cloud = prepare_training_cloud(mesh, &preset.train, &mut rng).expect("prepare bowl");
-    vec![TrainSample {
-        source: PathBuf::from("bowl"),
-        cloud,
-    }]
-}
-
-fn opts(out: &Path, resume: bool, stop_after: Option<usize>) -> FitOptions {
-    FitOptions {
-        out_dir: out.to_path_buf(),
-        resume,
-        progress: false,
-        category: "bowl".into(),
-        stop_after,
-    }
-}
+mod common;
 
 /// The tiny preset with an absurd learning rate, written as a user would write it.
 /// One step per epoch (1 sample × repeat 2 / batch 2), a checkpoint after each.
@@ -54,23 +33,31 @@ fn absurd_lr_preset() -> Preset {
 #[test]
 fn a_diverging_run_stops_with_non_finite_and_keeps_the_last_good_checkpoint() {
     let preset = absurd_lr_preset();
-    let data = samples(&preset);
+    let data = common::bowl_samples(&preset);
     let dir = tempfile::tempdir().expect("temp dir");
     let device = Default::default();
 
     // Epoch 1: the loss of the initial weights is finite; the huge step happens after
     // it. Stop there, as if interrupted, and keep the checkpoint's bytes.
-    let (_, report) =
-        fit::<CpuTrainBackend>(&data, &preset, &opts(dir.path(), false, Some(1)), &device)
-            .expect("first epoch has a finite loss");
+    let (_, report) = fit::<CpuTrainBackend>(
+        &data,
+        &preset,
+        &common::bowl_fit_options(dir.path(), false, Some(1)),
+        &device,
+    )
+    .expect("first epoch has a finite loss");
     assert_eq!(report.epochs_done, 1);
     assert!(report.final_loss.is_finite());
     let ckpt_path = dir.path().join(CHECKPOINT_FILE);
     let good = std::fs::read(&ckpt_path).expect("checkpoint after epoch 1");
 
     // Epoch 2 starts from weights moved by ~1e30: the loss is no longer finite.
-    let Err(err) = fit::<CpuTrainBackend>(&data, &preset, &opts(dir.path(), true, None), &device)
-    else {
+    let Err(err) = fit::<CpuTrainBackend>(
+        &data,
+        &preset,
+        &common::bowl_fit_options(dir.path(), true, None),
+        &device,
+    ) else {
         panic!("training with lr 1e30 must diverge");
     };
     match &err {

@@ -16,14 +16,15 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::{Backend, Tensor};
 use po3ad::cli::common::{CpuBackend, CpuTrainBackend};
 use po3ad::model::Po3adNet;
-use po3ad::train::data::prepare_training_cloud;
 use po3ad::train::fit::{CHECKPOINT_FILE, MODEL_FILE};
-use po3ad::train::{fit, Checkpoint, FitOptions, Preset, TrainSample};
+use po3ad::train::{fit, Checkpoint, Preset};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
+
+mod common;
 
 const EPOCHS: &str = "6";
 
@@ -197,31 +198,11 @@ fn several_threads_give_bit_identical_runs() {
     assert!(runs[0] == runs[2], "4-thread and 1-thread runs differ");
 }
 
-fn samples(preset: &Preset) -> Vec<TrainSample> {
-    let mesh = po3ad_core::synth::builtin("bowl").expect("built-in bowl");
-    let mut rng = ChaCha8Rng::seed_from_u64(preset.train.seed);
-    let cloud = prepare_training_cloud(mesh, &preset.train, &mut rng).expect("prepare");
-    vec![TrainSample {
-        source: PathBuf::from("bowl"),
-        cloud,
-    }]
-}
-
-fn opts(out: &Path, resume: bool, stop_after: Option<usize>) -> FitOptions {
-    FitOptions {
-        out_dir: out.to_path_buf(),
-        resume,
-        progress: false,
-        category: "bowl".into(),
-        stop_after,
-    }
-}
-
 #[test]
 fn stop_after_then_resume_in_process_is_bit_identical() {
     let mut preset = Preset::load("tiny").expect("tiny");
     preset.train.epochs = 5;
-    let data = samples(&preset);
+    let data = common::bowl_samples(&preset);
     let device = Default::default();
     let tmp = tempfile::tempdir().expect("temp dir");
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
@@ -231,20 +212,41 @@ fn stop_after_then_resume_in_process_is_bit_identical() {
         .build()
         .expect("rayon pool");
     pool.install(|| {
-        fit::<CpuTrainBackend>(&data, &preset, &opts(&a, false, None), &device).expect("full run");
+        fit::<CpuTrainBackend>(
+            &data,
+            &preset,
+            &common::bowl_fit_options(&a, false, None),
+            &device,
+        )
+        .expect("full run");
 
-        let (_, r1) = fit::<CpuTrainBackend>(&data, &preset, &opts(&b, false, Some(2)), &device)
-            .expect("first part");
+        let (_, r1) = fit::<CpuTrainBackend>(
+            &data,
+            &preset,
+            &common::bowl_fit_options(&b, false, Some(2)),
+            &device,
+        )
+        .expect("first part");
         assert_eq!(r1.epochs_done, 2);
         assert!(
             !b.join(MODEL_FILE).exists(),
             "no final model before the last epoch"
         );
-        let (_, r2) = fit::<CpuTrainBackend>(&data, &preset, &opts(&b, true, Some(2)), &device)
-            .expect("second part");
+        let (_, r2) = fit::<CpuTrainBackend>(
+            &data,
+            &preset,
+            &common::bowl_fit_options(&b, true, Some(2)),
+            &device,
+        )
+        .expect("second part");
         assert_eq!(r2.epochs_done, 4);
-        let (_, r3) =
-            fit::<CpuTrainBackend>(&data, &preset, &opts(&b, true, None), &device).expect("rest");
+        let (_, r3) = fit::<CpuTrainBackend>(
+            &data,
+            &preset,
+            &common::bowl_fit_options(&b, true, None),
+            &device,
+        )
+        .expect("rest");
         assert_eq!(r3.epochs_done, 5);
 
         let (wa, la, sa) = weights(&a.join(MODEL_FILE));

@@ -5,6 +5,7 @@ use po3ad::model::{Backbone, ModelConfig};
 /// The `gpu_conv`-sized test network: MinkUNet14 at quarter width with the paper's k=5
 /// stem, 0.06 voxels, and a head that is *not* zero-initialised (a zero head would output
 /// zeros and compare nothing).
+#[allow(dead_code)] // used by some of the test files that say `mod common;`
 pub fn small_model_config() -> ModelConfig {
     ModelConfig {
         backbone: Backbone::MinkUNet14,
@@ -13,5 +14,35 @@ pub fn small_model_config() -> ModelConfig {
         voxel_size: 0.06,
         head_zero_init: false,
         ..ModelConfig::default()
+    }
+}
+
+/// The built-in bowl as the one training sample, prepared as `po3ad train` prepares files.
+#[allow(dead_code)] // not every test file that says `mod common;` trains
+pub fn bowl_samples(preset: &po3ad::train::Preset) -> Vec<po3ad::train::TrainSample> {
+    use rand::SeedableRng;
+    let mesh = po3ad_core::synth::builtin("bowl").expect("built-in bowl");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(preset.train.seed);
+    let cloud = po3ad::train::data::prepare_training_cloud(mesh, &preset.train, &mut rng)
+        .expect("prepare bowl");
+    vec![po3ad::train::TrainSample {
+        source: std::path::PathBuf::from("bowl"),
+        cloud,
+    }]
+}
+
+/// In-process fit options for the bowl, writing into `out`.
+#[allow(dead_code)]
+pub fn bowl_fit_options(
+    out: &std::path::Path,
+    resume: bool,
+    stop_after: Option<usize>,
+) -> po3ad::train::FitOptions {
+    po3ad::train::FitOptions {
+        out_dir: out.to_path_buf(),
+        resume,
+        progress: false,
+        category: "bowl".into(),
+        stop_after,
     }
 }
