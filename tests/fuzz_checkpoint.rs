@@ -24,6 +24,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
+#[path = "../crates/po3ad-core/tests/common/bytes.rs"]
+mod bytes;
+
 type B = CpuBackend;
 
 fn cases(default: u32) -> u32 {
@@ -154,20 +157,9 @@ fn apply(b: &mut Vec<u8>, m: &Mutation, lens: &[usize; 3]) {
             let i = i.index(b.len());
             b[i] ^= 1 << bit;
         }
-        Mutation::Set(i, v) => {
-            let i = i.index(b.len());
-            b[i] = *v;
-        }
-        Mutation::Splice { from, to, len } => {
-            let f = from.index(b.len());
-            let piece: Vec<u8> = b[f..(f + len).min(b.len())].to_vec();
-            let t = to.index(b.len());
-            b.splice(t..t, piece);
-        }
-        Mutation::Delete { at, len } => {
-            let a = at.index(b.len());
-            b.drain(a..(a + len).min(b.len()));
-        }
+        Mutation::Set(i, v) => bytes::set(b, i, *v),
+        Mutation::Splice { from, to, len } => bytes::splice(b, from, to, *len),
+        Mutation::Delete { at, len } => bytes::delete(b, at, *len),
         Mutation::Append(tail) => b.extend_from_slice(tail),
         Mutation::Length { which, value } => {
             let o = lens[*which];

@@ -11,6 +11,9 @@ use proptest::sample::Index;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+#[path = "common/bytes.rs"]
+mod bytes;
+
 fn fixtures() -> &'static Vec<(PathBuf, Vec<u8>)> {
     static F: OnceLock<Vec<(PathBuf, Vec<u8>)>> = OnceLock::new();
     F.get_or_init(|| {
@@ -86,20 +89,9 @@ fn apply(b: &mut Vec<u8>, m: &Mutation) {
     }
     match m {
         Mutation::Truncate(i) => b.truncate(i.index(b.len())),
-        Mutation::Set(i, v) => {
-            let i = i.index(b.len());
-            b[i] = *v;
-        }
-        Mutation::Splice { from, to, len } => {
-            let f = from.index(b.len());
-            let piece: Vec<u8> = b[f..(f + len).min(b.len())].to_vec();
-            let t = to.index(b.len());
-            b.splice(t..t, piece);
-        }
-        Mutation::Delete { at, len } => {
-            let a = at.index(b.len());
-            b.drain(a..(a + len).min(b.len()));
-        }
+        Mutation::Set(i, v) => bytes::set(b, i, *v),
+        Mutation::Splice { from, to, len } => bytes::splice(b, from, to, *len),
+        Mutation::Delete { at, len } => bytes::delete(b, at, *len),
         Mutation::Repeat { at, len } => {
             let a = at.index(b.len());
             let piece: Vec<u8> = b[a..(a + 8).min(b.len())].to_vec();

@@ -18,6 +18,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
+#[path = "common/bytes.rs"]
+mod bytes;
+
 fn cases() -> u32 {
     std::env::var("PO3AD_FUZZ_CASES")
         .ok()
@@ -230,20 +233,9 @@ fn apply(b: &mut Vec<u8>, m: &Mutation) {
     }
     match m {
         Mutation::Truncate(i) => b.truncate(i.index(b.len())),
-        Mutation::Set(i, v) => {
-            let i = i.index(b.len());
-            b[i] = *v;
-        }
-        Mutation::Splice { from, to, len } => {
-            let f = from.index(b.len());
-            let piece: Vec<u8> = b[f..(f + len).min(b.len())].to_vec();
-            let t = to.index(b.len());
-            b.splice(t..t, piece);
-        }
-        Mutation::Delete { at, len } => {
-            let a = at.index(b.len());
-            b.drain(a..(a + len).min(b.len()));
-        }
+        Mutation::Set(i, v) => bytes::set(b, i, *v),
+        Mutation::Splice { from, to, len } => bytes::splice(b, from, to, *len),
+        Mutation::Delete { at, len } => bytes::delete(b, at, *len),
         Mutation::Token { nth, value } => {
             let is_sep = |c: u8| c == b',' || c.is_ascii_whitespace();
             let mut toks = Vec::new();
