@@ -112,30 +112,7 @@ fn single_thread(rows: &mut Vec<Row>) {
         let b: Vec<f32> = (0..n * n).map(|i| ((i % 7) as f32) * 0.1).collect();
         let mut c = vec![0f32; n * n];
         let ms = cpu_ms(5, || {
-            // SAFETY: all three buffers are n×n row-major.
-            unsafe {
-                gemm::gemm(
-                    n,
-                    n,
-                    n,
-                    c.as_mut_ptr(),
-                    1,
-                    n as isize,
-                    false,
-                    a.as_ptr(),
-                    1,
-                    n as isize,
-                    b.as_ptr(),
-                    1,
-                    n as isize,
-                    1.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
-                );
-            }
+            square_sgemm(&a, &b, &mut c, n, gemm::Parallelism::None);
             std::hint::black_box(&c);
         });
         let flop = 2.0 * (n as f64).powi(3);
@@ -293,30 +270,7 @@ fn sgemm(rows: &mut Vec<Row>) {
     let mut c = vec![0f32; n * n];
     let flop = 2.0 * (n as f64).powi(3);
     let ms = time_ms(5, || {
-        // SAFETY: all three buffers are n×n row-major.
-        unsafe {
-            gemm::gemm(
-                n,
-                n,
-                n,
-                c.as_mut_ptr(),
-                1,
-                n as isize,
-                false,
-                a.as_ptr(),
-                1,
-                n as isize,
-                b.as_ptr(),
-                1,
-                n as isize,
-                1.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::Rayon(0),
-            );
-        }
+        square_sgemm(&a, &b, &mut c, n, gemm::Parallelism::Rayon(0));
         std::hint::black_box(&c);
     });
     rows.push(Row {
@@ -363,6 +317,35 @@ fn main() {
             fmt(r.ms, 2),
             fmt(r.gflops, 1),
             fmt(r.peak_mib, 1)
+        );
+    }
+}
+
+/// `c += a · b` for n×n row-major matrices: the dense SGEMM the sparse conv is compared with.
+fn square_sgemm(a: &[f32], b: &[f32], c: &mut [f32], n: usize, parallelism: gemm::Parallelism) {
+    assert!(a.len() >= n * n && b.len() >= n * n && c.len() >= n * n);
+    // SAFETY: the assert above: all three buffers hold n×n row-major f32.
+    unsafe {
+        gemm::gemm(
+            n,
+            n,
+            n,
+            c.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.as_ptr(),
+            1,
+            n as isize,
+            b.as_ptr(),
+            1,
+            n as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
         );
     }
 }
