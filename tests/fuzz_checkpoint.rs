@@ -62,6 +62,7 @@ fn meta(preset: Preset) -> CheckpointMeta {
         category: "fuzz".into(),
         po3ad_version: "0.1.0".into(),
         sources: vec!["bowl.ply".into()],
+        frame: None,
     }
 }
 

@@ -5,10 +5,10 @@
 //! `category,object_auroc,object_ap,point_auroc,point_ap,train_seconds,test_seconds`,
 //! one row per category and a last row `mean`.
 
-use super::common::{show_progress, DeviceArg};
-use super::test::{detector, eval_options, test_with_model};
+use super::common::{show_progress, DeviceArg, FrameArgs};
+use super::test::{detector, eval_options, frame_summary, test_with_model};
 use super::train::{preset_with_overrides, train_on};
-use crate::eval::evaluate_category;
+use crate::eval::{evaluate_category, CategoryEval};
 use crate::train::FitOptions;
 use burn::tensor::backend::AutodiffBackend;
 use po3ad_core::dataset::{list_categories, load_category, Layout};
@@ -22,6 +22,8 @@ use std::time::Instant;
 #[command(after_help = "Examples:
   po3ad benchmark --layout anomaly-shapenet --root data/Anomaly-ShapeNet --categories ashtray0,bag0 --out bench/
   po3ad benchmark --layout folder --root synth/ --model curvature --out bench-curv/
+  po3ad benchmark --layout anomaly-shapenet --root data --model nearest --out bench-nn/
+  po3ad benchmark --layout anomaly-shapenet --root data-free --models bench/ --out bench-free/
   po3ad benchmark --layout real3d --root data/Real3D-AD --preset paper --device cuda --out bench-paper/")]
 pub struct BenchmarkArgs {
     /// anomaly-shapenet, real3d or folder.
@@ -34,9 +36,17 @@ pub struct BenchmarkArgs {
     pub categories: Vec<String>,
     #[arg(long, default_value = "cpu")]
     pub preset: String,
-    /// po3ad (train + test) or curvature (training-free baseline).
+    /// po3ad (train + test), or a training-free detector: nearest (distance to the
+    /// training clouds) or curvature.
     #[arg(long, default_value = "po3ad")]
     pub model: String,
+    /// With po3ad: reuse the models an earlier benchmark wrote under this folder
+    /// (`<models>/<category>/model`) instead of training, e.g. to test the same models
+    /// on a free-pose twin of the data.
+    #[arg(long)]
+    pub models: Option<PathBuf>,
+    #[command(flatten)]
+    pub frame: FrameArgs,
     #[arg(long)]
     pub out: PathBuf,
     /// Override the preset's epoch count.
@@ -61,36 +71,62 @@ where
     let preset = preset_with_overrides(&args.preset, args.epochs, None)?;
     let category = load_category(layout, &args.root, name)?;
     let cat_out = args.out.join(name);
-    let fit_opts = FitOptions {
-        out_dir: cat_out.join("model"),
-        resume: false,
-        progress: show_progress(),
-        category: name.to_string(),
-        stop_after: None,
+    let (model_dir, train_seconds) = match &args.models {
+        Some(models) => (models.join(name).join("model"), 0.0),
+        None => {
+            let fit_opts = FitOptions {
+                out_dir: cat_out.join("model"),
+                resume: false,
+                progress: show_progress(),
+                category: name.to_string(),
+                stop_after: None,
+            };
+            let t0 = Instant::now();
+            train_on::<B>(&category.train, &preset, &fit_opts, device)?;
+            (fit_opts.out_dir, t0.elapsed().as_secs_f64())
+        }
     };
-    let t0 = Instant::now();
-    train_on::<B>(&category.train, &preset, &fit_opts, device)?;
-    let train_seconds = t0.elapsed().as_secs_f64();
-    let opts = eval_options(&cat_out, args.heatmaps, 0.0, preset.test.batch_size);
-    let eval = test_with_model::<B>(&fit_opts.out_dir, &category, &opts, None, device)?;
+    let opts = eval_options(
+        &cat_out,
+        args.heatmaps,
+        0.0,
+        preset.test.batch_size,
+        args.frame.frame,
+    );
+    let eval = test_with_model::<B>(&model_dir, &category, &opts, None, device)?;
+    finish_category(&cat_out, eval, train_seconds)
+}
+
+/// Per-category outputs shared by every detector: scores.csv and a line on how scans
+/// were placed.
+fn finish_category(
+    cat_out: &Path,
+    eval: CategoryEval,
+    train_seconds: f64,
+) -> anyhow::Result<CategoryResult> {
     write_samples_csv(&cat_out.join("scores.csv"), &eval.samples)?;
+    eprintln!("  scans placed by: {}", frame_summary(&eval));
     Ok(CategoryResult {
         train_seconds,
         ..eval.result
     })
 }
 
-fn curvature_category(
+/// A training-free detector: `nearest` builds its tree from the training files (timed
+/// as training), `curvature` needs nothing.
+fn free_category(
     args: &BenchmarkArgs,
     layout: Layout,
     name: &str,
 ) -> anyhow::Result<CategoryResult> {
     let category = load_category(layout, &args.root, name)?;
     let cat_out = args.out.join(name);
-    let opts = eval_options(&cat_out, args.heatmaps, 0.0, 4);
-    let eval = evaluate_category(detector("curvature")?.as_ref(), &category, &opts)?;
-    write_samples_csv(&cat_out.join("scores.csv"), &eval.samples)?;
-    Ok(eval.result)
+    let opts = eval_options(&cat_out, args.heatmaps, 0.0, 4, args.frame.frame);
+    let t0 = Instant::now();
+    let scorer = detector(&args.model, &category)?;
+    let train_seconds = t0.elapsed().as_secs_f64();
+    let eval = evaluate_category(scorer.as_ref(), &category, &opts)?;
+    finish_category(&cat_out, eval, train_seconds)
 }
 
 /// Run the benchmark and write its tables; returns the table.
@@ -119,8 +155,8 @@ pub fn benchmark(args: &BenchmarkArgs) -> anyhow::Result<ResultsTable> {
             "po3ad" => crate::with_backend!(args.device, |B, dev| po3ad_category::<B>(
                 args, layout, name, &dev
             ))?,
-            "curvature" => curvature_category(args, layout, name)?,
-            m => anyhow::bail!("--model must be po3ad or curvature, got '{m}'"),
+            "curvature" | "nearest" => free_category(args, layout, name)?,
+            m => anyhow::bail!("--model must be po3ad, nearest or curvature, got '{m}'"),
         };
         table.rows.push(row);
         // Rewrite after every category: an interrupted benchmark keeps what it measured.

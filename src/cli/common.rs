@@ -1,10 +1,13 @@
 //! What several subcommands share: device/backend choice, dataset arguments, loading a
 //! trained model, writing heatmaps.
 
+use crate::eval::nearest::NEAREST_FILE;
+use crate::eval::FrameMode;
 use crate::model::Po3adNet;
 use crate::train::{Checkpoint, Preset};
 use anyhow::Context;
 use po3ad_core::dataset::{load_category, Category, Layout};
+use po3ad_core::frame::TrainingFrame;
 use po3ad_core::report::{render_png, robust_range, score_colors, RenderOptions};
 use po3ad_core::PointCloud;
 use po3ad_sparse::SparseBackend;
@@ -104,11 +107,11 @@ impl DataArgs {
     }
 }
 
-/// A trained model and the preset it was trained with.
+/// A trained model, the preset it was trained with and the training frame it recorded.
 pub fn load_model<B: SparseBackend>(
     path: &Path,
     device: &B::Device,
-) -> anyhow::Result<(Po3adNet<B>, Preset)> {
+) -> anyhow::Result<(Po3adNet<B>, Preset, Option<TrainingFrame>)> {
     let path = if path.is_dir() {
         path.join(crate::train::fit::MODEL_FILE)
     } else {
@@ -116,9 +119,54 @@ pub fn load_model<B: SparseBackend>(
     };
     let ckpt = Checkpoint::load(&path)?;
     let preset = ckpt.meta.preset.clone();
+    let frame = ckpt.meta.frame.clone();
     let model = Po3adNet::<B>::new(&preset.model, device);
     let model = ckpt.restore_model(model, device, &path)?;
-    Ok((model, preset))
+    Ok((model, preset, frame))
+}
+
+/// What `--model PATH` names: a PO3AD model or a saved training-free detector.
+pub enum SavedDetector {
+    Po3ad(PathBuf),
+    Nearest(PathBuf),
+}
+
+/// Resolve `--model`: a folder written by `po3ad train` (holding `model.po3ad` or
+/// `nearest.json`) or one of those files.
+pub fn locate_detector(path: &Path) -> anyhow::Result<SavedDetector> {
+    if path.is_dir() {
+        let model = path.join(crate::train::fit::MODEL_FILE);
+        let nearest = path.join(NEAREST_FILE);
+        if model.is_file() {
+            return Ok(SavedDetector::Po3ad(model));
+        }
+        if nearest.is_file() {
+            return Ok(SavedDetector::Nearest(nearest));
+        }
+        anyhow::bail!(
+            "{}: no {} or {NEAREST_FILE} in this folder (train one with `po3ad train`)",
+            path.display(),
+            crate::train::fit::MODEL_FILE
+        );
+    }
+    // A missing path is left to the model loader, which names it after the device
+    // check, so a wrong --device is reported first.
+    Ok(match path.extension().and_then(|e| e.to_str()) {
+        Some("json") => SavedDetector::Nearest(path.to_path_buf()),
+        _ => SavedDetector::Po3ad(path.to_path_buf()),
+    })
+}
+
+/// How test scans are put into the detector's frame (`--frame`), for test, predict and
+/// benchmark.
+#[derive(clap::Args, Debug, Clone)]
+pub struct FrameArgs {
+    /// auto: register scans onto the training template when the detector needs the
+    /// training pose (PO3AD trained without rotations, nearest), else normalize each scan
+    /// on its own; register; fixed (scans already in the training pose, e.g. a fixture);
+    /// scan (each scan normalized on its own, SPEC's test preprocessing).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub frame: FrameMode,
 }
 
 /// `<dir>/<name>.ply` (points coloured by score, with a `scalar_score`-free PLY any

@@ -3,7 +3,8 @@
 //! results beside the curvature baseline; heatmaps land in the output folder.
 
 use super::benchmark::{benchmark, BenchmarkArgs};
-use super::common::DeviceArg;
+use super::common::{DeviceArg, FrameArgs};
+use crate::eval::FrameMode;
 use po3ad_core::synth::{write_builtin_benchmark, SynthConfig, SynthLayout};
 use std::path::PathBuf;
 
@@ -56,7 +57,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     write_builtin_benchmark(&data, SynthLayout::AnomalyShapeNet, &cfg, &shapes)?;
 
     let mut tables = Vec::new();
-    for model in ["curvature", "po3ad"] {
+    for model in ["curvature", "nearest", "po3ad"] {
         let bench = BenchmarkArgs {
             layout: "anomaly-shapenet".into(),
             root: data.clone(),
@@ -67,6 +68,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             epochs: Some(args.epochs),
             heatmaps: 2,
             device: args.device,
+            models: None,
+            frame: FrameArgs {
+                frame: FrameMode::Auto,
+            },
         };
         tables.push((model, benchmark(&bench)?));
     }

@@ -1,11 +1,14 @@
 //! `po3ad predict FILE...`: per-point scores of new scans with a trained model, written
 //! as heatmaps (coloured PLY in the scan's own coordinates, PNG) and a JSON summary.
 
-use super::common::{load_model, write_heatmaps, DeviceArg};
-use crate::eval::{ModelScorer, Scorer};
+use super::common::{
+    load_model, locate_detector, write_heatmaps, DeviceArg, FrameArgs, SavedDetector,
+};
+use crate::eval::{ModelScorer, NearestTemplate, Placement, Scorer};
 use burn::tensor::backend::AutodiffBackend;
-use po3ad_core::geometry::preprocess_test;
 use po3ad_core::io;
+use po3ad_core::registration::RegistrationConfig;
+use po3ad_core::report::RegistrationFit;
 use po3ad_sparse::SparseBackend;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -13,14 +16,19 @@ use std::path::{Path, PathBuf};
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
   po3ad predict --model runs/part scan1.pcd scan2.ply --out predictions/
-  po3ad predict --model runs/part/model.po3ad incoming/*.pcd --out out --device cuda")]
+  po3ad predict --model runs/part/model.po3ad incoming/*.pcd --out out --device cuda
+  po3ad predict --model runs/part-nearest scan.ply --out out          # a nearest-template detector
+  po3ad predict --model runs/part scan.pcd --frame fixed --out out    # scans from a fixture")]
 pub struct PredictArgs {
     /// Scans to score.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    /// Trained model: a model.po3ad file or the folder `po3ad train --out` wrote.
+    /// Trained model: the folder `po3ad train --out` wrote, or its model.po3ad or
+    /// nearest.json.
     #[arg(long)]
     pub model: PathBuf,
+    #[command(flatten)]
+    pub frame: FrameArgs,
     /// Output folder: <name>.ply, <name>.png and predictions.json.
     #[arg(long)]
     pub out: PathBuf,
@@ -34,6 +42,12 @@ pub struct Prediction {
     pub object_score: f64,
     pub max_point_score: f32,
     pub points: usize,
+    /// How the scan was put into the detector's frame: register, fixed or scan.
+    pub frame: String,
+    /// The registration's fit, when the scan was registered. `registered: false` means
+    /// the scan could not be put into the training pose and its scores are unreliable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration: Option<RegistrationFit>,
     pub heatmap_ply: String,
     pub heatmap_png: String,
 }
@@ -45,13 +59,32 @@ fn predict_with<B: AutodiffBackend + SparseBackend>(
 where
     B::InnerBackend: SparseBackend,
 {
-    let (model, preset) = load_model::<B::InnerBackend>(&args.model, device)?;
-    let scorer = ModelScorer::new(model, &preset, device);
+    let (model, preset, frame) = load_model::<B::InnerBackend>(&args.model, device)?;
+    let scorer = ModelScorer::new(model, &preset, frame, device);
+    predict_files(args, &scorer)
+}
+
+/// Score every file with `scorer`, each placed in its frame as `--frame` says.
+fn predict_files(args: &PredictArgs, scorer: &dyn Scorer) -> anyhow::Result<Vec<Prediction>> {
+    let placement = Placement::new(
+        args.frame.frame,
+        scorer.pose_dependent(),
+        scorer.frame(),
+        &RegistrationConfig::default(),
+    )?;
     let mut out = Vec::new();
     for file in &args.files {
         let original = io::read(file)?;
         let mut cloud = original.clone();
-        preprocess_test(&mut cloud).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        let fit = placement
+            .place(&mut cloud)
+            .map_err(|e| anyhow::anyhow!("{}: {e:#}", file.display()))?;
+        if fit.is_some_and(|f| !f.registered) {
+            eprintln!(
+                "warning: {}: could not be registered to the training pose; its scores are unreliable",
+                file.display()
+            );
+        }
         let scores = scorer.score_points(&[&cloud])?.pop().unwrap_or_default();
         let name = unique_stem(file, &out);
         write_heatmaps(&args.out, &name, &original, &scores)?;
@@ -60,6 +93,8 @@ where
             object_score: scorer.object_score(&scores),
             max_point_score: scores.iter().copied().fold(0.0, f32::max),
             points: scores.len(),
+            frame: placement.name().into(),
+            registration: fit,
             heatmap_ply: args.out.join(format!("{name}.ply")).display().to_string(),
             heatmap_png: args.out.join(format!("{name}.png")).display().to_string(),
         });
@@ -87,17 +122,27 @@ fn unique_stem(file: &Path, done: &[Prediction]) -> String {
 
 pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.out)?;
-    let preds = crate::with_backend!(args.device, |B, dev| predict_with::<B>(&args, &dev))?;
+    let preds = match locate_detector(&args.model)? {
+        SavedDetector::Po3ad(_) => {
+            crate::with_backend!(args.device, |B, dev| predict_with::<B>(&args, &dev))?
+        }
+        SavedDetector::Nearest(path) => predict_files(&args, &NearestTemplate::load(&path)?)?,
+    };
     let json = serde_json::to_string_pretty(&preds)?;
     io::atomic::write_atomic(&args.out.join("predictions.json"), json.as_bytes())?;
     println!(
-        "{:<40} {:>8} {:>12} {:>10}",
-        "file", "points", "object", "max point"
+        "{:<40} {:>8} {:>12} {:>10} {:>10}",
+        "file", "points", "object", "max point", "pose"
     );
     for p in &preds {
+        let pose = match &p.registration {
+            Some(r) if r.registered => format!("fit {:.2}", r.fitness),
+            Some(_) => "NOT REGISTERED".into(),
+            None => p.frame.clone(),
+        };
         println!(
-            "{:<40} {:>8} {:>12.5} {:>10.5}",
-            p.file, p.points, p.object_score, p.max_point_score
+            "{:<40} {:>8} {:>12.5} {:>10.5} {:>10}",
+            p.file, p.points, p.object_score, p.max_point_score, pose
         );
     }
     println!("wrote {}", args.out.join("predictions.json").display());

@@ -7,6 +7,11 @@ use po3ad_core::synth::{self, DefectKind, SynthConfig, SynthLayout, BUILTIN_SHAP
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  po3ad synth --mesh part.stl --out data/                         # Anomaly-ShapeNet layout
+  po3ad synth --mesh part.stl --out data-free/ --pose random      # same clouds, free poses
+  po3ad synth --mesh part.stl --out real/ --layout real3d --partial  # one-sided scans
+  po3ad synth --builtin all --out demo/")]
 pub struct SynthArgs {
     /// Mesh file(s) to build categories from (STL, OBJ, PLY with faces). Repeatable.
     #[arg(long)]
@@ -54,6 +59,15 @@ pub struct SynthArgs {
     /// One-sided test scans from a random viewpoint (Real3D-AD style).
     #[arg(long)]
     pub partial: bool,
+    /// Pose of the test clouds: `canonical` (the training pose) or `random` (each test
+    /// cloud and its GT rows turned and shifted by its own random rigid motion; the
+    /// training templates stay canonical). The manifest records every pose.
+    #[arg(long, default_value = "canonical", value_parser = ["canonical", "random"])]
+    pub pose: String,
+    /// With `--pose random`: largest rotation angle in degrees (180 = uniform over all
+    /// rotations).
+    #[arg(long, default_value_t = 180.0)]
+    pub max_angle: f32,
 }
 
 pub fn run(args: SynthArgs) -> anyhow::Result<()> {
@@ -62,6 +76,9 @@ pub fn run(args: SynthArgs) -> anyhow::Result<()> {
         partial: args.partial,
         ..SynthConfig::default()
     };
+    if args.pose == "random" {
+        cfg.test_pose_deg = args.max_angle;
+    }
     if let Some(v) = args.n_train {
         cfg.n_train = v;
     }

@@ -1,12 +1,16 @@
-//! `po3ad test`: score a labelled test set with a trained model (or the curvature
-//! baseline) and report object/point AUROC and AP.
+//! `po3ad test`: score a labelled test set with a trained model (or a training-free
+//! detector) and report object/point AUROC and AP.
 
-use super::common::{load_model, show_progress, DataArgs, DeviceArg};
+use super::common::{
+    load_model, locate_detector, show_progress, DataArgs, DeviceArg, FrameArgs, SavedDetector,
+};
 use crate::eval::{
-    evaluate_category, CategoryEval, CurvatureScorer, EvalOptions, ModelScorer, ObjectScore, Scorer,
+    evaluate_category, CategoryEval, CurvatureScorer, EvalOptions, FrameMode, ModelScorer,
+    NearestConfig, NearestTemplate, ObjectScore, Scorer,
 };
 use burn::tensor::backend::AutodiffBackend;
 use po3ad_core::dataset::Category;
+use po3ad_core::registration::RegistrationConfig;
 use po3ad_core::report::{write_samples_csv, write_samples_json, ResultsTable};
 use po3ad_sparse::SparseBackend;
 use std::path::{Path, PathBuf};
@@ -14,16 +18,22 @@ use std::path::{Path, PathBuf};
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
   po3ad test --model runs/ashtray0 --layout anomaly-shapenet --root data/Anomaly-ShapeNet --category ashtray0 --out results/ashtray0
-  po3ad test --detector curvature --layout folder --root my_scans --out results/baseline")]
+  po3ad test --detector curvature --layout folder --root my_scans --out results/baseline
+  po3ad test --detector nearest --layout real3d --root data/Real3D-AD --category seahorse --out results/nn
+  po3ad test --model runs/part --layout folder --root fixtured_scans --frame fixed --out results/fixed")]
 pub struct TestArgs {
     #[command(flatten)]
     pub data: DataArgs,
-    /// Trained model: a model.po3ad file or the folder `po3ad train --out` wrote.
+    /// Trained model: the folder `po3ad train --out` wrote, or its model.po3ad (PO3AD)
+    /// or nearest.json (nearest-template detector).
     #[arg(long, required_unless_present = "detector")]
     pub model: Option<PathBuf>,
-    /// Use a training-free detector instead of a model: curvature.
+    /// Use a training-free detector instead of a saved model: nearest (distance to the
+    /// category's training clouds, built on the fly) or curvature.
     #[arg(long)]
     pub detector: Option<String>,
+    #[command(flatten)]
+    pub frame: FrameArgs,
     /// Output folder: results.csv/json/md, scores.csv/json, heatmaps/.
     #[arg(long)]
     pub out: PathBuf,
@@ -40,7 +50,13 @@ pub struct TestArgs {
     pub device: DeviceArg,
 }
 
-pub fn eval_options(out: &Path, heatmaps: usize, noise: f32, batch_size: usize) -> EvalOptions {
+pub fn eval_options(
+    out: &Path,
+    heatmaps: usize,
+    noise: f32,
+    batch_size: usize,
+    frame: FrameMode,
+) -> EvalOptions {
     EvalOptions {
         noise_sigma: noise,
         seed: 0,
@@ -48,6 +64,8 @@ pub fn eval_options(out: &Path, heatmaps: usize, noise: f32, batch_size: usize) 
         heatmap_dir: (heatmaps > 0).then(|| out.join("heatmaps")),
         max_heatmaps: heatmaps,
         progress: show_progress(),
+        frame,
+        registration: RegistrationConfig::default(),
     }
 }
 
@@ -62,11 +80,11 @@ pub fn test_with_model<B: AutodiffBackend + SparseBackend>(
 where
     B::InnerBackend: SparseBackend,
 {
-    let (model, mut preset) = load_model::<B::InnerBackend>(model_path, device)?;
+    let (model, mut preset, frame) = load_model::<B::InnerBackend>(model_path, device)?;
     if let Some(rule) = object_score {
         preset.test.object_score = rule;
     }
-    let scorer = ModelScorer::new(model, &preset, device);
+    let scorer = ModelScorer::new(model, &preset, frame, device);
     let opts = EvalOptions {
         batch_size: preset.test.batch_size,
         noise_sigma: if opts.noise_sigma > 0.0 {
@@ -79,10 +97,26 @@ where
     evaluate_category(&scorer, category, &opts)
 }
 
-pub fn detector(name: &str) -> anyhow::Result<Box<dyn Scorer>> {
+/// A training-free detector for `category`: `nearest` is built from its training
+/// files, `curvature` needs none.
+pub fn detector(name: &str, category: &Category) -> anyhow::Result<Box<dyn Scorer>> {
     match name {
         "curvature" => Ok(Box::new(CurvatureScorer::default())),
-        _ => anyhow::bail!("unknown detector '{name}' (available: curvature)"),
+        "nearest" => Ok(Box::new(NearestTemplate::fit(
+            &category.train,
+            &NearestConfig::default(),
+            &RegistrationConfig::default(),
+        )?)),
+        _ => anyhow::bail!("unknown detector '{name}' (available: nearest, curvature)"),
+    }
+}
+
+/// `register (2 of 40 not registered)` and the like, for the end of a run.
+pub fn frame_summary(eval: &CategoryEval) -> String {
+    match (eval.frame, eval.unregistered) {
+        ("register", 0) => "register (all registered)".into(),
+        ("register", n) => format!("register ({n} of {} NOT registered)", eval.samples.len()),
+        (f, _) => f.to_string(),
     }
 }
 
@@ -105,26 +139,33 @@ pub fn write_outputs(
 
 pub fn run(args: TestArgs) -> anyhow::Result<()> {
     let category = args.data.category()?;
-    let opts = eval_options(&args.out, args.heatmaps, args.noise, 4);
+    let opts = eval_options(&args.out, args.heatmaps, args.noise, 4, args.frame.frame);
     let (name, eval) = match (&args.detector, &args.model) {
         (Some(d), _) => (
             d.clone(),
-            evaluate_category(detector(d)?.as_ref(), &category, &opts)?,
+            evaluate_category(detector(d, &category)?.as_ref(), &category, &opts)?,
         ),
-        (None, Some(m)) => (
-            "po3ad".to_string(),
-            crate::with_backend!(args.device, |B, dev| test_with_model::<B>(
-                m,
-                &category,
-                &opts,
-                args.object_score,
-                &dev
-            ))?,
-        ),
+        (None, Some(m)) => match locate_detector(m)? {
+            SavedDetector::Po3ad(path) => (
+                "po3ad".to_string(),
+                crate::with_backend!(args.device, |B, dev| test_with_model::<B>(
+                    &path,
+                    &category,
+                    &opts,
+                    args.object_score,
+                    &dev
+                ))?,
+            ),
+            SavedDetector::Nearest(path) => (
+                "nearest".to_string(),
+                evaluate_category(&NearestTemplate::load(&path)?, &category, &opts)?,
+            ),
+        },
         (None, None) => anyhow::bail!("give --model or --detector"),
     };
     let table = write_outputs(&args.out, &name, &eval)?;
     println!("{}", table.to_terminal());
+    println!("scans placed by: {}", frame_summary(&eval));
     println!("wrote {}", args.out.display());
     Ok(())
 }

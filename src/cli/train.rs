@@ -1,9 +1,11 @@
 //! `po3ad train`: fit a PO3AD model on the normal samples of one part.
 
 use super::common::{show_progress, DataArgs, DeviceArg};
+use crate::eval::{NearestConfig, NearestTemplate};
 use crate::train::{fit, load_training_set, FitOptions, Preset};
 use anyhow::Context;
 use burn::tensor::backend::AutodiffBackend;
+use po3ad_core::registration::RegistrationConfig;
 use po3ad_sparse::SparseBackend;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -14,13 +16,18 @@ use std::path::PathBuf;
   po3ad train --layout anomaly-shapenet --root data/Anomaly-ShapeNet --category ashtray0 --out runs/ashtray0
   po3ad train --train part.stl --out runs/part --preset cpu
   po3ad train --layout folder --root my_scans --out runs/my_part --resume
-  po3ad train --train templates/ --preset paper --device cuda --out runs/full")]
+  po3ad train --train templates/ --preset paper --device cuda --out runs/full
+  po3ad train --train templates/ --detector nearest --out runs/part-nearest   # no learning")]
 pub struct TrainArgs {
     #[command(flatten)]
     pub data: DataArgs,
     /// Train on this mesh/cloud, or every file in this folder, instead of a dataset.
     #[arg(long, conflicts_with = "root")]
     pub train: Option<PathBuf>,
+    /// Build a training-free detector instead of training PO3AD: `nearest` (distance
+    /// to the training clouds; saved as nearest.json, used like a model).
+    #[arg(long, value_parser = ["nearest"])]
+    pub detector: Option<String>,
     /// Preset name (cpu, paper, tiny) or a TOML file.
     #[arg(long, default_value = "cpu")]
     pub preset: String,
@@ -88,6 +95,23 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             (cat.train.clone(), cat.name.clone())
         }
     };
+    if args.detector.is_some() {
+        let t0 = std::time::Instant::now();
+        let d = NearestTemplate::fit(
+            &files,
+            &NearestConfig::default(),
+            &RegistrationConfig::default(),
+        )?;
+        let path = d.save(&args.out)?;
+        println!(
+            "built nearest-template detector '{name}' from {} file(s): {} points, {:.1} s; model: {}",
+            files.len(),
+            d.len(),
+            t0.elapsed().as_secs_f64(),
+            path.display()
+        );
+        return Ok(());
+    }
     let opts = FitOptions {
         out_dir: args.out.clone(),
         resume: args.resume,

@@ -1,12 +1,14 @@
-//! Scoring a whole test set: load each labelled test cloud, preprocess it as SPEC.md
-//! says, score it, then compute object and point AUROC / AP over the category.
+//! Scoring a whole test set: load each labelled test cloud, put it into the detector's
+//! frame (its own normalization as SPEC.md says, or registered onto the training
+//! template), score it, then compute object and point AUROC / AP over the category.
 
+use super::placement::{FrameMode, Placement};
 use super::score::Scorer;
 use indicatif::{ProgressBar, ProgressStyle};
 use po3ad_core::dataset::{load_test_cloud, Category, TestSample};
-use po3ad_core::geometry::preprocess_test;
 use po3ad_core::metrics::{average_precision, roc_auc};
-use po3ad_core::report::{CategoryResult, SampleScore};
+use po3ad_core::registration::RegistrationConfig;
+use po3ad_core::report::{CategoryResult, RegistrationFit, SampleScore};
 use po3ad_core::PointCloud;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -26,6 +28,9 @@ pub struct EvalOptions {
     /// At most this many heatmaps (anomalous samples first).
     pub max_heatmaps: usize,
     pub progress: bool,
+    /// How scans are put into the detector's frame.
+    pub frame: FrameMode,
+    pub registration: RegistrationConfig,
 }
 
 impl Default for EvalOptions {
@@ -37,6 +42,8 @@ impl Default for EvalOptions {
             heatmap_dir: None,
             max_heatmaps: 4,
             progress: false,
+            frame: FrameMode::Auto,
+            registration: RegistrationConfig::default(),
         }
     }
 }
@@ -44,16 +51,23 @@ impl Default for EvalOptions {
 pub struct CategoryEval {
     pub result: CategoryResult,
     pub samples: Vec<SampleScore>,
+    /// How scans were placed: scan, fixed or register.
+    pub frame: &'static str,
+    /// Scans whose registration failed its quality gate (scored anyway, flagged).
+    pub unregistered: usize,
 }
 
-/// A test cloud as the model sees it: CenterShift + unit sphere (+ optional noise).
+/// A test cloud as the detector sees it: placed in its frame (+ optional noise).
 pub fn prepare_test_cloud(
     sample: &TestSample,
+    placement: &Placement,
     noise: f32,
     rng: &mut ChaCha8Rng,
-) -> anyhow::Result<PointCloud> {
+) -> anyhow::Result<(PointCloud, Option<RegistrationFit>)> {
     let mut cloud = load_test_cloud(sample)?;
-    preprocess_test(&mut cloud)?;
+    let fit = placement
+        .place(&mut cloud)
+        .map_err(|e| anyhow::anyhow!("{}: {e:#}", sample.path.display()))?;
     if noise > 0.0 {
         let normal = Normal::new(0.0f32, noise)?;
         for p in &mut cloud.points {
@@ -62,7 +76,7 @@ pub fn prepare_test_cloud(
             }
         }
     }
-    Ok(cloud)
+    Ok((cloud, fit))
 }
 
 fn bar(n: usize, show: bool, label: &str) -> ProgressBar {
@@ -85,6 +99,13 @@ pub fn evaluate_category(
     opts: &EvalOptions,
 ) -> anyhow::Result<CategoryEval> {
     let start = Instant::now();
+    let placement = Placement::new(
+        opts.frame,
+        scorer.pose_dependent(),
+        scorer.frame(),
+        &opts.registration,
+    )?;
+    let mut unregistered = 0;
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let mut object_labels = Vec::new();
     let mut object_scores = Vec::new();
@@ -98,13 +119,18 @@ pub fn evaluate_category(
 
     let pb = bar(order.len(), opts.progress, &category.name);
     for chunk in order.chunks(opts.batch_size.max(1)) {
-        let clouds = chunk
+        let (clouds, fits): (Vec<PointCloud>, Vec<Option<RegistrationFit>>) = chunk
             .iter()
-            .map(|s| prepare_test_cloud(s, opts.noise_sigma, &mut rng))
-            .collect::<anyhow::Result<Vec<_>>>()?;
+            .map(|s| prepare_test_cloud(s, &placement, opts.noise_sigma, &mut rng))
+            .collect::<anyhow::Result<Vec<_>>>()?
+            .into_iter()
+            .unzip();
         let refs: Vec<&PointCloud> = clouds.iter().collect();
         let scores = scorer.score_points(&refs)?;
-        for ((sample, cloud), s) in chunk.iter().zip(&clouds).zip(&scores) {
+        for (((sample, cloud), s), fit) in chunk.iter().zip(&clouds).zip(&scores).zip(&fits) {
+            if fit.is_some_and(|f| !f.registered) {
+                unregistered += 1;
+            }
             let obj = scorer.object_score(s);
             object_labels.push(sample.anomalous);
             object_scores.push(obj);
@@ -117,6 +143,7 @@ pub fn evaluate_category(
                 anomalous: sample.anomalous,
                 object_score: obj,
                 points: cloud.len(),
+                registration: *fit,
             });
             if let Some(dir) = &opts.heatmap_dir {
                 if heatmaps_left > 0 {
@@ -144,5 +171,18 @@ pub fn evaluate_category(
         train_seconds: 0.0,
         test_seconds: start.elapsed().as_secs_f64(),
     };
-    Ok(CategoryEval { result, samples })
+    if unregistered > 0 {
+        eprintln!(
+            "warning: {}: {unregistered} of {} scans could not be registered to the training \
+             pose; their scores are unreliable (flagged in scores.csv: registered = false)",
+            category.name,
+            samples.len()
+        );
+    }
+    Ok(CategoryEval {
+        result,
+        samples,
+        frame: placement.name(),
+        unregistered,
+    })
 }

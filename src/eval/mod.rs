@@ -1,10 +1,15 @@
-//! Evaluation: turn a trained model (or the curvature baseline) into per-point and
-//! per-object scores, and score whole test sets into metrics.
+//! Evaluation: turn a trained model (or a training-free detector: curvature, nearest
+//! template) into per-point and per-object scores, put scans into the detector's frame
+//! (registration), and score whole test sets into metrics.
 
 pub mod curvature;
 pub mod evaluate;
+pub mod nearest;
+pub mod placement;
 pub mod score;
 
 pub use curvature::CurvatureScorer;
 pub use evaluate::{evaluate_category, CategoryEval, EvalOptions};
+pub use nearest::{NearestConfig, NearestTemplate};
+pub use placement::{FrameMode, Placement};
 pub use score::{ModelScorer, ObjectScore, Scorer};

@@ -3,6 +3,7 @@
 //! where a preset says so, the mean of its highest `top_fraction` of point scores.
 
 use crate::model::{collate, ModelConfig, Po3adNet};
+use po3ad_core::frame::TrainingFrame;
 use po3ad_core::PointCloud;
 use po3ad_sparse::SparseBackend;
 use serde::{Deserialize, Serialize};
@@ -40,11 +41,21 @@ pub fn top_mean(values: &[f32], fraction: f64) -> f64 {
 
 /// Anything that scores every point of a normalized test cloud.
 pub trait Scorer {
-    /// Per-point scores for each cloud (clouds already preprocessed for testing).
+    /// Per-point scores for each cloud (clouds already placed in the scorer's frame,
+    /// see [`super::placement`]).
     fn score_points(&self, clouds: &[&PointCloud]) -> anyhow::Result<Vec<Vec<f32>>>;
     /// Object score from point scores.
     fn object_score(&self, point_scores: &[f32]) -> f64;
     fn name(&self) -> &str;
+    /// Whether scans must be in the training pose to be scored (so `--frame auto`
+    /// registers them).
+    fn pose_dependent(&self) -> bool {
+        false
+    }
+    /// The training frame the detector recorded, if any.
+    fn frame(&self) -> Option<&TrainingFrame> {
+        None
+    }
 }
 
 /// PO3AD: run the network, take the L1 norm of each predicted offset.
@@ -54,17 +65,28 @@ pub struct ModelScorer<B: SparseBackend> {
     pub device: B::Device,
     pub object_rule: ObjectScore,
     pub top_fraction: f64,
+    /// Trained with rotation augmentation (pose-invariant by training).
+    pub rotation_trained: bool,
+    pub frame: Option<TrainingFrame>,
 }
 
 impl<B: SparseBackend> ModelScorer<B> {
-    /// A scorer using the model and test settings of `preset`.
-    pub fn new(model: Po3adNet<B>, preset: &crate::train::Preset, device: &B::Device) -> Self {
+    /// A scorer using the model and test settings of `preset` and the training frame
+    /// the model recorded.
+    pub fn new(
+        model: Po3adNet<B>,
+        preset: &crate::train::Preset,
+        frame: Option<TrainingFrame>,
+        device: &B::Device,
+    ) -> Self {
         Self {
             model,
             config: preset.model.clone(),
             device: device.clone(),
             object_rule: preset.test.object_score,
             top_fraction: preset.test.top_fraction,
+            rotation_trained: preset.train.rotate,
+            frame,
         }
     }
 }
@@ -109,6 +131,14 @@ impl<B: SparseBackend> Scorer for ModelScorer<B> {
 
     fn name(&self) -> &str {
         "po3ad"
+    }
+
+    fn pose_dependent(&self) -> bool {
+        !self.rotation_trained
+    }
+
+    fn frame(&self) -> Option<&TrainingFrame> {
+        self.frame.as_ref()
     }
 }
 

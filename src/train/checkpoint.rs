@@ -14,6 +14,7 @@ use burn::optim::Optimizer;
 use burn::prelude::Backend;
 use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
 use burn::tensor::backend::AutodiffBackend;
+use po3ad_core::frame::TrainingFrame;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -57,6 +58,10 @@ pub struct CheckpointMeta {
     pub po3ad_version: String,
     /// Training files, for the record.
     pub sources: Vec<String>,
+    /// The first training sample's frame (normalization + reference cloud), used to
+    /// register test scans; absent in models from before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame: Option<TrainingFrame>,
 }
 
 pub struct Checkpoint {

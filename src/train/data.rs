@@ -17,16 +17,20 @@ use std::path::{Path, PathBuf};
 pub struct TrainSample {
     pub source: PathBuf,
     pub cloud: PointCloud,
+    /// The CenterShift that was subtracted from the file's coordinates (so the model
+    /// can record the training frame, see `po3ad_core::frame`).
+    pub shift: [f32; 3],
 }
 
-/// Turn a loaded file into a training cloud (see module doc). Meshes with fewer
+/// Turn a loaded file into a training cloud (see module doc), returned with the
+/// CenterShift it was moved by. Meshes with fewer
 /// vertices than `min_template_points` are resampled on their surface: the vertices of
 /// a coarse CAD mesh are too few and too unevenly spread to train on.
 pub fn prepare_training_cloud<R: Rng>(
     mut cloud: PointCloud,
     cfg: &TrainConfig,
     rng: &mut R,
-) -> po3ad_core::Result<PointCloud> {
+) -> po3ad_core::Result<(PointCloud, [f32; 3])> {
     if cloud.is_mesh() && cfg.surface_points > 0 {
         cloud = sample_surface(&cloud, cfg.surface_points, rng)?;
     } else if cloud.is_mesh() && cloud.len() < cfg.min_template_points {
@@ -35,8 +39,8 @@ pub fn prepare_training_cloud<R: Rng>(
     ensure_normals(&mut cloud, cfg.normal_k)?;
     cloud.faces.clear();
     cloud.labels = None;
-    center_shift(&mut cloud);
-    Ok(cloud)
+    let shift = center_shift(&mut cloud);
+    Ok((cloud, shift))
 }
 
 pub fn load_training_set<R: Rng>(
@@ -52,10 +56,11 @@ pub fn load_training_set<R: Rng>(
     files
         .iter()
         .map(|f| {
-            let cloud = prepare_training_cloud(io::read(f)?, cfg, rng)?;
+            let (cloud, shift) = prepare_training_cloud(io::read(f)?, cfg, rng)?;
             Ok(TrainSample {
                 source: f.clone(),
                 cloud,
+                shift,
             })
         })
         .collect()

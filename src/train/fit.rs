@@ -11,6 +11,7 @@ use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::prelude::{Backend, ElementConversion, Tensor, TensorData};
 use burn::tensor::backend::AutodiffBackend;
 use indicatif::{ProgressBar, ProgressStyle};
+use po3ad_core::frame::TrainingFrame;
 use po3ad_sparse::SparseBackend;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -116,6 +117,7 @@ pub fn fit<B: AutodiffBackend + SparseBackend>(
             .iter()
             .map(|s| s.source.display().to_string())
             .collect(),
+        frame: None,
     };
     if opts.resume && ckpt_path.exists() {
         let ckpt = Checkpoint::load(&ckpt_path)?;
@@ -126,6 +128,11 @@ pub fn fit<B: AutodiffBackend + SparseBackend>(
         optim = ckpt.restore_optimizer(optim, device, &ckpt_path)?;
         meta = ckpt.meta;
     }
+    // The first sample's frame: where test scans are put before this model scores them.
+    meta.frame = samples
+        .first()
+        .map(|s| TrainingFrame::from_centered(&s.cloud, s.shift))
+        .transpose()?;
 
     let steps_per_epoch = (samples.len() * t.repeat) / t.batch_size;
     if steps_per_epoch == 0 {

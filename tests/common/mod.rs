@@ -23,11 +23,12 @@ pub fn bowl_samples(preset: &po3ad::train::Preset) -> Vec<po3ad::train::TrainSam
     use rand::SeedableRng;
     let mesh = po3ad_core::synth::builtin("bowl").expect("built-in bowl");
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(preset.train.seed);
-    let cloud = po3ad::train::data::prepare_training_cloud(mesh, &preset.train, &mut rng)
+    let (cloud, shift) = po3ad::train::data::prepare_training_cloud(mesh, &preset.train, &mut rng)
         .expect("prepare bowl");
     vec![po3ad::train::TrainSample {
         source: std::path::PathBuf::from("bowl"),
         cloud,
+        shift,
     }]
 }
 

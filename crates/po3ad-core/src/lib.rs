@@ -11,6 +11,7 @@
 pub mod cloud;
 pub mod dataset;
 pub mod error;
+pub mod frame;
 pub mod geometry;
 pub mod io;
 pub mod metrics;

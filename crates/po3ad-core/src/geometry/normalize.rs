@@ -5,10 +5,11 @@ use crate::{Error, PointCloud, Result};
 
 /// Move the cloud so its bounding box is centred in x and y and its lowest point has
 /// z = 0 (Pointcept's `CenterShift(apply_z=True)`). Normals are unchanged; an empty
-/// cloud is left as it is.
-pub fn center_shift(pc: &mut PointCloud) {
+/// cloud is left as it is. Returns the shift that was subtracted (zero for an empty
+/// cloud).
+pub fn center_shift(pc: &mut PointCloud) -> [f32; 3] {
     let Some((lo, hi)) = pc.bbox() else {
-        return;
+        return [0.0; 3];
     };
     let shift = [(lo[0] + hi[0]) / 2.0, (lo[1] + hi[1]) / 2.0, lo[2]];
     for p in &mut pc.points {
@@ -16,6 +17,7 @@ pub fn center_shift(pc: &mut PointCloud) {
             p[a] -= shift[a];
         }
     }
+    shift
 }
 
 /// Subtract the centroid and divide by the largest distance to it, so the farthest
@@ -64,7 +66,7 @@ pub fn normalize_unit_sphere(pc: &mut PointCloud) -> Result<([f32; 3], f32)> {
 
 /// Test-time preprocessing: [`center_shift`] then [`normalize_unit_sphere`].
 pub fn preprocess_test(pc: &mut PointCloud) -> Result<()> {
-    center_shift(pc);
+    let _ = center_shift(pc);
     normalize_unit_sphere(pc)?;
     Ok(())
 }

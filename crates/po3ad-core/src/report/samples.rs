@@ -8,7 +8,21 @@ use serde::{Deserialize, Deserializer, Serialize};
 use std::path::Path;
 
 /// The exact CSV header of [`samples_csv`].
-pub const SAMPLES_CSV_HEADER: &str = "name,defect,anomalous,object_score,points";
+/// The last three columns are empty for scans that were not registered.
+pub const SAMPLES_CSV_HEADER: &str =
+    "name,defect,anomalous,object_score,points,registered,fitness,inlier_rmse";
+
+/// How well a scan was registered onto the training template.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RegistrationFit {
+    /// The fit passed the registration's quality gate; when false the scan's scores
+    /// were computed in an unreliable pose and must not be trusted.
+    pub registered: bool,
+    /// Fraction of the scan's points with a template point nearby after alignment.
+    pub fitness: f32,
+    /// RMS distance of those points to the template (unit-sphere units).
+    pub inlier_rmse: f32,
+}
 
 /// One scored test sample.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,6 +38,9 @@ pub struct SampleScore {
     pub object_score: f64,
     /// Number of points scored.
     pub points: usize,
+    /// Set when the scan was registered onto the training template before scoring.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration: Option<RegistrationFit>,
 }
 
 fn nan_if_null<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
@@ -40,12 +57,23 @@ pub fn samples_csv(samples: &[SampleScore]) -> Result<String> {
     let err = |e: csv::Error| Error::Invalid(format!("samples CSV: {e}"));
     w.write_record(SAMPLES_CSV_HEADER.split(',')).map_err(err)?;
     for s in samples {
+        let [registered, fitness, rmse] = match &s.registration {
+            Some(r) => [
+                r.registered.to_string(),
+                r.fitness.to_string(),
+                r.inlier_rmse.to_string(),
+            ],
+            None => Default::default(),
+        };
         w.write_record([
             s.name.clone(),
             s.defect.clone(),
             s.anomalous.to_string(),
             s.object_score.to_string(),
             s.points.to_string(),
+            registered,
+            fitness,
+            rmse,
         ])
         .map_err(err)?;
     }

@@ -9,6 +9,7 @@
 use super::defects::{apply_defect, sample_defect, Defect, DefectKind};
 use super::mesh_check::{edge_report, signed_volume, surface_area, validate_mesh, EdgeReport};
 use super::obj::write_obj;
+use super::pose::{random_pose, RigidPose};
 use super::scan::{add_noise, partial_scan, random_view};
 use super::shapes::{builtin, BUILTIN_SHAPES};
 use super::vec3::{normalize_or, rotate, V3};
@@ -56,6 +57,12 @@ pub struct SynthConfig {
     /// One-sided scans from a random viewpoint (Real3D-AD style) instead of the
     /// whole surface.
     pub partial: bool,
+    /// Largest rotation of a test cloud (and its GT rows), degrees: 0 keeps the
+    /// canonical (training) pose, 180 or more draws uniformly over SO(3). Each test
+    /// file has its own pose stream, so the clouds equal the canonical ones up to it.
+    pub test_pose_deg: f32,
+    /// Largest translation of a test cloud (unit-sphere units) when it is posed.
+    pub test_pose_shift: f32,
 }
 
 impl Default for SynthConfig {
@@ -73,6 +80,8 @@ impl Default for SynthConfig {
             severity: [0.0, 1.0],
             noise_sigma: 0.0,
             partial: false,
+            test_pose_deg: 0.0,
+            test_pose_shift: 0.5,
         }
     }
 }
@@ -156,6 +165,9 @@ pub struct TestEntry {
     pub defect: Option<Defect>,
     /// Camera direction of a partial scan.
     pub view: Option<V3>,
+    /// The rigid pose applied to a free-pose test cloud (`p_file = R p + t`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pose: Option<RigidPose>,
     pub n_points: usize,
     pub n_anomalous: usize,
     /// Points removed by a hole or break, and added on a fracture face.
@@ -203,6 +215,16 @@ fn check_config(cfg: &SynthConfig) -> Result<()> {
         return Err(Error::Invalid(format!(
             "noise sigma must be >= 0, got {}",
             cfg.noise_sigma
+        )));
+    }
+    if !cfg.test_pose_deg.is_finite()
+        || cfg.test_pose_deg < 0.0
+        || !cfg.test_pose_shift.is_finite()
+        || cfg.test_pose_shift < 0.0
+    {
+        return Err(Error::Invalid(format!(
+            "test pose bounds must be finite and >= 0, got {} degrees and shift {}",
+            cfg.test_pose_deg, cfg.test_pose_shift
         )));
     }
     if cfg.n_test_points < 100 {
@@ -454,8 +476,17 @@ pub fn write_category(
         .enumerate()
         .map(|(j, (stem, kind))| {
             let mut rng = file_rng(cfg.seed, name, (1 << 32) + j as u64);
-            let test = make_test(&base, fill_mesh, *kind, spacing, cfg, &mut rng)
+            let mut test = make_test(&base, fill_mesh, *kind, spacing, cfg, &mut rng)
                 .map_err(|e| Error::Invalid(format!("{name}: {stem}: {e}")))?;
+            if cfg.test_pose_deg > 0.0 {
+                // A stream of its own: the posed cloud is the canonical one, moved.
+                let mut pose_rng = file_rng(cfg.seed, name, (2 << 32) + j as u64);
+                let pose = random_pose(cfg.test_pose_deg, cfg.test_pose_shift, &mut pose_rng);
+                for p in &mut test.cloud.points {
+                    *p = pose.apply(*p);
+                }
+                test.pose = Some(pose);
+            }
             write_test(test, stem, out, &folders, layout)
         })
         .collect::<Result<Vec<_>>>()?;
@@ -561,6 +592,7 @@ struct TestCloud {
     cloud: PointCloud,
     defect: Option<Defect>,
     view: Option<V3>,
+    pose: Option<RigidPose>,
     n_removed: usize,
     n_added: usize,
 }
@@ -584,6 +616,7 @@ fn make_test<R: Rng>(
                     cloud,
                     defect: None,
                     view: None,
+                    pose: None,
                     n_removed: 0,
                     n_added: 0,
                 }
@@ -601,6 +634,7 @@ fn make_test<R: Rng>(
                     cloud: outcome.cloud,
                     defect: Some(defect),
                     view: None,
+                    pose: None,
                     n_removed: outcome.n_removed,
                     n_added: outcome.n_added,
                 }
@@ -667,6 +701,7 @@ fn write_test(
         n_added: test.n_added,
         defect: test.defect,
         view: test.view,
+        pose: test.pose,
     })
 }
 

@@ -6,12 +6,14 @@
 //! - [`scan`]: one-sided partial scans and sensor noise (Real3D-AD style).
 //! - [`benchmark`]: writes a category in the Anomaly-ShapeNet or Real3D-AD layout,
 //!   with a `manifest.json` describing every file.
+//! - [`pose`]: random rigid poses for free-pose test scans.
 //! - [`mesh_check`]: volume, area and edge checks; rejection of unusable meshes.
 
 pub mod benchmark;
 pub mod defects;
 pub mod mesh_check;
 pub mod obj;
+pub mod pose;
 pub mod scan;
 pub mod shapes;
 mod vec3;
@@ -20,4 +22,5 @@ pub use benchmark::{
     write_builtin_benchmark, write_category, Manifest, SynthConfig, SynthLayout, TestEntry,
 };
 pub use defects::{apply_defect, sample_defect, Defect, DefectKind, DefectShape};
+pub use pose::{random_pose, RigidPose};
 pub use shapes::{builtin, BUILTIN_SHAPES};

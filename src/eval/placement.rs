@@ -1,0 +1,152 @@
+//! Where a test scan is put before it is scored.
+//!
+//! A detector that depends on absolute positions (PO3AD trained without rotations, the
+//! nearest-template distance) must see the scan in the frame it was trained in: the
+//! scan is registered onto the training template (global FPFH + RANSAC, then
+//! point-to-plane ICP) and the template's normalization is applied. A pose-invariant
+//! detector (curvature, PO3AD trained with SPEC's rotations) scores the scan in its own
+//! normalization, as SPEC's test preprocessing says. Only coordinates change: every
+//! score stays attached to the scan's own point.
+
+use po3ad_core::frame::TrainingFrame;
+use po3ad_core::geometry::preprocess_test;
+use po3ad_core::registration::{register, RegistrationConfig, RegistrationTarget};
+use po3ad_core::report::RegistrationFit;
+use po3ad_core::PointCloud;
+use serde::{Deserialize, Serialize};
+
+/// `--frame`: how a scan is put into the detector's frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+#[clap(rename_all = "snake_case")]
+pub enum FrameMode {
+    /// `register` for detectors that need the training pose, `scan` for the others.
+    #[default]
+    Auto,
+    /// Register every scan onto the training template (any pose, partial scans).
+    Register,
+    /// The scans are already in the training pose and units (a fixture): apply the
+    /// template's normalization, no registration.
+    Fixed,
+    /// Normalize every scan on its own (SPEC's CenterShift + unit sphere).
+    Scan,
+}
+
+/// A resolved [`FrameMode`] with what it needs.
+pub enum Placement {
+    Scan,
+    Fixed(TrainingFrame),
+    Register {
+        frame: TrainingFrame,
+        target: Box<RegistrationTarget>,
+        config: RegistrationConfig,
+    },
+}
+
+impl Placement {
+    /// Resolve `mode` for a detector. `pose_dependent`: whether the detector needs the
+    /// training pose; `frame`: the training frame it recorded (None for models saved
+    /// before frames were recorded, and for pose-free detectors).
+    pub fn new(
+        mode: FrameMode,
+        pose_dependent: bool,
+        frame: Option<&TrainingFrame>,
+        config: &RegistrationConfig,
+    ) -> anyhow::Result<Self> {
+        let need = |what: &str| {
+            frame.cloned().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--frame {what} needs the training frame, which this model does not record \
+                     (it was saved by an older po3ad, or the detector has none); retrain it, or \
+                     use --frame scan"
+                )
+            })
+        };
+        Ok(match mode {
+            FrameMode::Scan => Placement::Scan,
+            FrameMode::Fixed => Placement::Fixed(need("fixed")?),
+            FrameMode::Register => Self::register(need("register")?, config)?,
+            FrameMode::Auto => match (pose_dependent, frame) {
+                (true, Some(f)) => Self::register(f.clone(), config)?,
+                (true, None) => {
+                    eprintln!(
+                        "warning: this model records no training frame (saved by an older \
+                         po3ad): scans are normalized on their own and must come in the \
+                         training pose; retrain to get registration"
+                    );
+                    Placement::Scan
+                }
+                (false, _) => Placement::Scan,
+            },
+        })
+    }
+
+    fn register(frame: TrainingFrame, config: &RegistrationConfig) -> anyhow::Result<Self> {
+        frame.validate()?;
+        let target = RegistrationTarget::new(&frame.points, &frame.normals, config)?;
+        Ok(Placement::Register {
+            frame,
+            target: Box::new(target),
+            config: config.clone(),
+        })
+    }
+
+    /// The mode's name, for reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Placement::Scan => "scan",
+            Placement::Fixed(_) => "fixed",
+            Placement::Register { .. } => "register",
+        }
+    }
+
+    /// Move `cloud` (file coordinates) into the frame the detector scores in. Returns
+    /// the registration's fit when the scan was registered. Normals are dropped: the
+    /// detectors score positions only.
+    pub fn place(&self, cloud: &mut PointCloud) -> anyhow::Result<Option<RegistrationFit>> {
+        match self {
+            Placement::Scan => {
+                preprocess_test(cloud)?;
+                Ok(None)
+            }
+            Placement::Fixed(frame) => {
+                check_finite(cloud)?;
+                for p in &mut cloud.points {
+                    *p = frame.to_training(*p);
+                }
+                cloud.normals = None;
+                Ok(None)
+            }
+            Placement::Register {
+                frame,
+                target,
+                config,
+            } => {
+                check_finite(cloud)?;
+                for p in &mut cloud.points {
+                    *p = frame.to_training(*p);
+                }
+                let reg = register(&cloud.points, target, config)?;
+                for p in &mut cloud.points {
+                    *p = reg.apply(*p);
+                }
+                cloud.normals = None;
+                Ok(Some(RegistrationFit {
+                    registered: reg.registered,
+                    fitness: reg.fitness,
+                    inlier_rmse: reg.inlier_rmse,
+                }))
+            }
+        }
+    }
+}
+
+fn check_finite(cloud: &PointCloud) -> anyhow::Result<()> {
+    if cloud.is_empty() {
+        anyhow::bail!("the scan has no points");
+    }
+    if cloud.points.iter().flatten().any(|c| !c.is_finite()) {
+        anyhow::bail!("the scan has non-finite coordinates");
+    }
+    Ok(())
+}
