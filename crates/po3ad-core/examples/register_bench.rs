@@ -111,7 +111,15 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let trials: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10);
     let scan_points: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(30_000);
-    let cfg = RegistrationConfig::default();
+    // Optional overrides: REG_CFG='{"voxel_size": 0.03}' (missing fields = defaults),
+    // REG_SHAPES=vase,cup (default: all).
+    let cfg: RegistrationConfig = match std::env::var("REG_CFG") {
+        Ok(j) => serde_json::from_str(&j).expect("REG_CFG: RegistrationConfig JSON"),
+        Err(_) => RegistrationConfig::default(),
+    };
+    let only: Option<Vec<String>> = std::env::var("REG_SHAPES")
+        .ok()
+        .map(|s| s.split(',').map(str::to_string).collect());
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let mut shapes: Vec<&str> = BUILTIN_SHAPES.to_vec();
     shapes.push("asym");
@@ -125,6 +133,9 @@ fn main() -> Result<()> {
     );
     let (mut all_ms, mut all_n, mut all_surf) = (0.0f64, 0usize, 0usize);
     for name in shapes {
+        if only.as_ref().is_some_and(|o| !o.iter().any(|x| x == name)) {
+            continue;
+        }
         let template = part(name, 20_000, &mut rng)?;
         let t0 = Instant::now();
         let target = RegistrationTarget::new(

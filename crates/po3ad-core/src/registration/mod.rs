@@ -67,7 +67,7 @@ pub struct RegistrationConfig {
     /// Voxel size of the fine scan copy used for the final ICP pass and for
     /// `fitness` / `inlier_rmse` (the template is kept at half this size).
     pub fine_voxel_size: f32,
-    /// Neighbours for PCA normals on the coarse copies (12 at `voxel_size` spacing
+    /// Neighbours for PCA normals on the coarse copies (10 at `voxel_size` spacing
     /// reaches about 2 voxels).
     pub normal_k: usize,
     /// FPFH neighbourhood radius (about 5 voxels).
@@ -106,10 +106,10 @@ pub struct RegistrationConfig {
 impl Default for RegistrationConfig {
     fn default() -> Self {
         Self {
-            voxel_size: 0.04,
+            voxel_size: 0.03,
             fine_voxel_size: 0.02,
-            normal_k: 12,
-            fpfh_radius: 0.2,
+            normal_k: 10,
+            fpfh_radius: 0.15,
             max_keypoints: 2000,
             mutual_filter: false,
             ransac_iterations: 100_000,
