@@ -16,6 +16,7 @@ pub mod geometry;
 pub mod io;
 pub mod metrics;
 pub mod pseudo;
+pub mod registration;
 pub mod report;
 pub mod synth;
 

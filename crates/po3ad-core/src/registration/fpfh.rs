@@ -1,0 +1,188 @@
+//! Fast Point Feature Histograms (Rusu, Blodow & Beetz 2009, "Fast Point Feature
+//! Histograms (FPFH) for 3D registration", ICRA), 33 bins, written from the paper.
+//!
+//! For a point pair the *source* is the point whose normal is more aligned with the
+//! line joining them (this makes the triple independent of pair order). With `u` the
+//! source normal, `d` the unit vector source → target, `v = d × u / |d × u|`,
+//! `w = u × v` and `n` the target normal, the pair gives three angles:
+//! `α = v·n`, `φ = u·d`, `θ = atan2(w·n, u·n)`. Each is histogrammed into 11 bins.
+//!
+//! SPFH(p): the three 11-bin histograms of p paired with every neighbour within the
+//! radius, each normalised to sum 100. FPFH(p) = SPFH(p) + normalised Σₖ SPFH(pₖ)/dₖ
+//! (the paper's distance weighting; the weighted sum is renormalised to 100 per
+//! angle so features do not depend on the neighbour count).
+//!
+//! Features depend on the sign of the normals: callers orient them consistently (see
+//! `registration::mod`).
+
+use super::rigid::{cross, dot, norm, sub, V3};
+use crate::geometry::KdTree;
+use rayon::prelude::*;
+
+pub(crate) const BINS: usize = 11;
+pub(crate) const DIM: usize = 3 * BINS;
+pub(crate) type Feature = [f32; DIM];
+
+/// Fewer neighbours than this within the radius: the feature is unreliable and the
+/// point is not used for matching.
+pub(crate) const MIN_NEIGHBOURS: usize = 5;
+
+/// FPFH of every point, and whether it had enough neighbours to be trusted.
+/// `tree` is built over `points`; `normals` are unit vectors.
+pub(crate) fn fpfh(
+    points: &[V3],
+    normals: &[V3],
+    tree: &KdTree,
+    radius: f32,
+) -> (Vec<Feature>, Vec<bool>) {
+    let neighbours: Vec<Vec<(u32, f32)>> = points
+        .par_iter()
+        .enumerate()
+        .map(|(i, &p)| {
+            tree.within(p, radius)
+                .into_iter()
+                .filter(|&(j, _)| j != i)
+                .map(|(j, d2)| (j as u32, d2.sqrt()))
+                .collect()
+        })
+        .collect();
+    let spfh: Vec<Feature> = (0..points.len())
+        .into_par_iter()
+        .map(|i| spfh_one(points, normals, i, &neighbours[i]))
+        .collect();
+    let min_w = radius * 1e-2;
+    let features: Vec<Feature> = (0..points.len())
+        .into_par_iter()
+        .map(|i| {
+            let mut acc = [0.0f32; DIM];
+            for &(j, d) in &neighbours[i] {
+                let w = 1.0 / d.max(min_w);
+                for (a, s) in acc.iter_mut().zip(spfh[j as usize].iter()) {
+                    *a += w * s;
+                }
+            }
+            normalise_blocks(&mut acc);
+            for (a, s) in acc.iter_mut().zip(spfh[i].iter()) {
+                *a += s;
+            }
+            acc
+        })
+        .collect();
+    let valid = neighbours
+        .iter()
+        .map(|nb| nb.len() >= MIN_NEIGHBOURS)
+        .collect();
+    (features, valid)
+}
+
+fn spfh_one(points: &[V3], normals: &[V3], i: usize, nb: &[(u32, f32)]) -> Feature {
+    let mut h = [0.0f32; DIM];
+    for &(j, _) in nb {
+        let j = j as usize;
+        if let Some([t, a, f]) = pair_feature(points[i], normals[i], points[j], normals[j]) {
+            h[bin(t, -std::f32::consts::PI, std::f32::consts::PI)] += 1.0;
+            h[BINS + bin(a, -1.0, 1.0)] += 1.0;
+            h[2 * BINS + bin(f, -1.0, 1.0)] += 1.0;
+        }
+    }
+    normalise_blocks(&mut h);
+    h
+}
+
+fn bin(x: f32, lo: f32, hi: f32) -> usize {
+    let b = ((x - lo) / (hi - lo) * BINS as f32).floor();
+    if b.is_finite() {
+        (b.max(0.0) as usize).min(BINS - 1)
+    } else {
+        0
+    }
+}
+
+/// Scale each 11-bin block to sum 100 (blocks that are all zero stay zero).
+fn normalise_blocks(h: &mut Feature) {
+    for block in h.chunks_mut(BINS) {
+        let s: f32 = block.iter().sum();
+        if s > 0.0 {
+            let k = 100.0 / s;
+            block.iter_mut().for_each(|x| *x *= k);
+        }
+    }
+}
+
+/// `(θ, α, φ)` for the pair, or `None` when the points coincide or the normal is
+/// parallel to the joining line (no Darboux frame).
+fn pair_feature(p1: V3, n1: V3, p2: V3, n2: V3) -> Option<[f32; 3]> {
+    let d = sub(p2, p1);
+    let len = norm(d);
+    if len <= 0.0 {
+        return None;
+    }
+    let d = [d[0] / len, d[1] / len, d[2] / len];
+    let (c1, c2) = (dot(n1, d), dot(n2, d));
+    // Source = the point whose normal is closer to the line (larger |cos|).
+    let (u, n, d, phi) = if c1.abs() >= c2.abs() {
+        (n1, n2, d, c1)
+    } else {
+        (n2, n1, [-d[0], -d[1], -d[2]], -c2)
+    };
+    let v = cross(d, u);
+    let vl = norm(v);
+    if vl <= 1e-12 {
+        return None;
+    }
+    let v = [v[0] / vl, v[1] / vl, v[2] / vl];
+    let w = cross(u, v);
+    let alpha = dot(v, n);
+    let theta = dot(w, n).atan2(dot(u, n));
+    Some([theta, alpha, phi])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pair_feature_is_symmetric_in_pair_order() {
+        let (p1, n1) = ([0.0, 0.0, 0.0], [0.0, 0.0, 1.0]);
+        let (p2, n2) = ([0.1, 0.05, 0.02], [0.2, 0.1, 0.97]);
+        let a = pair_feature(p1, n1, p2, n2).unwrap();
+        let b = pair_feature(p2, n2, p1, n1).unwrap();
+        for k in 0..3 {
+            assert!((a[k] - b[k]).abs() < 1e-6, "{a:?} vs {b:?}");
+        }
+        assert!(pair_feature(p1, n1, p1, n2).is_none());
+    }
+
+    #[test]
+    fn features_are_rotation_invariant() {
+        // A curved patch z = x² − 0.5 y², exact normals.
+        let mut pts = Vec::new();
+        let mut nrm = Vec::new();
+        for i in -10..=10 {
+            for j in -10..=10 {
+                let (x, y) = (i as f32 * 0.05, j as f32 * 0.05);
+                pts.push([x, y, x * x - 0.5 * y * y]);
+                let n = [-2.0 * x, y, 1.0];
+                let l = norm(n);
+                nrm.push([n[0] / l, n[1] / l, n[2] / l]);
+            }
+        }
+        let r = super::super::rigid::exp_so3(&nalgebra::Vector3::new(0.4, 1.0, -0.7));
+        let rot = |p: V3| {
+            let v = r * super::super::rigid::widen(p);
+            [v[0] as f32, v[1] as f32, v[2] as f32]
+        };
+        let pts2: Vec<V3> = pts.iter().map(|&p| rot(p)).collect();
+        let nrm2: Vec<V3> = nrm.iter().map(|&p| rot(p)).collect();
+        let (f1, v1) = fpfh(&pts, &nrm, &KdTree::new(&pts), 0.2);
+        let (f2, v2) = fpfh(&pts2, &nrm2, &KdTree::new(&pts2), 0.2);
+        assert_eq!(v1, v2);
+        let centre = 220; // (0, 0)
+        let diff: f32 = f1[centre]
+            .iter()
+            .zip(f2[centre].iter())
+            .map(|(a, b)| (a - b).abs())
+            .sum();
+        assert!(diff < 5.0, "feature moved by {diff}");
+    }
+}

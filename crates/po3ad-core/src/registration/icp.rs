@@ -1,0 +1,125 @@
+//! Point-to-plane ICP (Chen & Medioni 1992) against a target with normals, and the
+//! overlap / residual evaluation used by the quality gate.
+//!
+//! Each iteration pairs every moved source point with its nearest target point,
+//! drops pairs farther than the current distance (it shrinks geometrically from
+//! `d_start` to `d_end` over the first half of the iterations, then stays at `d_end`),
+//! and solves the linearised problem: minimise Σ ((R p + t − q)·n)² with
+//! R ≈ I + [ω]×, i.e. residual r = (p' − q)·n and Jacobian [p' × n, n], through the
+//! 6×6 normal equations (Cholesky, with a tiny Levenberg damping so rotations about a
+//! symmetry axis, which the data cannot see, stay put instead of blowing up).
+
+use super::rigid::{exp_so3, Rigid, V3};
+use crate::geometry::KdTree;
+use nalgebra::{Matrix6, Vector3, Vector6};
+use rayon::prelude::*;
+
+pub(crate) struct IcpTarget<'a> {
+    pub points: &'a [V3],
+    pub normals: &'a [V3],
+    pub tree: &'a KdTree,
+}
+
+/// Run point-to-plane ICP from `init`; returns the refined transform.
+pub(crate) fn point_to_plane(
+    src: &[V3],
+    tgt: &IcpTarget,
+    init: Rigid,
+    iterations: usize,
+    d_start: f32,
+    d_end: f32,
+) -> Rigid {
+    let mut cur = init;
+    let half = (iterations / 2).max(1);
+    for it in 0..iterations {
+        let frac = (it as f32 / half as f32).min(1.0);
+        let d = d_start * (d_end / d_start).powf(frac);
+        let d2 = d * d;
+        // Per-point terms in parallel, summed in order (deterministic).
+        let terms: Vec<Option<(Vector6<f64>, f64)>> = src
+            .par_iter()
+            .map(|&p| {
+                let q = cur.apply(p);
+                let (j, dd) = tgt.tree.nearest(q);
+                if j == usize::MAX || dd > d2 {
+                    return None;
+                }
+                let n = super::rigid::widen(tgt.normals[j]);
+                let pq = Vector3::new(q[0] as f64, q[1] as f64, q[2] as f64);
+                let r = (pq - super::rigid::widen(tgt.points[j])).dot(&n);
+                let c = pq.cross(&n);
+                Some((Vector6::new(c[0], c[1], c[2], n[0], n[1], n[2]), r))
+            })
+            .collect();
+        let mut a = Matrix6::<f64>::zeros();
+        let mut b = Vector6::<f64>::zeros();
+        let mut count = 0usize;
+        for (j, r) in terms.into_iter().flatten() {
+            a += j * j.transpose();
+            b += j * r;
+            count += 1;
+        }
+        if count < 6 {
+            break;
+        }
+        let damping = 1e-9 * a.trace().max(1e-12);
+        for k in 0..6 {
+            a[(k, k)] += damping;
+        }
+        let Some(chol) = a.cholesky() else { break };
+        let x = chol.solve(&(-b));
+        if !x.iter().all(|v| v.is_finite()) {
+            break;
+        }
+        let w = Vector3::new(x[0], x[1], x[2]);
+        let step = Rigid {
+            r: exp_so3(&w),
+            t: Vector3::new(x[3], x[4], x[5]),
+        };
+        cur = step.after(&cur).orthonormalized();
+        if w.norm() < 1e-7 && Vector3::new(x[3], x[4], x[5]).norm() < 1e-7 && frac >= 1.0 {
+            break;
+        }
+    }
+    cur
+}
+
+/// Overlap and residual of `src` moved by `t`: the fraction of points whose nearest
+/// target point lies within `max_dist`, and the RMS *point-to-plane* distance
+/// (|(p − q)·n_q|, to the tangent plane of that nearest point) over those points, 0
+/// when there are none. The plane distance measures how far the scan is from the
+/// template *surface*, without the spacing of the template's samples (a sparser
+/// template does not inflate it).
+pub(crate) fn evaluate(src: &[V3], tgt: &IcpTarget, t: &Rigid, max_dist: f32) -> (f32, f32) {
+    if src.is_empty() {
+        return (0.0, 0.0);
+    }
+    let lim = max_dist * max_dist;
+    let terms: Vec<Option<f64>> = src
+        .par_iter()
+        .map(|&p| {
+            let q = t.apply(p);
+            let (j, d2) = tgt.tree.nearest(q);
+            if j == usize::MAX || d2 > lim {
+                return None;
+            }
+            let n = tgt.normals[j];
+            let e = super::rigid::sub(q, tgt.points[j]);
+            let r = super::rigid::dot(e, n) as f64;
+            Some(r * r)
+        })
+        .collect();
+    let mut n = 0usize;
+    let mut sum = 0.0f64;
+    for r2 in terms.into_iter().flatten() {
+        n += 1;
+        sum += r2;
+    }
+    let fitness = n as f32 / src.len() as f32;
+    let rmse = if n > 0 {
+        (sum / n as f64).sqrt() as f32
+    } else {
+        0.0
+    };
+    (fitness, rmse)
+}

@@ -1,0 +1,719 @@
+//! Rigid registration of a scan (any pose, possibly a one-sided partial view) to a
+//! reference template in the training frame.
+//!
+//! Crates considered (2025): `modern-icp` 0.13 (generic ICP incl. point-to-plane,
+//! but no global registration, its own `kdtree` plus `statistical`/`tracing`/
+//! `num-traits`, edition 2024, nalgebra-typed point clouds) and
+//! `threecrate-algorithms` 0.12 (FPFH + RANSAC, but RANSAC draws from `rand::rng()`,
+//! so it is not reproducible, and it pulls `threecrate-core`, `ndarray`, `rstar`,
+//! `kdtree`, `itertools`, `anyhow`: a heavy cold build on 2-core CI). Neither takes
+//! `&[[f32; 3]]` slices directly. This module is written from the papers on top of
+//! what the crate already has (kiddo k-d tree via [`crate::geometry::KdTree`],
+//! nalgebra SVD / Cholesky, rayon, ChaCha8): no new dependency.
+//!
+//! # Pipeline ([`register`])
+//! 1. Voxel-downsample the scan twice: `voxel_size` (features, RANSAC, coarse ICP)
+//!    and `fine_voxel_size` (final ICP and the quality measures).
+//! 2. Scan normals: PCA over `normal_k` neighbours with
+//!    [`crate::geometry::estimate_normals`], whose minimum-spanning-tree orientation
+//!    points them away from the scan's centroid on average, i.e. outward for a
+//!    one-sided view of a part (the template's normals are outward too). FPFH depends
+//!    on the normal sign, so if the first attempt fails the quality gate the whole
+//!    global stage is retried with every scan normal flipped and the better result
+//!    kept (a concave view, e.g. into a bowl, can fool the centroid vote).
+//! 3. FPFH (33 bins, [`fpfh`]) of scan and template (the template's are computed
+//!    once, in [`RegistrationTarget::new`], on PCA normals signed by the given ones,
+//!    so both sides use the same estimator).
+//! 4. Correspondences: nearest template feature for every scan feature (optionally
+//!    mutual), then RANSAC over 3-point samples with edge-length pruning, Kabsch fit,
+//!    scored by correspondence inliers; the best `ransac_candidates` distinct
+//!    hypotheses are kept ([`global`]).
+//! 5. Each hypothesis: point-to-plane ICP of the coarse scan against the template
+//!    (template normals, shrinking rejection distance), then scored on the fine scan
+//!    by overlap and residual; the best gets a final ICP pass on the fine scan
+//!    ([`icp`]).
+//! 6. Quality gate: `registered = fitness >= min_fitness && inlier_rmse <= max_rmse`,
+//!    `fitness` = fraction of fine scan points with a template point within
+//!    `max_correspondence_distance`, measured relative to the *scan* so a partial
+//!    view that fits well scores high.
+//!
+//! Everything is deterministic for a given `seed` (rayon work is collected in order,
+//! RANSAC uses fixed per-chunk ChaCha8 streams). Errors ([`crate::Error::Invalid`])
+//! only for unusable input: empty, non-finite, degenerate (all points in fewer than
+//! three voxels), mismatched normals or a bad configuration; a scan that simply does
+//! not match comes back `Ok` with `registered == false` and a `reason`.
+
+mod fpfh;
+mod global;
+mod icp;
+mod rigid;
+
+use crate::geometry::{estimate_normals, voxel_downsample, KdTree};
+use crate::{Error, PointCloud, Result};
+use fpfh::Feature;
+use icp::IcpTarget;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rigid::{Rigid, V3};
+use serde::{Deserialize, Serialize};
+
+/// Settings for [`register`] / [`refine`], in the units of the points. Defaults suit
+/// parts normalised to the unit sphere (radius ≈ 1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RegistrationConfig {
+    /// Voxel size of the coarse copies used for normals, FPFH, RANSAC and coarse ICP.
+    pub voxel_size: f32,
+    /// Voxel size of the fine scan copy used for the final ICP pass and for
+    /// `fitness` / `inlier_rmse` (the template is kept at half this size).
+    pub fine_voxel_size: f32,
+    /// Neighbours for PCA normals on the coarse copies (10 at `voxel_size` spacing
+    /// reaches about 2 voxels).
+    pub normal_k: usize,
+    /// FPFH neighbourhood radius (about 5 voxels).
+    pub fpfh_radius: f32,
+    /// Scan points (of the coarse copy) whose features are matched, at most; a
+    /// seeded random subset when there are more (matching cost is linear in this).
+    pub max_keypoints: usize,
+    /// Keep only mutual nearest feature pairs (falls back to one-way matches when
+    /// fewer than 30 survive).
+    pub mutual_filter: bool,
+    /// RANSAC samples drawn (each is 3 correspondences).
+    pub ransac_iterations: usize,
+    /// Distance under which a correspondence counts as a RANSAC inlier.
+    pub ransac_inlier_distance: f32,
+    /// Edge-length similarity a sample must reach (shorter / longer, in (0, 1]).
+    pub edge_similarity: f32,
+    /// Distinct RANSAC hypotheses refined with ICP.
+    pub ransac_candidates: usize,
+    /// ICP's final rejection distance, and the overlap radius for `fitness`.
+    pub max_correspondence_distance: f32,
+    /// Points used by ICP and by the quality measures, at most (an even stride
+    /// through the fine copy; the coarse ICP uses at most half as many).
+    pub max_icp_points: usize,
+    /// Point-to-plane ICP iterations on the coarse scan (per hypothesis).
+    pub icp_iterations: usize,
+    /// Point-to-plane ICP iterations on the fine scan (best hypothesis only).
+    pub fine_icp_iterations: usize,
+    /// Quality gate: least acceptable overlap (fraction of scan points).
+    pub min_fitness: f32,
+    /// Quality gate: largest acceptable inlier RMS distance.
+    pub max_rmse: f32,
+    /// RANSAC seed; equal seeds give bit-identical results.
+    pub seed: u64,
+}
+
+impl Default for RegistrationConfig {
+    fn default() -> Self {
+        Self {
+            voxel_size: 0.03,
+            fine_voxel_size: 0.02,
+            normal_k: 10,
+            fpfh_radius: 0.15,
+            max_keypoints: 2000,
+            mutual_filter: false,
+            ransac_iterations: 100_000,
+            ransac_inlier_distance: 0.06,
+            edge_similarity: 0.9,
+            ransac_candidates: 6,
+            max_correspondence_distance: 0.04,
+            max_icp_points: 6000,
+            icp_iterations: 30,
+            fine_icp_iterations: 15,
+            min_fitness: 0.75,
+            max_rmse: 0.008,
+            seed: 0,
+        }
+    }
+}
+
+impl RegistrationConfig {
+    fn validate(&self) -> Result<()> {
+        let pos = [
+            ("voxel_size", self.voxel_size),
+            ("fine_voxel_size", self.fine_voxel_size),
+            ("fpfh_radius", self.fpfh_radius),
+            ("ransac_inlier_distance", self.ransac_inlier_distance),
+            (
+                "max_correspondence_distance",
+                self.max_correspondence_distance,
+            ),
+            ("max_rmse", self.max_rmse),
+        ];
+        for (name, v) in pos {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(Error::Invalid(format!(
+                    "registration: {name} must be positive and finite, got {v}"
+                )));
+            }
+        }
+        if !(self.edge_similarity > 0.0 && self.edge_similarity <= 1.0) {
+            return Err(Error::Invalid(format!(
+                "registration: edge_similarity must be in (0, 1], got {}",
+                self.edge_similarity
+            )));
+        }
+        if !(self.min_fitness.is_finite() && (0.0..=1.0).contains(&self.min_fitness)) {
+            return Err(Error::Invalid(format!(
+                "registration: min_fitness must be in [0, 1], got {}",
+                self.min_fitness
+            )));
+        }
+        if self.max_keypoints < 3 || self.max_icp_points < 12 {
+            return Err(Error::Invalid(format!(
+                "registration: max_keypoints (>= 3) / max_icp_points (>= 12) too small: {} / {}",
+                self.max_keypoints, self.max_icp_points
+            )));
+        }
+        if self.normal_k < 3 {
+            return Err(Error::Invalid(format!(
+                "registration: normal_k must be at least 3, got {}",
+                self.normal_k
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A rigid transform `p' = R p + t` taking scan coordinates to the template frame,
+/// with its quality measures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Registration {
+    /// Row-major rotation matrix `R`.
+    pub rotation: [[f32; 3]; 3],
+    pub translation: [f32; 3],
+    /// Fraction of (fine-downsampled) scan points with a template point within
+    /// `max_correspondence_distance` after alignment.
+    pub fitness: f32,
+    /// RMS distance from those inlier points to the template surface: point-to-plane
+    /// distance to the tangent plane (template normal) of the nearest template point,
+    /// so it does not grow with the spacing of the template's samples.
+    pub inlier_rmse: f32,
+    /// `fitness >= min_fitness && inlier_rmse <= max_rmse`.
+    pub registered: bool,
+    /// Why `registered` is false (`None` when it is true).
+    pub reason: Option<String>,
+}
+
+impl Registration {
+    /// The identity transform, not evaluated (`fitness` 0, `registered` false): the
+    /// natural initial guess for [`refine`].
+    pub fn identity() -> Self {
+        Self::from_rigid(
+            &Rigid::identity(),
+            0.0,
+            0.0,
+            false,
+            Some("not evaluated".into()),
+        )
+    }
+
+    /// A transform from a rotation (row-major) and translation, not evaluated.
+    pub fn from_transform(rotation: [[f32; 3]; 3], translation: [f32; 3]) -> Self {
+        Self {
+            rotation,
+            translation,
+            fitness: 0.0,
+            inlier_rmse: 0.0,
+            registered: false,
+            reason: Some("not evaluated".into()),
+        }
+    }
+
+    /// `R p + t`.
+    pub fn apply(&self, p: [f32; 3]) -> [f32; 3] {
+        self.rigid().apply(p)
+    }
+
+    /// `R v` (for normals and directions).
+    pub fn apply_vector(&self, v: [f32; 3]) -> [f32; 3] {
+        let r = &self.rotation;
+        std::array::from_fn(|i| r[i][0] * v[0] + r[i][1] * v[1] + r[i][2] * v[2])
+    }
+
+    /// The inverse transform (template frame → scan frame), same quality fields.
+    pub fn inverse(&self) -> Self {
+        let rt = self.rigid().r.transpose();
+        let t = -(rt * self.rigid().t);
+        Self::from_rigid(
+            &Rigid { r: rt, t },
+            self.fitness,
+            self.inlier_rmse,
+            self.registered,
+            self.reason.clone(),
+        )
+    }
+
+    /// Rotation angle of `R`, in radians.
+    pub fn rotation_angle(&self) -> f32 {
+        rigid::rotation_angle(&self.rigid().r) as f32
+    }
+
+    fn rigid(&self) -> Rigid {
+        Rigid::from_arrays(&self.rotation, &self.translation)
+    }
+
+    fn from_rigid(
+        t: &Rigid,
+        fitness: f32,
+        inlier_rmse: f32,
+        registered: bool,
+        reason: Option<String>,
+    ) -> Self {
+        Self {
+            rotation: t.rotation_array(),
+            translation: t.translation_array(),
+            fitness: finite_or_zero(fitness),
+            inlier_rmse: finite_or_zero(inlier_rmse),
+            registered,
+            reason,
+        }
+    }
+}
+
+fn finite_or_zero(x: f32) -> f32 {
+    if x.is_finite() {
+        x
+    } else {
+        0.0
+    }
+}
+
+/// The template side, prepared once per model: coarse points with FPFH features for
+/// matching, and a finer copy with normals (and its k-d tree) for ICP and scoring.
+pub struct RegistrationTarget {
+    /// Feature settings the features were computed with (must match at `register`).
+    voxel_size: f32,
+    normal_k: usize,
+    fpfh_radius: f32,
+    fine_voxel_size: f32,
+    coarse_points: Vec<V3>,
+    coarse_normals: Vec<V3>,
+    features: Vec<Feature>,
+    feature_valid: Vec<bool>,
+    fine_points: Vec<V3>,
+    fine_normals: Vec<V3>,
+    fine_tree: KdTree,
+}
+
+impl std::fmt::Debug for RegistrationTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistrationTarget")
+            .field("coarse_points", &self.coarse_points.len())
+            .field("fine_points", &self.fine_points.len())
+            .field("voxel_size", &self.voxel_size)
+            .field("fpfh_radius", &self.fpfh_radius)
+            .finish()
+    }
+}
+
+/// Coarse copies with fewer points than this cannot give meaningful features.
+const MIN_COARSE_POINTS: usize = 16;
+
+impl RegistrationTarget {
+    /// Prepare a template (`points` with one unit `normals` each, outward).
+    ///
+    /// Errors on an empty template, non-finite values, a normal count that does not
+    /// match, zero normals, a bad configuration, or a template too small to describe
+    /// (fewer than 16 voxels of `voxel_size`).
+    pub fn new(
+        points: &[[f32; 3]],
+        normals: &[[f32; 3]],
+        cfg: &RegistrationConfig,
+    ) -> Result<Self> {
+        cfg.validate()?;
+        check_points("reference", points)?;
+        if normals.len() != points.len() {
+            return Err(Error::Invalid(format!(
+                "registration: reference has {} points but {} normals",
+                points.len(),
+                normals.len()
+            )));
+        }
+        let mut unit = Vec::with_capacity(normals.len());
+        for (i, n) in normals.iter().enumerate() {
+            let l = rigid::norm(*n);
+            if !(l.is_finite() && l > 1e-12) {
+                return Err(Error::Invalid(format!(
+                    "registration: reference normal {i} is {n:?} (zero or not finite)"
+                )));
+            }
+            unit.push([n[0] / l, n[1] / l, n[2] / l]);
+        }
+        let cloud = PointCloud {
+            points: points.to_vec(),
+            normals: Some(unit),
+            labels: None,
+            faces: Vec::new(),
+        };
+        let fine = voxel_downsample(&cloud, 0.5 * cfg.fine_voxel_size)?;
+        let coarse = voxel_downsample(&cloud, cfg.voxel_size)?;
+        if coarse.len() < MIN_COARSE_POINTS {
+            return Err(Error::Invalid(format!(
+                "registration: reference covers only {} voxels of size {} (degenerate or \
+                 not in unit-sphere units?)",
+                coarse.len(),
+                cfg.voxel_size
+            )));
+        }
+        let given = coarse.normals.clone().unwrap_or_default();
+        let mut coarse_normals = estimate_normals(&coarse.points, cfg.normal_k)?;
+        for (n, g) in coarse_normals.iter_mut().zip(given.iter()) {
+            if rigid::dot(*n, *g) < 0.0 {
+                *n = [-n[0], -n[1], -n[2]];
+            }
+        }
+        let tree = KdTree::new(&coarse.points);
+        let (features, feature_valid) =
+            fpfh::fpfh(&coarse.points, &coarse_normals, &tree, cfg.fpfh_radius);
+        let fine_tree = KdTree::new(&fine.points);
+        Ok(Self {
+            voxel_size: cfg.voxel_size,
+            normal_k: cfg.normal_k,
+            fpfh_radius: cfg.fpfh_radius,
+            fine_voxel_size: cfg.fine_voxel_size,
+            coarse_points: coarse.points,
+            coarse_normals,
+            features,
+            feature_valid,
+            fine_normals: fine.normals.unwrap_or_default(),
+            fine_points: fine.points,
+            fine_tree,
+        })
+    }
+
+    /// Number of points in the coarse (feature) copy.
+    pub fn coarse_len(&self) -> usize {
+        self.coarse_points.len()
+    }
+
+    /// Number of points in the fine (ICP / scoring) copy.
+    pub fn fine_len(&self) -> usize {
+        self.fine_points.len()
+    }
+
+    fn icp_target(&self) -> IcpTarget<'_> {
+        IcpTarget {
+            points: &self.fine_points,
+            normals: &self.fine_normals,
+            tree: &self.fine_tree,
+        }
+    }
+
+    fn check_config(&self, cfg: &RegistrationConfig) -> Result<()> {
+        cfg.validate()?;
+        if cfg.voxel_size != self.voxel_size
+            || cfg.normal_k != self.normal_k
+            || cfg.fpfh_radius != self.fpfh_radius
+            || cfg.fine_voxel_size != self.fine_voxel_size
+        {
+            return Err(Error::Invalid(
+                "registration: the target was prepared with a different voxel_size / \
+                 fine_voxel_size / normal_k / fpfh_radius than this config"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn check_points(what: &str, points: &[[f32; 3]]) -> Result<()> {
+    if points.is_empty() {
+        return Err(Error::Invalid(format!(
+            "registration: {what} cloud is empty"
+        )));
+    }
+    if let Some(i) = points.iter().position(|p| p.iter().any(|v| !v.is_finite())) {
+        return Err(Error::Invalid(format!(
+            "registration: {what} point {i} is not finite: {:?}",
+            points[i]
+        )));
+    }
+    Ok(())
+}
+
+/// Downsample a scan; errors when everything falls into fewer than 3 voxels.
+fn downsample_scan(points: &[[f32; 3]], voxel: f32) -> Result<Vec<V3>> {
+    let d = voxel_downsample(&PointCloud::from_points(points.to_vec()), voxel)?;
+    if d.len() < 3 {
+        return Err(Error::Invalid(format!(
+            "registration: degenerate scan: its {} points occupy only {} voxel(s) of size {voxel}",
+            points.len(),
+            d.len()
+        )));
+    }
+    Ok(d.points)
+}
+
+/// At most `cap` points, evenly strided (deterministic, keeps the spatial spread of
+/// a voxel-ordered cloud).
+fn stride(points: &[V3], cap: usize) -> Vec<V3> {
+    if points.len() <= cap || cap == 0 {
+        return points.to_vec();
+    }
+    (0..cap).map(|k| points[k * points.len() / cap]).collect()
+}
+
+/// `min(n, cap)` distinct indices below `n`, increasing: all of them, or a seeded
+/// random subset (partial Fisher–Yates).
+fn sample_indices(n: usize, cap: usize, seed: u64) -> Vec<u32> {
+    let mut all: Vec<u32> = (0..n as u32).collect();
+    if n <= cap {
+        return all;
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6b65_7970_6f69_6e74);
+    for k in 0..cap {
+        let j = rng.random_range(k..n);
+        all.swap(k, j);
+    }
+    all.truncate(cap);
+    all.sort_unstable();
+    all
+}
+
+/// A candidate pose with its fine-level quality.
+#[derive(Clone, Copy, Debug)]
+struct Scored {
+    t: Rigid,
+    fitness: f32,
+    rmse: f32,
+}
+
+impl Scored {
+    /// Overlap first, residual as a mild penalty (ranks candidates).
+    fn score(&self, cfg: &RegistrationConfig) -> f32 {
+        self.fitness - 0.25 * self.rmse / cfg.max_correspondence_distance
+    }
+
+    fn passes(&self, cfg: &RegistrationConfig) -> bool {
+        self.fitness >= cfg.min_fitness && self.rmse <= cfg.max_rmse
+    }
+}
+
+fn score_of(
+    fine: &[V3],
+    target: &RegistrationTarget,
+    t: Rigid,
+    cfg: &RegistrationConfig,
+) -> Scored {
+    let (fitness, rmse) = icp::evaluate(
+        fine,
+        &target.icp_target(),
+        &t,
+        cfg.max_correspondence_distance,
+    );
+    Scored { t, fitness, rmse }
+}
+
+fn better(a: Option<Scored>, b: Scored, cfg: &RegistrationConfig) -> Scored {
+    match a {
+        Some(a) if a.score(cfg) >= b.score(cfg) => a,
+        _ => b,
+    }
+}
+
+fn finish(s: Option<Scored>, cfg: &RegistrationConfig, why_none: &str) -> Registration {
+    let Some(s) = s.filter(|s| s.t.is_finite()) else {
+        return Registration::from_rigid(
+            &Rigid::identity(),
+            0.0,
+            0.0,
+            false,
+            Some(why_none.into()),
+        );
+    };
+    let reason = if s.fitness < cfg.min_fitness {
+        Some(format!(
+            "fitness {:.3} < min_fitness {:.3}: too little of the scan lies on the template",
+            s.fitness, cfg.min_fitness
+        ))
+    } else if s.rmse > cfg.max_rmse {
+        Some(format!(
+            "inlier RMSE {:.4} > max_rmse {:.4}",
+            s.rmse, cfg.max_rmse
+        ))
+    } else {
+        None
+    };
+    Registration::from_rigid(&s.t, s.fitness, s.rmse, reason.is_none(), reason)
+}
+
+/// Register `scan` (same units as the template, any pose, no normals needed) to
+/// `target`: global FPFH + RANSAC, then point-to-plane ICP. See the module docs.
+///
+/// Errors on empty / non-finite / degenerate scans or a config whose feature
+/// settings differ from the ones `target` was built with. A scan that does not match
+/// is `Ok` with `registered == false` and a `reason`.
+pub fn register(
+    scan: &[[f32; 3]],
+    target: &RegistrationTarget,
+    cfg: &RegistrationConfig,
+) -> Result<Registration> {
+    target.check_config(cfg)?;
+    check_points("scan", scan)?;
+    let coarse = downsample_scan(scan, cfg.voxel_size)?;
+    let fine = downsample_scan(scan, cfg.fine_voxel_size)?;
+    if coarse.len() < MIN_COARSE_POINTS {
+        let s = score_of(&fine, target, Rigid::identity(), cfg);
+        let mut r = finish(Some(s), cfg, "");
+        r.registered = false;
+        r.reason = Some(format!(
+            "scan covers only {} voxels of size {}: too small to register",
+            coarse.len(),
+            cfg.voxel_size
+        ));
+        return Ok(r);
+    }
+    let normals = estimate_normals(&coarse, cfg.normal_k)?;
+    let tree = KdTree::new(&coarse);
+    let keypoints = sample_indices(coarse.len(), cfg.max_keypoints, cfg.seed);
+    let fine = stride(&fine, cfg.max_icp_points);
+
+    let mut best: Option<Scored> = None;
+    let mut notes = Vec::new();
+    for flip in [false, true] {
+        let n: Vec<V3> = if flip {
+            normals.iter().map(|v| [-v[0], -v[1], -v[2]]).collect()
+        } else {
+            normals.clone()
+        };
+        match global_attempt(&coarse, &n, &tree, &keypoints, &fine, target, cfg) {
+            Ok(s) => best = Some(better(best, s, cfg)),
+            Err(note) => notes.push(note),
+        }
+        if best.is_some_and(|b| b.passes(cfg)) {
+            break;
+        }
+    }
+    let why_none = format!("global registration found no pose: {}", notes.join("; "));
+    Ok(finish(best, cfg, &why_none))
+}
+
+/// One global attempt with the given scan normals: features, RANSAC, ICP of the
+/// candidates, a final fine ICP. `Err` carries a note on why nothing was found.
+fn global_attempt(
+    coarse: &[V3],
+    normals: &[V3],
+    tree: &KdTree,
+    keypoints: &[u32],
+    fine: &[V3],
+    target: &RegistrationTarget,
+    cfg: &RegistrationConfig,
+) -> std::result::Result<Scored, String> {
+    let (feat, valid) = fpfh::fpfh(coarse, normals, tree, cfg.fpfh_radius);
+    let corrs = global::match_features(
+        &feat,
+        &valid,
+        keypoints,
+        &target.features,
+        &target.feature_valid,
+        cfg.mutual_filter,
+        30,
+    );
+    if corrs.len() < 3 {
+        return Err(format!("{} feature correspondences", corrs.len()));
+    }
+    let params = global::RansacParams {
+        iterations: cfg.ransac_iterations,
+        inlier_distance: cfg.ransac_inlier_distance,
+        edge_similarity: cfg.edge_similarity,
+        min_edge: 2.0 * cfg.voxel_size,
+        keep: cfg.ransac_candidates.max(1),
+        seed: cfg.seed,
+    };
+    let hyps = global::ransac(
+        coarse,
+        normals,
+        &target.coarse_points,
+        &target.coarse_normals,
+        &corrs,
+        &params,
+    );
+    if hyps.is_empty() {
+        return Err(format!(
+            "no RANSAC hypothesis from {} correspondences",
+            corrs.len()
+        ));
+    }
+    let icp_t = target.icp_target();
+    let d_start = (2.0 * cfg.ransac_inlier_distance).max(cfg.max_correspondence_distance);
+    let icp_src = stride(coarse, cfg.max_icp_points / 2);
+    let mut best: Option<Scored> = None;
+    for h in &hyps {
+        let t = icp::point_to_plane(
+            &icp_src,
+            &icp_t,
+            h.t,
+            cfg.icp_iterations,
+            d_start,
+            cfg.max_correspondence_distance,
+        );
+        best = Some(better(best, score_of(fine, target, t, cfg), cfg));
+    }
+    let best = best.expect("at least one hypothesis");
+    Ok(fine_pass(fine, target, best, cfg))
+}
+
+/// Final ICP on the fine scan; kept only if it does not score worse.
+fn fine_pass(
+    fine: &[V3],
+    target: &RegistrationTarget,
+    s: Scored,
+    cfg: &RegistrationConfig,
+) -> Scored {
+    if cfg.fine_icp_iterations == 0 {
+        return s;
+    }
+    let t = icp::point_to_plane(
+        fine,
+        &target.icp_target(),
+        s.t,
+        cfg.fine_icp_iterations,
+        cfg.max_correspondence_distance,
+        0.5 * cfg.max_correspondence_distance,
+    );
+    better(Some(s), score_of(fine, target, t, cfg), cfg)
+}
+
+/// ICP only, from `init` (e.g. aligning training templates to each other, or a
+/// previous pose): coarse then fine point-to-plane passes, same quality gate as
+/// [`register`]. The initial guess should be within roughly 20–30° and a tenth of
+/// the part size of the answer.
+pub fn refine(
+    source: &[[f32; 3]],
+    target: &RegistrationTarget,
+    init: &Registration,
+    cfg: &RegistrationConfig,
+) -> Result<Registration> {
+    target.check_config(cfg)?;
+    check_points("source", source)?;
+    let init_t = init.rigid();
+    if !init_t.is_finite() {
+        return Err(Error::Invalid(
+            "registration: initial transform is not finite".into(),
+        ));
+    }
+    let coarse = stride(
+        &downsample_scan(source, cfg.voxel_size)?,
+        cfg.max_icp_points / 2,
+    );
+    let fine = stride(
+        &downsample_scan(source, cfg.fine_voxel_size)?,
+        cfg.max_icp_points,
+    );
+    let d_start = (3.0 * cfg.max_correspondence_distance).max(2.0 * cfg.ransac_inlier_distance);
+    let t = icp::point_to_plane(
+        &coarse,
+        &target.icp_target(),
+        init_t.orthonormalized(),
+        cfg.icp_iterations,
+        d_start,
+        cfg.max_correspondence_distance,
+    );
+    let s = better(
+        Some(score_of(&fine, target, init_t, cfg)),
+        score_of(&fine, target, t, cfg),
+        cfg,
+    );
+    Ok(finish(Some(fine_pass(&fine, target, s, cfg)), cfg, ""))
+}
