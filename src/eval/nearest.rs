@@ -117,7 +117,10 @@ impl NearestTemplate {
                 .with_context(|| format!("{}: normalizing", files[i].display()))?;
             if i > 0 && cfg.align_templates {
                 let reg = refine(&c.points, &target, &Registration::identity(), registration)?;
-                if reg.registered {
+                // Templates of one part differ slightly in shape (scale, tolerances),
+                // which a rigid fit cannot remove, so the RMSE gate is not asked for:
+                // ICP from the identity only moves a template that overlaps.
+                if reg.fitness >= registration.min_fitness {
                     for p in &mut c.points {
                         *p = reg.apply(*p);
                     }
