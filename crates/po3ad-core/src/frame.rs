@@ -76,13 +76,14 @@ impl TrainingFrame {
     /// reference point.
     pub fn validate(&self) -> Result<()> {
         let finite = |v: &[f32; 3]| v.iter().all(|c| c.is_finite());
-        if !(self.scale.is_finite() && self.scale > 0.0)
-            || !finite(&self.origin)
-            || self.points.is_empty()
-            || self.points.len() != self.normals.len()
-            || !self.points.iter().all(finite)
-            || !self.normals.iter().all(finite)
-        {
+        let well_formed = self.scale.is_finite()
+            && self.scale > 0.0
+            && finite(&self.origin)
+            && !self.points.is_empty()
+            && self.points.len() == self.normals.len()
+            && self.points.iter().all(finite)
+            && self.normals.iter().all(finite);
+        if !well_formed {
             return Err(Error::Invalid(
                 "the model's training frame is malformed (scale, origin or reference cloud)".into(),
             ));
