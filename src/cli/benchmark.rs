@@ -104,6 +104,8 @@ fn finish_category(
     eval: CategoryEval,
     train_seconds: f64,
 ) -> anyhow::Result<CategoryResult> {
+    std::fs::create_dir_all(cat_out)
+        .map_err(|e| anyhow::anyhow!("creating {}: {e}", cat_out.display()))?;
     write_samples_csv(&cat_out.join("scores.csv"), &eval.samples)?;
     eprintln!("  scans placed by: {}", frame_summary(&eval));
     Ok(CategoryResult {
