@@ -6,9 +6,9 @@
 //! one row per category and a last row `mean`.
 
 use super::common::{show_progress, DeviceArg, FrameArgs};
-use super::test::{detector, eval_options, frame_summary, test_with_model};
+use super::test::{detector, eval_options, frame_summary, test_with_model, TestOverrides};
 use super::train::{preset_with_overrides, train_on};
-use crate::eval::{evaluate_category, CategoryEval};
+use crate::eval::{evaluate_category, CategoryEval, ObjectScore};
 use crate::train::FitOptions;
 use burn::tensor::backend::AutodiffBackend;
 use po3ad_core::dataset::{list_categories, load_category, Layout};
@@ -47,6 +47,13 @@ pub struct BenchmarkArgs {
     pub models: Option<PathBuf>,
     #[command(flatten)]
     pub frame: FrameArgs,
+    /// With po3ad: weight of the nearest-template distance fused into the point
+    /// scores, overriding the preset's `test.nearest_weight`.
+    #[arg(long)]
+    pub nearest_weight: Option<f32>,
+    /// With po3ad: object score rule, overriding the preset's `test.object_score`.
+    #[arg(long, value_enum)]
+    pub object_score: Option<ObjectScore>,
     #[arg(long)]
     pub out: PathBuf,
     /// Override the preset's epoch count.
@@ -93,7 +100,11 @@ where
         preset.test.batch_size,
         args.frame.frame,
     );
-    let eval = test_with_model::<B>(&model_dir, &category, &opts, None, device)?;
+    let overrides = TestOverrides {
+        object_score: args.object_score,
+        nearest_weight: args.nearest_weight,
+    };
+    let eval = test_with_model::<B>(&model_dir, &category, &opts, overrides, device)?;
     finish_category(&cat_out, eval, train_seconds)
 }
 

@@ -69,6 +69,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             heatmaps: 2,
             device: args.device,
             models: None,
+            nearest_weight: None,
+            object_score: None,
             frame: FrameArgs {
                 frame: FrameMode::Auto,
             },

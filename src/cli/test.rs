@@ -4,6 +4,7 @@
 use super::common::{
     load_model, locate_detector, show_progress, DataArgs, DeviceArg, FrameArgs, SavedDetector,
 };
+use crate::eval::nearest::NEAREST_FILE;
 use crate::eval::{
     evaluate_category, CategoryEval, CurvatureScorer, EvalOptions, FrameMode, ModelScorer,
     NearestConfig, NearestTemplate, ObjectScore, Scorer,
@@ -46,6 +47,10 @@ pub struct TestArgs {
     /// Object score rule, overriding the model's preset (`test.object_score`).
     #[arg(long, value_enum)]
     pub object_score: Option<ObjectScore>,
+    /// Weight of the nearest-template distance fused into PO3AD's point scores,
+    /// overriding the model's preset (`test.nearest_weight`, 0 to 1).
+    #[arg(long)]
+    pub nearest_weight: Option<f32>,
     #[arg(long, default_value = "cpu")]
     pub device: DeviceArg,
 }
@@ -70,21 +75,36 @@ pub fn eval_options(
 }
 
 /// Score `category` with the model at `model_path` on backend `B`'s inference side.
+/// Test-time overrides of a model's preset (`test.*`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TestOverrides {
+    pub object_score: Option<ObjectScore>,
+    pub nearest_weight: Option<f32>,
+}
+
 pub fn test_with_model<B: AutodiffBackend + SparseBackend>(
     model_path: &Path,
     category: &Category,
     opts: &EvalOptions,
-    object_score: Option<ObjectScore>,
+    overrides: TestOverrides,
     device: &B::Device,
 ) -> anyhow::Result<CategoryEval>
 where
     B::InnerBackend: SparseBackend,
 {
     let (model, mut preset, frame) = load_model::<B::InnerBackend>(model_path, device)?;
-    if let Some(rule) = object_score {
+    if let Some(rule) = overrides.object_score {
         preset.test.object_score = rule;
     }
-    let scorer = ModelScorer::new(model, &preset, frame, device);
+    if let Some(w) = overrides.nearest_weight {
+        preset.test.nearest_weight = w;
+    }
+    preset.validate().map_err(anyhow::Error::msg)?;
+    let scorer = with_fused_nearest(
+        ModelScorer::new(model, &preset, frame, device),
+        model_path,
+        preset.test.nearest_weight,
+    )?;
     let opts = EvalOptions {
         batch_size: preset.test.batch_size,
         noise_sigma: if opts.noise_sigma > 0.0 {
@@ -95,6 +115,33 @@ where
         ..opts.clone()
     };
     evaluate_category(&scorer, category, &opts)
+}
+
+/// Add the nearest-template detector saved beside the model when `weight` > 0.
+pub fn with_fused_nearest<B: SparseBackend>(
+    scorer: ModelScorer<B>,
+    model_path: &Path,
+    weight: f32,
+) -> anyhow::Result<ModelScorer<B>> {
+    if weight <= 0.0 {
+        return Ok(scorer);
+    }
+    let dir = if model_path.is_dir() {
+        model_path
+    } else {
+        model_path.parent().unwrap_or(Path::new("."))
+    };
+    let path = dir.join(NEAREST_FILE);
+    if !path.is_file() {
+        anyhow::bail!(
+            "{}: missing; test.nearest_weight = {weight} fuses the nearest-template distance, \
+             which `po3ad train` saves beside the model (or build it with \
+             `po3ad train --detector nearest --out {}`)",
+            path.display(),
+            dir.display()
+        );
+    }
+    Ok(scorer.with_nearest(NearestTemplate::load(&path)?, weight))
 }
 
 /// A training-free detector for `category`: `nearest` is built from its training
@@ -152,7 +199,10 @@ pub fn run(args: TestArgs) -> anyhow::Result<()> {
                     &path,
                     &category,
                     &opts,
-                    args.object_score,
+                    TestOverrides {
+                        object_score: args.object_score,
+                        nearest_weight: args.nearest_weight,
+                    },
                     &dev
                 ))?,
             ),

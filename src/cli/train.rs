@@ -74,6 +74,14 @@ pub fn train_on<B: AutodiffBackend + SparseBackend>(
     let mut rng = ChaCha8Rng::seed_from_u64(preset.train.seed);
     let samples = load_training_set(files, &preset.train, &mut rng)?;
     let (_, report) = fit::<B>(&samples, preset, opts, device)?;
+    // The nearest-template companion (seconds to build): `test.nearest_weight` fuses it
+    // into PO3AD's scores, and it is a detector of its own (`--model DIR/nearest.json`).
+    NearestTemplate::fit(
+        files,
+        &NearestConfig::default(),
+        &RegistrationConfig::default(),
+    )?
+    .save(&opts.out_dir)?;
     Ok(report)
 }
 

@@ -2,6 +2,7 @@
 //! predicted offset; an object's score is the mean of its point scores (SPEC.md), or,
 //! where a preset says so, the mean of its highest `top_fraction` of point scores.
 
+use super::nearest::NearestTemplate;
 use crate::model::{collate, ModelConfig, Po3adNet};
 use po3ad_core::frame::TrainingFrame;
 use po3ad_core::PointCloud;
@@ -68,6 +69,9 @@ pub struct ModelScorer<B: SparseBackend> {
     /// Trained with rotation augmentation (pose-invariant by training).
     pub rotation_trained: bool,
     pub frame: Option<TrainingFrame>,
+    /// The nearest-template distance fused into the point score with this weight
+    /// (`test.nearest_weight`; 0 = off).
+    pub nearest: Option<(NearestTemplate, f32)>,
 }
 
 impl<B: SparseBackend> ModelScorer<B> {
@@ -87,7 +91,14 @@ impl<B: SparseBackend> ModelScorer<B> {
             top_fraction: preset.test.top_fraction,
             rotation_trained: preset.train.rotate,
             frame,
+            nearest: None,
         }
+    }
+
+    /// Fuse `detector`'s distances into the point scores with weight `weight`.
+    pub fn with_nearest(mut self, detector: NearestTemplate, weight: f32) -> Self {
+        self.nearest = (weight > 0.0).then_some((detector, weight));
+        self
     }
 }
 
@@ -118,8 +129,14 @@ impl<B: SparseBackend> Scorer for ModelScorer<B> {
         let scores = l1_rows(&flat);
         let mut out = Vec::with_capacity(clouds.len());
         let mut start = 0;
-        for &n in &batch.counts {
-            out.push(scores[start..start + n].to_vec());
+        for (&n, cloud) in batch.counts.iter().zip(clouds) {
+            let mut s = scores[start..start + n].to_vec();
+            if let Some((detector, w)) = &self.nearest {
+                for (v, d) in s.iter_mut().zip(detector.distances(&cloud.points)) {
+                    *v = (1.0 - w) * *v + w * d;
+                }
+            }
+            out.push(s);
             start += n;
         }
         Ok(out)

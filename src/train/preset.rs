@@ -77,6 +77,11 @@ pub struct TestConfig {
     pub object_score: ObjectScore,
     /// For `top_mean`: the fraction of highest point scores averaged.
     pub top_fraction: f64,
+    /// Weight `w` of the nearest-template distance fused into PO3AD's point score:
+    /// `(1 − w) · |offset|₁ + w · distance` (0 = the paper's score). Both estimate how
+    /// far a point lies from the normal surface, in the same units. Needs the
+    /// `nearest.json` that `po3ad train` writes beside the model.
+    pub nearest_weight: f32,
 }
 
 impl Default for TestConfig {
@@ -86,6 +91,7 @@ impl Default for TestConfig {
             batch_size: 4,
             object_score: ObjectScore::Mean,
             top_fraction: 0.01,
+            nearest_weight: 0.0,
         }
     }
 }
@@ -196,6 +202,12 @@ impl Preset {
             return Err(format!(
                 "test.top_fraction ({}) must be in (0, 1]",
                 self.test.top_fraction
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.test.nearest_weight) {
+            return Err(format!(
+                "test.nearest_weight ({}) must be in [0, 1]",
+                self.test.nearest_weight
             ));
         }
         Ok(())
