@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The dev benchmark of notes/detectors.md: six real meshes from ../shared/data/meshes,
-# four tracks (aligned, free-pose, one-sided partial scans aligned and free-pose), three
-# detectors (PO3AD `cpu`, nearest-template, curvature). PO3AD is trained once per part
-# (on the aligned track's templates; every track shares the templates of its seed) and
-# the same models are tested on every track.
+# four tracks (aligned, free-pose, one-sided partial scans aligned and free-pose) and
+# four detectors: PO3AD (`cpu` preset), PO3AD fused with the nearest-template distance
+# (test.nearest_weight = 0.5), nearest-template, curvature. PO3AD is trained once per
+# part on the aligned track (every track of one seed has the same templates) and the
+# same models are tested on every track, each scan placed by the default `--frame auto`.
 #
-#   scripts/dev-benchmark.sh [OUT]        # default OUT=dev-bench; ~45 min on 2 cores
+#   scripts/dev-benchmark.sh [OUT]        # default OUT=dev-bench; ~40 min on 2 cores
 #
-# Results: OUT/<track>-<detector>/results.md (+ .csv/.json), and OUT/summary.md.
+# Results: OUT/<track>-<detector>/results.{md,csv,json}, and OUT/summary.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-dev-bench}
@@ -29,26 +30,28 @@ synth partial-free --layout real3d --partial --pose random
 
 layout() { case $1 in partial*) echo real3d ;; *) echo anomaly-shapenet ;; esac; }
 
+# Training (the only slow part): OUT/models/<part>/model/{model.po3ad,nearest.json}.
+[ -f "$OUT/models/results.csv" ] || "$PO3AD" benchmark --layout anomaly-shapenet \
+  --root "$OUT/data-aligned" --preset cpu --out "$OUT/models" --heatmaps 0
+
+run() { # track, name, args...
+  local track=$1 name=$2; shift 2
+  [ -f "$OUT/$track-$name/results.csv" ] || "$PO3AD" benchmark --layout "$(layout "$track")" \
+    --root "$OUT/data-$track" --out "$OUT/$track-$name" --heatmaps 2 "$@"
+}
 for track in aligned free partial partial-free; do
-  for det in nearest curvature; do
-    [ -f "$OUT/$track-$det/results.csv" ] || "$PO3AD" benchmark --layout "$(layout $track)" \
-      --root "$OUT/data-$track" --model "$det" --out "$OUT/$track-$det" --heatmaps 0
-  done
-  if [ "$track" = aligned ]; then
-    [ -f "$OUT/aligned-po3ad/results.csv" ] || "$PO3AD" benchmark --layout anomaly-shapenet \
-      --root "$OUT/data-aligned" --preset cpu --out "$OUT/aligned-po3ad" --heatmaps 2
-  else
-    [ -f "$OUT/$track-po3ad/results.csv" ] || "$PO3AD" benchmark --layout "$(layout $track)" \
-      --root "$OUT/data-$track" --models "$OUT/aligned-po3ad" --out "$OUT/$track-po3ad" --heatmaps 2
-  fi
+  run "$track" po3ad --models "$OUT/models"
+  run "$track" fused --models "$OUT/models" --nearest-weight 0.5
+  run "$track" nearest --model nearest
+  run "$track" curvature --model curvature
 done
 
 {
-  echo "| track | detector | object AUROC | point AUROC |"
-  echo "|---|---|---|---|"
+  echo "| track | detector | object AUROC | point AUROC | object AP | point AP |"
+  echo "|---|---|---|---|---|---|"
   for track in aligned free partial partial-free; do
-    for det in po3ad nearest curvature; do
-      awk -F, -v t="$track" -v d="$det" '$1=="mean"{printf "| %s | %s | %.4f | %.4f |\n", t, d, $2, $4}' \
+    for det in po3ad fused nearest curvature; do
+      awk -F, -v t="$track" -v d="$det" '$1=="mean"{printf "| %s | %s | %.4f | %.4f | %.4f | %.4f |\n", t, d, $2, $4, $3, $5}' \
         "$OUT/$track-$det/results.csv"
     done
   done

@@ -89,7 +89,10 @@ pub(crate) fn point_to_plane(
 /// (|(p − q)·n_q|, to the tangent plane of that nearest point) over those points, 0
 /// when there are none. The plane distance measures how far the scan is from the
 /// template *surface*, without the spacing of the template's samples (a sparser
-/// template does not inflate it).
+/// template does not inflate it). The RMS is trimmed: the largest
+/// [`RMSE_TRIM`] of the residuals are left out, so that a defect (a bulge, a broken-off
+/// corner: a small part of the scan, by definition) does not fail the quality gate of
+/// a correct registration, while a wrong pose, which moves most points, still does.
 pub(crate) fn evaluate(src: &[V3], tgt: &IcpTarget, t: &Rigid, max_dist: f32) -> (f32, f32) {
     if src.is_empty() {
         return (0.0, 0.0);
@@ -109,17 +112,17 @@ pub(crate) fn evaluate(src: &[V3], tgt: &IcpTarget, t: &Rigid, max_dist: f32) ->
             Some(r * r)
         })
         .collect();
-    let mut n = 0usize;
-    let mut sum = 0.0f64;
-    for r2 in terms.into_iter().flatten() {
-        n += 1;
-        sum += r2;
-    }
-    let fitness = n as f32 / src.len() as f32;
-    let rmse = if n > 0 {
-        (sum / n as f64).sqrt() as f32
+    let mut residuals: Vec<f64> = terms.into_iter().flatten().collect();
+    let fitness = residuals.len() as f32 / src.len() as f32;
+    residuals.sort_by(f64::total_cmp);
+    let keep = ((residuals.len() as f64 * (1.0 - RMSE_TRIM)).ceil() as usize).min(residuals.len());
+    let rmse = if keep > 0 {
+        (residuals[..keep].iter().sum::<f64>() / keep as f64).sqrt() as f32
     } else {
         0.0
     };
     (fitness, rmse)
 }
+
+/// Fraction of the largest residuals [`evaluate`] leaves out of the RMS.
+pub(crate) const RMSE_TRIM: f64 = 0.1;
