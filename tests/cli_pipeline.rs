@@ -231,3 +231,100 @@ fn pseudo_displaces_one_patch() {
     assert!(max > 0.9 && max < 1.13, "max radius {max}");
     assert!(d.join("p.png").is_file());
 }
+
+#[test]
+fn nearest_template_detector_on_free_pose_scans() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    po3ad(
+        &[
+            "synth",
+            "--builtin",
+            "bottle",
+            "--out",
+            "data",
+            "--n-good",
+            "2",
+            "--n-per-defect",
+            "1",
+            "--defects",
+            "bulge",
+            "--points",
+            "4000",
+            "--template-vertices",
+            "2000",
+            "--seed",
+            "4",
+            "--pose",
+            "random",
+        ],
+        d,
+    );
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d.join("data/pcd/bottle/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        manifest["tests"][0]["pose"]["rotation"].is_array(),
+        "the manifest records each test pose"
+    );
+    let data = [
+        "--layout",
+        "anomaly-shapenet",
+        "--root",
+        "data",
+        "--category",
+        "bottle",
+    ];
+    let mut train = vec!["train", "--detector", "nearest", "--out", "nn"];
+    train.extend_from_slice(&data);
+    po3ad(&train, d);
+    assert!(d.join("nn/nearest.json").is_file());
+
+    let mut test = vec!["test", "--model", "nn", "--out", "res", "--heatmaps", "0"];
+    test.extend_from_slice(&data);
+    let text = po3ad(&test, d);
+    assert!(text.contains("register (all registered)"), "{text}");
+    check_results_csv(&d.join("res/results.csv"), &["bottle"]);
+    let scores = std::fs::read_to_string(d.join("res/scores.csv")).unwrap();
+    assert!(
+        scores
+            .lines()
+            .skip(1)
+            .all(|l| l.split(',').nth(5) == Some("true")),
+        "{scores}"
+    );
+
+    // The same scans in their own frame are not registered (and say so).
+    let mut own = vec![
+        "test",
+        "--model",
+        "nn",
+        "--out",
+        "own",
+        "--frame",
+        "scan",
+        "--heatmaps",
+        "0",
+    ];
+    own.extend_from_slice(&data);
+    let text = po3ad(&own, d);
+    assert!(text.contains("scans placed by: scan"), "{text}");
+
+    po3ad(
+        &[
+            "predict",
+            "--model",
+            "nn/nearest.json",
+            "data/pcd/bottle/test/bottle_positive0.pcd",
+            "--out",
+            "pred",
+        ],
+        d,
+    );
+    let preds: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("pred/predictions.json")).unwrap())
+            .unwrap();
+    assert_eq!(preds[0]["frame"], "register");
+    assert_eq!(preds[0]["registration"]["registered"], true);
+}
