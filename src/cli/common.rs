@@ -161,10 +161,7 @@ pub fn locate_detector(path: &Path) -> anyhow::Result<SavedDetector> {
 /// benchmark.
 #[derive(clap::Args, Debug, Clone)]
 pub struct FrameArgs {
-    /// auto: register scans onto the training template when the detector needs the
-    /// training pose (PO3AD trained without rotations, nearest), else normalize each scan
-    /// on its own; register; fixed (scans already in the training pose, e.g. a fixture);
-    /// scan (each scan normalized on its own, SPEC's test preprocessing).
+    /// How each scan is put into the detector's frame before scoring.
     #[arg(long, value_enum, default_value = "auto")]
     pub frame: FrameMode,
 }

@@ -650,7 +650,9 @@ fn global_attempt(
         );
         best = Some(better(best, score_of(fine, target, t, cfg), cfg));
     }
-    let best = best.expect("at least one hypothesis");
+    let Some(best) = best else {
+        return Err("no RANSAC hypothesis survived ICP".into());
+    };
     Ok(fine_pass(fine, target, best, cfg))
 }
 
