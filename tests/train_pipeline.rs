@@ -18,8 +18,11 @@ use std::sync::Arc;
 
 mod common;
 
+/// One float tensor: shape and raw f32 bits.
+type Tensor1 = (Vec<usize>, Vec<u32>);
+
 #[derive(Default)]
-struct Weights(Vec<(Vec<usize>, Vec<u32>)>);
+struct Weights(Vec<Tensor1>);
 
 impl<B: Backend> ModuleVisitor<B> for Weights {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
@@ -31,13 +34,13 @@ impl<B: Backend> ModuleVisitor<B> for Weights {
     }
 }
 
-fn weights_of<B: Backend, M: Module<B>>(m: &M) -> Vec<(Vec<usize>, Vec<u32>)> {
+fn weights_of<B: Backend, M: Module<B>>(m: &M) -> Vec<Tensor1> {
     let mut w = Weights::default();
     m.visit(&mut w);
     w.0
 }
 
-fn model_file_weights(path: &Path) -> (Vec<(Vec<usize>, Vec<u32>)>, Vec<f64>) {
+fn model_file_weights(path: &Path) -> (Vec<Tensor1>, Vec<f64>) {
     let c = Checkpoint::load(path).expect("model loads");
     let device = Default::default();
     let net = Po3adNet::<CpuBackend>::new(&c.meta.preset.model, &device);
@@ -57,10 +60,7 @@ fn preset() -> Preset {
 
 /// The training loop before prefetching (commit 1f0c8f7, `fit` without checkpoints):
 /// views drawn in batch order from the epoch's RNG right before each step.
-fn reference_loop(
-    samples: &[TrainSample],
-    preset: &Preset,
-) -> (Vec<(Vec<usize>, Vec<u32>)>, Vec<f64>) {
+fn reference_loop(samples: &[TrainSample], preset: &Preset) -> (Vec<Tensor1>, Vec<f64>) {
     type B = CpuTrainBackend;
     let t = &preset.train;
     let device = Default::default();
@@ -182,4 +182,47 @@ fn prefetch_yields_the_source_sequence_and_stops_when_dropped() {
     let mut early = Prefetch::spawn(BatchSource::new(data, preset, 0), 1);
     assert!(early.next().is_some());
     drop(early); // joins the worker; a hang here fails the test by timeout
+}
+
+/// `po3ad profile` runs end to end on a small network and reports every phase.
+#[test]
+fn profile_command_prints_the_phase_table() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_po3ad"))
+        .args([
+            "profile",
+            "--preset",
+            "tiny",
+            "--batch-size",
+            "2",
+            "--samples",
+            "2",
+            "--points",
+            "2000",
+            "--steps",
+            "2",
+            "--warmup",
+            "0",
+        ])
+        .env("RAYON_NUM_THREADS", "2")
+        .output()
+        .expect("run po3ad profile");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in [
+        "data: Norm-AS views",
+        "data: collate",
+        "forward + loss",
+        "kernel maps",
+        "backward",
+        "optimiser step",
+        "clouds/s",
+        "identical in both modes",
+        "checkpoint:",
+    ] {
+        assert!(stdout.contains(needle), "missing '{needle}' in:\n{stdout}");
+    }
 }

@@ -69,6 +69,9 @@ pub struct FitReport {
     pub model_path: PathBuf,
 }
 
+/// A [`FitHooks::on_checkpoint`] callback: epochs done, why, and the file written.
+pub type CheckpointCallback<'a> = Box<dyn FnMut(usize, CheckpointReason, &Path) + 'a>;
+
 /// Controls of [`fit_with`] beyond [`FitOptions`]; [`fit`] uses the defaults.
 #[derive(Default)]
 pub struct FitHooks<'a> {
@@ -80,7 +83,7 @@ pub struct FitHooks<'a> {
     /// writes a checkpoint there, like `FitOptions::stop_after`.
     pub stop: Option<&'a AtomicBool>,
     /// Called after every checkpoint written: epochs done, why, and the file.
-    pub on_checkpoint: Option<Box<dyn FnMut(usize, CheckpointReason, &Path) + 'a>>,
+    pub on_checkpoint: Option<CheckpointCallback<'a>>,
     /// Prepare every batch on the training thread, between steps (the loop before
     /// `Prefetch`), instead of on a worker thread during the previous step. Both give
     /// the same batches in the same order; tests compare them.
