@@ -17,12 +17,14 @@ use burn::prelude::{Backend, Tensor};
 use po3ad::cli::common::{CpuBackend, CpuTrainBackend};
 use po3ad::model::Po3adNet;
 use po3ad::train::fit::{CHECKPOINT_FILE, MODEL_FILE};
-use po3ad::train::{fit, Checkpoint, Preset};
+use po3ad::train::{fit, fit_with, Checkpoint, CheckpointReason, FitHooks, Preset};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::cell::{Cell, RefCell};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
 
 mod common;
 
@@ -66,6 +68,9 @@ fn write_preset(dir: &Path) -> PathBuf {
     let mut p = Preset::load("tiny").expect("tiny");
     p.name = "tiny-long".into();
     p.train.repeat = 20;
+    // A checkpoint after every epoch (a 0-minute interval), so the kill usually lands
+    // after some checkpoint and the resume continues from it.
+    p.train.checkpoint_minutes = 0.0;
     let path = dir.join("tiny_long.toml");
     std::fs::write(&path, p.to_toml()).expect("write preset");
     path
@@ -255,4 +260,135 @@ fn stop_after_then_resume_in_process_is_bit_identical() {
         assert_eq!((la, sa), (lb, sb), "per-epoch losses differ after resume");
         assert!(wa == wb, "weights differ after stop + resume");
     });
+}
+
+/// A checkpoint written because `checkpoint_minutes` passed (not the final one, not a
+/// stop) resumes bit-identically. The clock is injected: every read advances it by two
+/// minutes, so with a 5-minute interval the reads go 0 (start), 2 (epoch 1), 4 (epoch 2),
+/// 6 (epoch 3: due), 8 (after the write), 10 (epoch 4: 2 min since the write, not due),
+/// and the run checkpoints after epochs 3 (time) and 5 (final) only.
+#[test]
+fn time_triggered_checkpoint_then_resume_is_bit_identical() {
+    let mut preset = Preset::load("tiny").expect("tiny");
+    preset.train.epochs = 5;
+    preset.train.checkpoint_minutes = 5.0;
+    let data = common::bowl_samples(&preset);
+    let device = Default::default();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let (a, b, c) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("c"),
+    );
+    let snapshot = tmp.path().join("epoch3.po3ad");
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("rayon pool");
+    pool.install(|| {
+        // Reference: an uninterrupted run on the real clock (no checkpoint before the end).
+        fit::<CpuTrainBackend>(
+            &data,
+            &preset,
+            &common::bowl_fit_options(&a, false, None),
+            &device,
+        )
+        .expect("reference run");
+
+        let reads = Cell::new(0u64);
+        let written = RefCell::new(Vec::new());
+        let hooks = FitHooks {
+            clock: Some(Box::new(|| {
+                let t = Duration::from_secs(120 * reads.get());
+                reads.set(reads.get() + 1);
+                t
+            })),
+            on_checkpoint: Some(Box::new(|epochs, reason, path: &Path| {
+                written.borrow_mut().push((epochs, reason));
+                if epochs == 3 {
+                    std::fs::copy(path, &snapshot).expect("snapshot the checkpoint");
+                }
+            })),
+            ..FitHooks::default()
+        };
+        fit_with::<CpuTrainBackend>(
+            &data,
+            &preset,
+            &common::bowl_fit_options(&b, false, None),
+            &device,
+            hooks,
+        )
+        .expect("run with the fake clock");
+        assert_eq!(
+            written.into_inner(),
+            vec![(3, CheckpointReason::Time), (5, CheckpointReason::Final)]
+        );
+
+        // As if the process had died during epoch 4: only the time-triggered checkpoint.
+        std::fs::create_dir_all(&c).expect("mkdir");
+        std::fs::copy(&snapshot, c.join(CHECKPOINT_FILE)).expect("place checkpoint");
+        assert_eq!(
+            Checkpoint::load(&c.join(CHECKPOINT_FILE))
+                .expect("snapshot loads")
+                .meta
+                .epochs_done,
+            3
+        );
+        let (_, r) = fit::<CpuTrainBackend>(
+            &data,
+            &preset,
+            &common::bowl_fit_options(&c, true, None),
+            &device,
+        )
+        .expect("resume from the time-triggered checkpoint");
+        assert_eq!(r.epochs_done, 5);
+
+        let (wa, la, sa) = weights(&a.join(MODEL_FILE));
+        for run in [&b, &c] {
+            let (w, l, s) = weights(&run.join(MODEL_FILE));
+            assert_eq!(la.len(), 5);
+            assert_eq!((&la, sa), (&l, s), "per-epoch losses differ ({run:?})");
+            assert!(wa == w, "weights differ ({run:?})");
+        }
+    });
+}
+
+/// A stop request ends the run at the next epoch end with a checkpoint there, however
+/// long the checkpoint interval; resuming then finishes it.
+#[test]
+fn stop_request_checkpoints_at_the_epoch_end() {
+    let mut preset = Preset::load("tiny").expect("tiny");
+    preset.train.epochs = 3;
+    preset.train.checkpoint_minutes = 60.0;
+    let data = common::bowl_samples(&preset);
+    let device = Default::default();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let stop = AtomicBool::new(true);
+    let reasons = RefCell::new(Vec::new());
+    let (_, r) = fit_with::<CpuTrainBackend>(
+        &data,
+        &preset,
+        &common::bowl_fit_options(tmp.path(), false, None),
+        &device,
+        FitHooks {
+            stop: Some(&stop),
+            on_checkpoint: Some(Box::new(|e, why, _: &Path| {
+                reasons.borrow_mut().push((e, why))
+            })),
+            ..FitHooks::default()
+        },
+    )
+    .expect("stopped run");
+    assert_eq!(r.epochs_done, 1);
+    assert_eq!(reasons.into_inner(), vec![(1, CheckpointReason::Stop)]);
+    assert!(!tmp.path().join(MODEL_FILE).exists());
+    let (_, r) = fit::<CpuTrainBackend>(
+        &data,
+        &preset,
+        &common::bowl_fit_options(tmp.path(), true, None),
+        &device,
+    )
+    .expect("resume");
+    assert_eq!(r.epochs_done, 3);
+    assert!(tmp.path().join(MODEL_FILE).exists());
 }

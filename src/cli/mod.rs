@@ -7,6 +7,7 @@ pub mod cuda;
 pub mod demo;
 pub mod inspect;
 pub mod predict;
+pub mod profile;
 pub mod pseudo;
 pub mod synth;
 pub mod test;
@@ -51,6 +52,8 @@ pub enum Command {
     Pseudo(pseudo::PseudoArgs),
     /// Show what a point-cloud or mesh file holds.
     Inspect(inspect::InspectArgs),
+    /// Time training steps by phase on a built-in shape (CPU): where a step's time goes.
+    Profile(profile::ProfileArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -64,6 +67,7 @@ pub fn main() -> ExitCode {
         Command::Synth(a) => synth::run(a),
         Command::Pseudo(a) => pseudo::run(a),
         Command::Inspect(a) => inspect::run(a),
+        Command::Profile(a) => profile::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

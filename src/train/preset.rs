@@ -34,7 +34,15 @@ pub struct TrainConfig {
     pub surface_points: usize,
     /// Neighbours for PCA normals of raw training clouds.
     pub normal_k: usize,
-    /// Write a checkpoint every this many epochs (and always at the end).
+    /// Write a checkpoint (weights + optimizer state) at the first epoch end at least
+    /// this many minutes after the previous one, and always after the last epoch and when
+    /// a run is stopped early. 0 = after every epoch. Checkpoints land only on epoch
+    /// boundaries (every epoch has its own RNG stream, so no RNG state is saved).
+    pub checkpoint_minutes: f64,
+    /// Deprecated (the cadence is `checkpoint_minutes`): when > 0, also write a checkpoint
+    /// at least every this many epochs, whatever the clock says. 0 (default) = time only.
+    /// Presets from before `checkpoint_minutes` that say `checkpoint_every = 1` keep
+    /// checkpointing after every epoch.
     pub checkpoint_every: usize,
 }
 
@@ -61,7 +69,8 @@ impl Default for TrainConfig {
             min_template_points: 8000,
             surface_points: 0,
             normal_k: 16,
-            checkpoint_every: 1,
+            checkpoint_minutes: 5.0,
+            checkpoint_every: 0,
         }
     }
 }
@@ -189,6 +198,12 @@ impl Preset {
                 t.max_rotation_deg
             ));
         }
+        if !(t.checkpoint_minutes >= 0.0 && t.checkpoint_minutes.is_finite()) {
+            return Err(format!(
+                "train.checkpoint_minutes ({}) must be >= 0 (0 = after every epoch)",
+                t.checkpoint_minutes
+            ));
+        }
         if self.norm_as.patches == 0 {
             return Err("norm_as.patches must be > 0".into());
         }
@@ -213,6 +228,19 @@ impl Preset {
         Ok(())
     }
 
+    /// Whether a run with `other` continues this one's training exactly: every field but
+    /// the checkpoint cadence (`train.checkpoint_minutes`, `train.checkpoint_every`),
+    /// which changes when state is saved, never what is computed. Resuming may change it.
+    pub fn same_training(&self, other: &Preset) -> bool {
+        let cadence_free = |p: &Preset| {
+            let mut p = p.clone();
+            p.train.checkpoint_minutes = 0.0;
+            p.train.checkpoint_every = 0;
+            p
+        };
+        cadence_free(self) == cadence_free(other)
+    }
+
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_default()
     }
@@ -221,6 +249,28 @@ impl Preset {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checkpoint_cadence_defaults_and_old_presets() {
+        // Built-in presets checkpoint by time (5 min), with no epoch bound.
+        for (name, _) in BUILTIN {
+            let p = Preset::load(name).unwrap();
+            assert_eq!(p.train.checkpoint_minutes, 5.0, "{name}");
+            assert_eq!(p.train.checkpoint_every, 0, "{name}");
+        }
+        // A preset written before `checkpoint_minutes` existed still parses and keeps
+        // its epoch cadence as an upper bound.
+        let old = Preset::parse("[train]\ncheckpoint_every = 1\n", "old.toml").unwrap();
+        assert_eq!(old.train.checkpoint_every, 1);
+        assert_eq!(old.train.checkpoint_minutes, 5.0);
+        let p = Preset::parse("[train]\ncheckpoint_minutes = 0.5\n", "x").unwrap();
+        assert_eq!(p.train.checkpoint_minutes, 0.5);
+        // The cadence does not make a different training run; anything else does.
+        assert!(old.same_training(&p));
+        let mut other = p.clone();
+        other.train.seed += 1;
+        assert!(!other.same_training(&p));
+    }
 
     #[test]
     fn builtins_parse_and_paper_matches_spec() {
@@ -255,6 +305,8 @@ mod tests {
         assert!(Preset::parse("[train]\nmax_rotation_deg = 0.0\n", "x").is_err());
         assert!(Preset::parse("[train]\nmax_rotation_deg = 270.0\n", "x").is_err());
         assert!(Preset::parse("[test]\ntop_fraction = 0.0\n", "x").is_err());
+        assert!(Preset::parse("[train]\ncheckpoint_minutes = -1.0\n", "x").is_err());
+        assert!(Preset::parse("[train]\ncheckpoint_minutes = nan\n", "x").is_err());
         assert!(Preset::parse("[test]\nobject_score = \"median\"\n", "x").is_err());
         assert!(Preset::parse("[norm_as]\npatch_pool = \"some\"\n", "x").is_err());
         let ok = "[test]\nobject_score = \"top_mean\"\n[norm_as]\npatch_pool = \"first-half\"\n";
