@@ -156,9 +156,11 @@ fn samples_for(args: &ProfileArgs, preset: &Preset) -> anyhow::Result<Vec<TrainS
     let mut rng = ChaCha8Rng::seed_from_u64(preset.train.seed);
     (0..args.samples)
         .map(|i| {
+            let (cloud, shift) = prepare_training_cloud(mesh.clone(), &cfg, &mut rng)?;
             Ok(TrainSample {
                 source: format!("{}#{i}", args.shape).into(),
-                cloud: prepare_training_cloud(mesh.clone(), &cfg, &mut rng)?,
+                cloud,
+                shift,
             })
         })
         .collect()
@@ -369,6 +371,7 @@ fn time_checkpoint(
             category: "profile".into(),
             po3ad_version: env!("CARGO_PKG_VERSION").into(),
             sources: Vec::new(),
+            frame: None,
         },
         model: Checkpoint::encode_model::<CpuTrainBackend, _>(model),
         optimizer,

@@ -230,12 +230,15 @@ impl Preset {
 
     /// Whether a run with `other` continues this one's training exactly: every field but
     /// the checkpoint cadence (`train.checkpoint_minutes`, `train.checkpoint_every`),
-    /// which changes when state is saved, never what is computed. Resuming may change it.
+    /// which changes when state is saved, never what is computed, and the test-time
+    /// settings (`test.*`). Resuming may change those.
     pub fn same_training(&self, other: &Preset) -> bool {
         let cadence_free = |p: &Preset| {
             let mut p = p.clone();
             p.train.checkpoint_minutes = 0.0;
             p.train.checkpoint_every = 0;
+            // Test-time settings do not change what training computes.
+            p.test = TestConfig::default();
             p
         };
         cadence_free(self) == cadence_free(other)
