@@ -145,6 +145,45 @@ fn synth_train_test_predict_benchmark() {
         "{reported} vs {}",
         pair_auroc(&rows)
     );
+    // Fusion with the nearest-template distance is linear in the weight: with the mean
+    // object rule, the w = 0.5 object score is the average of the w = 0 and w = 1 ones.
+    assert!(
+        d.join("runs/bowl/nearest.json").is_file(),
+        "train saves the companion"
+    );
+    let object_scores = |w: &str| -> Vec<f64> {
+        let out = format!("fuse{w}");
+        let mut t = vec![
+            "test",
+            "--model",
+            "runs/bowl",
+            "--out",
+            &out,
+            "--heatmaps",
+            "0",
+            "--object-score",
+            "mean",
+            "--nearest-weight",
+            w,
+        ];
+        t.extend_from_slice(&data);
+        po3ad(&t, d);
+        std::fs::read_to_string(d.join(&out).join("scores.csv"))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(3).unwrap().parse().unwrap())
+            .collect()
+    };
+    let (s0, s1, s5) = (object_scores("0"), object_scores("1"), object_scores("0.5"));
+    for i in 0..s0.len() {
+        let expect = 0.5 * s0[i] + 0.5 * s1[i];
+        assert!(
+            (s5[i] - expect).abs() <= 1e-6 * expect.abs().max(1e-3),
+            "{i}: {s5:?} vs {expect}"
+        );
+        assert_ne!(s0[i], s1[i]);
+    }
     let png = std::fs::read(d.join("res/heatmaps/bowl_bulge0.png")).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
 

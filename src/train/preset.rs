@@ -297,6 +297,10 @@ mod tests {
         assert_eq!(p.norm_as.patches, 64);
         assert_eq!(p.norm_as.patch_pool, po3ad_core::pseudo::PatchPool::Auto);
         assert_eq!(p.test.object_score, ObjectScore::Mean);
+        // The paper's score is the offset alone; the cpu preset fuses the template
+        // distance (notes/detectors.md).
+        assert_eq!(p.test.nearest_weight, 0.0);
+        assert_eq!(Preset::load("cpu").unwrap().test.nearest_weight, 0.5);
     }
 
     #[test]
@@ -308,6 +312,8 @@ mod tests {
         assert!(Preset::parse("[train]\nmax_rotation_deg = 0.0\n", "x").is_err());
         assert!(Preset::parse("[train]\nmax_rotation_deg = 270.0\n", "x").is_err());
         assert!(Preset::parse("[test]\ntop_fraction = 0.0\n", "x").is_err());
+        assert!(Preset::parse("[test]\nnearest_weight = 1.5\n", "x").is_err());
+        assert!(Preset::parse("[test]\nnearest_weight = -0.1\n", "x").is_err());
         assert!(Preset::parse("[train]\ncheckpoint_minutes = -1.0\n", "x").is_err());
         assert!(Preset::parse("[train]\ncheckpoint_minutes = nan\n", "x").is_err());
         assert!(Preset::parse("[test]\nobject_score = \"median\"\n", "x").is_err());
