@@ -22,34 +22,9 @@ use std::time::Instant;
 
 type M3 = [[f32; 3]; 3];
 
-/// Uniform random rotation (Shoemake 1992: a uniform unit quaternion).
+/// Uniform random rotation (a normalised Gaussian quaternion, as the synth poses).
 fn random_rotation(rng: &mut impl Rng) -> M3 {
-    let (u1, u2, u3): (f32, f32, f32) = (rng.random(), rng.random(), rng.random());
-    let tau = std::f32::consts::TAU;
-    let (a, b) = ((1.0 - u1).sqrt(), u1.sqrt());
-    let (x, y, z, w) = (
-        a * (tau * u2).sin(),
-        a * (tau * u2).cos(),
-        b * (tau * u3).sin(),
-        b * (tau * u3).cos(),
-    );
-    [
-        [
-            1.0 - 2.0 * (y * y + z * z),
-            2.0 * (x * y - z * w),
-            2.0 * (x * z + y * w),
-        ],
-        [
-            2.0 * (x * y + z * w),
-            1.0 - 2.0 * (x * x + z * z),
-            2.0 * (y * z - x * w),
-        ],
-        [
-            2.0 * (x * z - y * w),
-            2.0 * (y * z + x * w),
-            1.0 - 2.0 * (x * x + y * y),
-        ],
-    ]
+    po3ad_core::synth::random_pose(180.0, 0.0, rng).rotation
 }
 
 fn mul(r: &M3, p: [f32; 3]) -> [f32; 3] {
