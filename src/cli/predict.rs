@@ -4,6 +4,7 @@
 use super::common::{
     load_model, locate_detector, write_heatmaps, DeviceArg, FrameArgs, SavedDetector,
 };
+use super::test::with_fused_nearest;
 use crate::eval::{ModelScorer, NearestTemplate, Placement, Scorer};
 use burn::tensor::backend::AutodiffBackend;
 use po3ad_core::io;
@@ -60,7 +61,11 @@ where
     B::InnerBackend: SparseBackend,
 {
     let (model, preset, frame) = load_model::<B::InnerBackend>(&args.model, device)?;
-    let scorer = ModelScorer::new(model, &preset, frame, device);
+    let scorer = with_fused_nearest(
+        ModelScorer::new(model, &preset, frame, device),
+        &args.model,
+        preset.test.nearest_weight,
+    )?;
     predict_files(args, &scorer)
 }
 
