@@ -300,7 +300,9 @@ mod tests {
         // The paper's score is the offset alone; the cpu preset fuses the template
         // distance (notes/detectors.md).
         assert_eq!(p.test.nearest_weight, 0.0);
-        assert_eq!(Preset::load("cpu").unwrap().test.nearest_weight, 0.5);
+        let cpu = Preset::load("cpu").unwrap();
+        assert_eq!(cpu.test.nearest_weight, 0.8);
+        assert_eq!(cpu.test.object_score, ObjectScore::TopMean);
     }
 
     #[test]
