@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The dev benchmark of notes/detectors.md: six real meshes from ../shared/data/meshes,
 # four tracks (aligned, free-pose, one-sided partial scans aligned and free-pose) and
-# four detectors: PO3AD (`cpu` preset), PO3AD fused with the nearest-template distance
-# (test.nearest_weight = 0.5), nearest-template, curvature. PO3AD is trained once per
+# five detectors: PO3AD's `cpu` default (network blended with the nearest-template
+# distance, w = 0.8, top-1 % object score), the network alone (w = 0, mean), the blend at
+# w = 0.5 with the mean, nearest-template, curvature. PO3AD is trained once per
 # part on the aligned track (every track of one seed has the same templates) and the
 # same models are tested on every track, each scan placed by the default `--frame auto`.
 #
@@ -40,8 +41,9 @@ run() { # track, name, args...
     --root "$OUT/data-$track" --out "$OUT/$track-$name" --heatmaps 2 "$@"
 }
 for track in aligned free partial partial-free; do
-  run "$track" po3ad --models "$OUT/models"
-  run "$track" fused --models "$OUT/models" --nearest-weight 0.5
+  run "$track" default --models "$OUT/models" --nearest-weight 0.8 --object-score top_mean
+  run "$track" po3ad --models "$OUT/models" --nearest-weight 0 --object-score mean
+  run "$track" fused --models "$OUT/models" --nearest-weight 0.5 --object-score mean
   run "$track" nearest --model nearest
   run "$track" curvature --model curvature
 done
@@ -50,7 +52,7 @@ done
   echo "| track | detector | object AUROC | point AUROC | object AP | point AP |"
   echo "|---|---|---|---|---|---|"
   for track in aligned free partial partial-free; do
-    for det in po3ad fused nearest curvature; do
+    for det in default po3ad fused nearest curvature; do
       awk -F, -v t="$track" -v d="$det" '$1=="mean"{printf "| %s | %s | %.4f | %.4f | %.4f | %.4f |\n", t, d, $2, $4, $3, $5}' \
         "$OUT/$track-$det/results.csv"
     done
