@@ -205,6 +205,7 @@ fn several_threads_give_bit_identical_runs() {
 
 #[test]
 fn stop_after_then_resume_in_process_is_bit_identical() {
+    let _serial = common::fit_lock();
     let mut preset = Preset::load("tiny").expect("tiny");
     preset.train.epochs = 5;
     let data = common::bowl_samples(&preset);
@@ -269,6 +270,7 @@ fn stop_after_then_resume_in_process_is_bit_identical() {
 /// and the run checkpoints after epochs 3 (time) and 5 (final) only.
 #[test]
 fn time_triggered_checkpoint_then_resume_is_bit_identical() {
+    let _serial = common::fit_lock();
     let mut preset = Preset::load("tiny").expect("tiny");
     preset.train.epochs = 5;
     preset.train.checkpoint_minutes = 5.0;
@@ -357,6 +359,7 @@ fn time_triggered_checkpoint_then_resume_is_bit_identical() {
 /// long the checkpoint interval; resuming then finishes it.
 #[test]
 fn stop_request_checkpoints_at_the_epoch_end() {
+    let _serial = common::fit_lock();
     let mut preset = Preset::load("tiny").expect("tiny");
     preset.train.epochs = 3;
     preset.train.checkpoint_minutes = 60.0;

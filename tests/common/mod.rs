@@ -47,3 +47,12 @@ pub fn bowl_fit_options(
         stop_after,
     }
 }
+
+/// Serializes in-process training runs within one test binary: `fit` seeds burn's
+/// backend RNG, which is global to the process, so two tests training at once would
+/// draw each other's initial weights and lose bit-identity.
+#[allow(dead_code)]
+pub fn fit_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
