@@ -1,6 +1,7 @@
 //! Command-line interface: one file per subcommand; this file only dispatches.
 
 pub mod benchmark;
+pub mod calibrate;
 pub mod common;
 #[cfg(feature = "cuda")]
 pub mod cuda;
@@ -42,8 +43,10 @@ pub enum Command {
     Train(train::TrainArgs),
     /// Score a labelled test set: object/point AUROC and AP, per-sample scores.
     Test(test::TestArgs),
-    /// Score new scans: heatmaps (PLY, PNG) and object scores (JSON).
+    /// Score new scans: verdicts, anomalous regions, heatmaps (PLY, PNG), JSON.
     Predict(predict::PredictArgs),
+    /// Choose a saved detector's verdict thresholds from normal scans.
+    Calibrate(calibrate::CalibrateArgs),
     /// Train and test many categories; one table with the mean.
     Benchmark(benchmark::BenchmarkArgs),
     /// Write a synthetic defect benchmark from a mesh or a built-in shape.
@@ -63,6 +66,7 @@ pub fn main() -> ExitCode {
         Command::Train(a) => train::run(a),
         Command::Test(a) => test::run(a),
         Command::Predict(a) => predict::run(a),
+        Command::Calibrate(a) => calibrate::run(a),
         Command::Benchmark(a) => benchmark::run(a),
         Command::Synth(a) => synth::run(a),
         Command::Pseudo(a) => pseudo::run(a),
