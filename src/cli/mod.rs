@@ -1,6 +1,7 @@
 //! Command-line interface: one file per subcommand; this file only dispatches.
 
 pub mod benchmark;
+pub mod benchmark_merge;
 pub mod calibrate;
 pub mod common;
 #[cfg(feature = "cuda")]
@@ -49,6 +50,8 @@ pub enum Command {
     Calibrate(calibrate::CalibrateArgs),
     /// Train and test many categories; one table with the mean.
     Benchmark(benchmark::BenchmarkArgs),
+    /// Join the results of `benchmark --shard I/N` runs into one table.
+    BenchmarkMerge(benchmark_merge::BenchmarkMergeArgs),
     /// Write a synthetic defect benchmark from a mesh or a built-in shape.
     Synth(synth::SynthArgs),
     /// Write one Norm-AS pseudo anomaly, coloured by offset.
@@ -68,6 +71,7 @@ pub fn main() -> ExitCode {
         Command::Predict(a) => predict::run(a),
         Command::Calibrate(a) => calibrate::run(a),
         Command::Benchmark(a) => benchmark::run(a),
+        Command::BenchmarkMerge(a) => benchmark_merge::run(a),
         Command::Synth(a) => synth::run(a),
         Command::Pseudo(a) => pseudo::run(a),
         Command::Inspect(a) => inspect::run(a),
