@@ -202,6 +202,19 @@ fn synth_train_test_predict_benchmark() {
         serde_json::from_str(&std::fs::read_to_string(d.join("pred/predictions.json")).unwrap())
             .unwrap();
     assert!(preds[0]["object_score"].as_f64().unwrap().is_finite());
+    // `train` ends with a default calibration, so predict gives a verdict.
+    let cal: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d.join("runs/bowl/calibration.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        cal["detectors"]["po3ad"]["object_threshold"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    assert!(preds[0]["verdict"].is_string(), "{preds}");
+    assert!(preds[0]["normalized_score"].as_f64().unwrap() >= 0.0);
     let scan = po3ad_core::io::read(&d.join("data/pcd/bowl/test/bowl_positive0.pcd")).unwrap();
     let heat = po3ad_core::io::read(&d.join("pred/bowl_positive0.ply")).unwrap();
     assert_eq!(

@@ -1,6 +1,9 @@
 //! `po3ad benchmark`: train and test many categories, then one table with the mean
 //! (and the paper's numbers beside ours for the public layouts).
 //!
+//! `--shard I/N` runs one deterministic part of the categories; `po3ad benchmark-merge`
+//! ([`super::benchmark_merge`]) joins the parts into one table.
+//!
 //! Contract (scripts and CI depend on it): `OUT/results.csv` with the header
 //! `category,object_auroc,object_ap,point_auroc,point_ap,train_seconds,test_seconds`,
 //! one row per category and a last row `mean`.
@@ -24,7 +27,9 @@ use std::time::Instant;
   po3ad benchmark --layout folder --root synth/ --model curvature --out bench-curv/
   po3ad benchmark --layout anomaly-shapenet --root data --model nearest --out bench-nn/
   po3ad benchmark --layout anomaly-shapenet --root data-free --models bench/ --out bench-free/
-  po3ad benchmark --layout real3d --root data/Real3D-AD --preset paper --device cuda --out bench-paper/")]
+  po3ad benchmark --layout real3d --root data/Real3D-AD --preset paper --device cuda --out bench-paper/
+  po3ad benchmark --layout real3d --root data/Real3D-AD --shard 2/12 --out bench/shard-2   # one part of 12
+  po3ad benchmark-merge --layout real3d --out bench/all bench/shard-*                     # then join them")]
 pub struct BenchmarkArgs {
     /// anomaly-shapenet, real3d or folder.
     #[arg(long)]
@@ -62,6 +67,11 @@ pub struct BenchmarkArgs {
     /// Heatmaps per category.
     #[arg(long, default_value_t = 2)]
     pub heatmaps: usize,
+    /// Run only shard I of N (1-based): the categories, sorted by name, whose 0-based
+    /// position k has k mod N = I − 1. Join the shards' --out folders with
+    /// `po3ad benchmark-merge`.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
     #[arg(long, default_value = "cpu")]
     pub device: DeviceArg,
 }
@@ -157,7 +167,25 @@ pub fn benchmark(args: &BenchmarkArgs) -> anyhow::Result<ResultsTable> {
             args.layout
         );
     }
-    std::fs::create_dir_all(&args.out)?;
+    let categories = match args.shard {
+        Some(shard) => {
+            let mine = shard.select(&categories);
+            eprintln!(
+                "shard {shard}: {} of {} categories{}",
+                mine.len(),
+                categories.len(),
+                if mine.is_empty() {
+                    " (none: an empty table is written)"
+                } else {
+                    ""
+                }
+            );
+            mine
+        }
+        None => categories,
+    };
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| anyhow::anyhow!("creating {}: {e}", args.out.display()))?;
     let mut table = ResultsTable {
         model: args.model.clone(),
         rows: Vec::new(),
@@ -175,7 +203,54 @@ pub fn benchmark(args: &BenchmarkArgs) -> anyhow::Result<ResultsTable> {
         // Rewrite after every category: an interrupted benchmark keeps what it measured.
         write_tables(&args.out, &table, &args.layout)?;
     }
+    if table.rows.is_empty() {
+        write_tables(&args.out, &table, &args.layout)?;
+    }
     Ok(table)
+}
+
+/// `--shard I/N`: one of N deterministic parts of a benchmark's categories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// 1-based.
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    /// The categories of this shard: sorted by name, position k (0-based) goes to
+    /// shard k mod N + 1.
+    pub fn select(&self, categories: &[String]) -> Vec<String> {
+        let mut sorted = categories.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        sorted
+            .into_iter()
+            .enumerate()
+            .filter(|(k, _)| k % self.count == self.index - 1)
+            .map(|(_, c)| c)
+            .collect()
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("'{s}': expected I/N with 1 <= I <= N, e.g. 2/8");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let index: usize = i.trim().parse().map_err(|_| bad())?;
+        let count: usize = n.trim().parse().map_err(|_| bad())?;
+        if count == 0 || index == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Self { index, count })
+    }
 }
 
 pub fn write_tables(out: &Path, table: &ResultsTable, layout: &str) -> anyhow::Result<()> {
@@ -193,4 +268,24 @@ pub fn run(args: BenchmarkArgs) -> anyhow::Result<()> {
         PathBuf::from(&args.out).join("results.csv").display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_partition_the_sorted_categories() {
+        let cats: Vec<String> = ["e", "a", "d", "b", "c"].map(String::from).to_vec();
+        let shard = |s: &str| s.parse::<Shard>().unwrap().select(&cats);
+        // Sorted: a b c d e; k mod 3: a→1, b→2, c→3, d→1, e→2.
+        assert_eq!(shard("1/3"), ["a", "d"]);
+        assert_eq!(shard("2/3"), ["b", "e"]);
+        assert_eq!(shard("3/3"), ["c"]);
+        assert_eq!(shard("1/1"), ["a", "b", "c", "d", "e"]);
+        assert!(shard("7/7").is_empty());
+        for bad in ["0/3", "4/3", "1/0", "3", "a/b", ""] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+    }
 }

@@ -71,6 +71,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             models: None,
             nearest_weight: None,
             object_score: None,
+            shard: None,
             frame: FrameArgs {
                 frame: FrameMode::Auto,
             },

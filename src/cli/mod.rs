@@ -1,6 +1,8 @@
 //! Command-line interface: one file per subcommand; this file only dispatches.
 
 pub mod benchmark;
+pub mod benchmark_merge;
+pub mod calibrate;
 pub mod common;
 #[cfg(feature = "cuda")]
 pub mod cuda;
@@ -42,10 +44,14 @@ pub enum Command {
     Train(train::TrainArgs),
     /// Score a labelled test set: object/point AUROC and AP, per-sample scores.
     Test(test::TestArgs),
-    /// Score new scans: heatmaps (PLY, PNG) and object scores (JSON).
+    /// Score new scans: verdicts, anomalous regions, heatmaps (PLY, PNG), JSON.
     Predict(predict::PredictArgs),
+    /// Choose a saved detector's verdict thresholds from normal scans.
+    Calibrate(calibrate::CalibrateArgs),
     /// Train and test many categories; one table with the mean.
     Benchmark(benchmark::BenchmarkArgs),
+    /// Join the results of `benchmark --shard I/N` runs into one table.
+    BenchmarkMerge(benchmark_merge::BenchmarkMergeArgs),
     /// Write a synthetic defect benchmark from a mesh or a built-in shape.
     Synth(synth::SynthArgs),
     /// Write one Norm-AS pseudo anomaly, coloured by offset.
@@ -63,7 +69,9 @@ pub fn main() -> ExitCode {
         Command::Train(a) => train::run(a),
         Command::Test(a) => test::run(a),
         Command::Predict(a) => predict::run(a),
+        Command::Calibrate(a) => calibrate::run(a),
         Command::Benchmark(a) => benchmark::run(a),
+        Command::BenchmarkMerge(a) => benchmark_merge::run(a),
         Command::Synth(a) => synth::run(a),
         Command::Pseudo(a) => pseudo::run(a),
         Command::Inspect(a) => inspect::run(a),

@@ -1,11 +1,17 @@
 //! `po3ad predict FILE...`: per-point scores of new scans with a trained model, written
-//! as heatmaps (coloured PLY in the scan's own coordinates, PNG) and a JSON summary.
+//! as heatmaps (coloured PLY in the scan's own coordinates, PNG) and a JSON summary;
+//! with a calibrated model (`calibration.json`) also each scan's normalized score,
+//! verdict and anomalous regions.
 
+use super::calibrate::model_dir;
 use super::common::{
     load_model, locate_detector, write_heatmaps, DeviceArg, FrameArgs, SavedDetector,
 };
 use super::test::with_fused_nearest;
-use crate::eval::{ModelScorer, NearestTemplate, Placement, Scorer};
+use crate::eval::calibration::CALIBRATION_FILE;
+use crate::eval::regions::{find_regions, Region, RegionConfig};
+use crate::eval::{Calibration, ModelScorer, NearestTemplate, Placement, Scorer};
+use anyhow::Context;
 use burn::tensor::backend::AutodiffBackend;
 use po3ad_core::io;
 use po3ad_core::registration::RegistrationConfig;
@@ -41,8 +47,19 @@ pub struct PredictArgs {
 pub struct Prediction {
     pub file: String,
     pub object_score: f64,
+    /// `clamp(0.5 · object_score / object threshold, 0, 1)`: the threshold maps to 0.5;
+    /// null when the model has no calibration.
+    pub normalized_score: Option<f64>,
+    /// `"anomalous"` (object score above the calibrated threshold) or `"normal"`; null
+    /// when the model has no calibration.
+    pub verdict: Option<String>,
     pub max_point_score: f32,
     pub points: usize,
+    /// Points scoring above the calibrated point threshold (null when uncalibrated).
+    pub anomalous_points: Option<usize>,
+    /// Connected clusters of those points (`crate::eval::regions`), in the scan's own
+    /// file coordinates, largest first; null when uncalibrated.
+    pub regions: Option<Vec<Region>>,
     /// How the scan was put into the detector's frame: register, fixed or scan.
     pub frame: String,
     /// The registration's fit, when the scan was registered. `registered: false` means
@@ -55,28 +72,66 @@ pub struct Prediction {
 
 fn predict_with<B: AutodiffBackend + SparseBackend>(
     args: &PredictArgs,
+    path: &Path,
     device: &B::Device,
 ) -> anyhow::Result<Vec<Prediction>>
 where
     B::InnerBackend: SparseBackend,
 {
-    let (model, preset, frame) = load_model::<B::InnerBackend>(&args.model, device)?;
+    let (model, preset, frame) = load_model::<B::InnerBackend>(path, device)?;
+    // The same scorer `po3ad test` builds, so scores (and thresholds) agree.
     let scorer = with_fused_nearest(
         ModelScorer::new(model, &preset, frame, device),
-        &args.model,
+        path,
         preset.test.nearest_weight,
     )?;
-    predict_files(args, &scorer)
+    predict_files(args, &scorer, "po3ad", path)
+}
+
+/// The calibration saved for `detector` beside `model_path`, if it holds for the
+/// scorer's settings (a warning says why not otherwise).
+pub fn usable_calibration(
+    model_path: &Path,
+    detector: &str,
+    scoring: &str,
+) -> anyhow::Result<Option<Calibration>> {
+    let dir = model_dir(model_path);
+    match Calibration::load(&dir, detector)? {
+        None => {
+            eprintln!(
+                "note: {} has no calibration for {detector}: no verdicts (run `po3ad calibrate --model {}`)",
+                dir.display(),
+                model_path.display()
+            );
+            Ok(None)
+        }
+        Some(c) if c.scoring != scoring => {
+            eprintln!(
+                "warning: {}: the thresholds were chosen for '{}', these scores are '{scoring}': \
+                 no verdicts (run `po3ad calibrate` again)",
+                dir.join(CALIBRATION_FILE).display(),
+                c.scoring
+            );
+            Ok(None)
+        }
+        Some(c) => Ok(Some(c)),
+    }
 }
 
 /// Score every file with `scorer`, each placed in its frame as `--frame` says.
-fn predict_files(args: &PredictArgs, scorer: &dyn Scorer) -> anyhow::Result<Vec<Prediction>> {
+fn predict_files(
+    args: &PredictArgs,
+    scorer: &dyn Scorer,
+    detector: &str,
+    model_path: &Path,
+) -> anyhow::Result<Vec<Prediction>> {
     let placement = Placement::new(
         args.frame.frame,
         scorer.pose_dependent(),
         scorer.frame(),
         &RegistrationConfig::default(),
     )?;
+    let calibration = usable_calibration(model_path, detector, &scorer.scoring())?;
     let mut out = Vec::new();
     for file in &args.files {
         let original = io::read(file)?;
@@ -93,11 +148,35 @@ fn predict_files(args: &PredictArgs, scorer: &dyn Scorer) -> anyhow::Result<Vec<
         let scores = scorer.score_points(&[&cloud])?.pop().unwrap_or_default();
         let name = unique_stem(file, &out);
         write_heatmaps(&args.out, &name, &original, &scores)?;
+        let object_score = scorer.object_score(&scores);
+        let decided = calibration.as_ref().map(|c| {
+            let regions = find_regions(
+                &original.points,
+                &scores,
+                c.point_threshold,
+                &RegionConfig::default(),
+            );
+            let hot = scores.iter().filter(|&&s| s > c.point_threshold).count();
+            (
+                c.normalized(object_score),
+                c.verdict(object_score).to_string(),
+                hot,
+                regions,
+            )
+        });
+        let (normalized_score, verdict, anomalous_points, regions) = match decided {
+            Some((n, v, h, r)) => (Some(n), Some(v), Some(h), Some(r)),
+            None => (None, None, None, None),
+        };
         out.push(Prediction {
             file: file.display().to_string(),
-            object_score: scorer.object_score(&scores),
+            object_score,
+            normalized_score,
+            verdict,
             max_point_score: scores.iter().copied().fold(0.0, f32::max),
             points: scores.len(),
+            anomalous_points,
+            regions,
             frame: placement.name().into(),
             registration: fit,
             heatmap_ply: args.out.join(format!("{name}.ply")).display().to_string(),
@@ -126,18 +205,21 @@ fn unique_stem(file: &Path, done: &[Prediction]) -> String {
 }
 
 pub fn run(args: PredictArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.out)?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
     let preds = match locate_detector(&args.model)? {
-        SavedDetector::Po3ad(_) => {
-            crate::with_backend!(args.device, |B, dev| predict_with::<B>(&args, &dev))?
+        SavedDetector::Po3ad(path) => {
+            crate::with_backend!(args.device, |B, dev| predict_with::<B>(&args, &path, &dev))?
         }
-        SavedDetector::Nearest(path) => predict_files(&args, &NearestTemplate::load(&path)?)?,
+        SavedDetector::Nearest(path) => {
+            predict_files(&args, &NearestTemplate::load(&path)?, "nearest", &path)?
+        }
     };
     let json = serde_json::to_string_pretty(&preds)?;
     io::atomic::write_atomic(&args.out.join("predictions.json"), json.as_bytes())?;
     println!(
-        "{:<40} {:>8} {:>12} {:>10} {:>10}",
-        "file", "points", "object", "max point", "pose"
+        "{:<40} {:>8} {:>12} {:>6} {:>10} {:>7} {:>10}",
+        "file", "points", "object", "norm", "verdict", "regions", "pose"
     );
     for p in &preds {
         let pose = match &p.registration {
@@ -145,10 +227,34 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
             Some(_) => "NOT REGISTERED".into(),
             None => p.frame.clone(),
         };
+        let norm = p.normalized_score.map_or("-".into(), |n| format!("{n:.3}"));
+        let regions = p
+            .regions
+            .as_ref()
+            .map_or("-".into(), |r| r.len().to_string());
         println!(
-            "{:<40} {:>8} {:>12.5} {:>10.5} {:>10}",
-            p.file, p.points, p.object_score, p.max_point_score, pose
+            "{:<40} {:>8} {:>12.5} {:>6} {:>10} {:>7} {:>10}",
+            p.file,
+            p.points,
+            p.object_score,
+            norm,
+            p.verdict.as_deref().unwrap_or("-"),
+            regions,
+            pose
         );
+        for (i, r) in p.regions.iter().flatten().take(3).enumerate() {
+            println!(
+                "    region {}: {} points at ({:.4}, {:.4}, {:.4}), extent {:.4} × {:.4} × {:.4}",
+                i + 1,
+                r.points,
+                r.centroid[0],
+                r.centroid[1],
+                r.centroid[2],
+                r.extent[0],
+                r.extent[1],
+                r.extent[2]
+            );
+        }
     }
     println!("wrote {}", args.out.join("predictions.json").display());
     Ok(())

@@ -1,19 +1,27 @@
 //! `po3ad test`: score a labelled test set with a trained model (or a training-free
-//! detector) and report object/point AUROC and AP.
+//! detector) and report object/point AUROC and AP, F1-max, and precision / recall at
+//! the model's calibrated object threshold (`results.json` → `decisions`,
+//! `decisions.csv`).
 
 use super::common::{
     load_model, locate_detector, show_progress, DataArgs, DeviceArg, FrameArgs, SavedDetector,
 };
+use super::predict::usable_calibration;
+use crate::eval::decisions::{decide, f1_max, Decision};
 use crate::eval::nearest::NEAREST_FILE;
+use crate::eval::Calibration;
 use crate::eval::{
     evaluate_category, CategoryEval, CurvatureScorer, EvalOptions, FrameMode, ModelScorer,
     NearestConfig, NearestTemplate, ObjectScore, Scorer,
 };
+use anyhow::Context;
 use burn::tensor::backend::AutodiffBackend;
 use po3ad_core::dataset::Category;
+use po3ad_core::io;
 use po3ad_core::registration::RegistrationConfig;
 use po3ad_core::report::{write_samples_csv, write_samples_json, ResultsTable};
 use po3ad_sparse::SparseBackend;
+use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
@@ -35,7 +43,7 @@ pub struct TestArgs {
     pub detector: Option<String>,
     #[command(flatten)]
     pub frame: FrameArgs,
-    /// Output folder: results.csv/json/md, scores.csv/json, heatmaps/.
+    /// Output folder: results.csv/json, scores.csv/json, decisions.csv, heatmaps/.
     #[arg(long)]
     pub out: PathBuf,
     /// Heatmaps (PLY + PNG) to write, anomalous samples first.
@@ -167,30 +175,136 @@ pub fn frame_summary(eval: &CategoryEval) -> String {
     }
 }
 
+/// Object-level decisions of a test run: at the calibrated threshold (when the model
+/// has a calibration for these scores) and at the test set's F1-optimal one.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestDecisions {
+    /// The calibrated object threshold (anomalous ⇔ score > threshold); null without one.
+    pub object_threshold: Option<f64>,
+    pub point_threshold: Option<f32>,
+    /// Where the thresholds came from (`training-views` or a folder of normal scans).
+    pub calibration_source: Option<String>,
+    /// Precision / recall / F1 at the calibrated threshold.
+    pub at_threshold: Option<Decision>,
+    /// The best F1 over all object thresholds, and where it is reached.
+    pub f1_max: Option<Decision>,
+}
+
+impl TestDecisions {
+    pub fn new(eval: &CategoryEval, calibration: Option<&Calibration>) -> Self {
+        let labels: Vec<bool> = eval.samples.iter().map(|s| s.anomalous).collect();
+        let scores: Vec<f64> = eval.samples.iter().map(|s| s.object_score).collect();
+        Self {
+            object_threshold: calibration.map(|c| c.object_threshold),
+            point_threshold: calibration.map(|c| c.point_threshold),
+            calibration_source: calibration.map(|c| c.source.clone()),
+            at_threshold: calibration.map(|c| decide(&labels, &scores, c.object_threshold)),
+            f1_max: f1_max(&labels, &scores),
+        }
+    }
+
+    /// Lines for the terminal.
+    pub fn to_terminal(&self) -> String {
+        let mut out = String::new();
+        match (&self.at_threshold, self.object_threshold) {
+            (Some(d), Some(t)) => {
+                out += &format!(
+                    "at the calibrated object threshold {t:.6}: precision {:.4}, recall {:.4}, \
+                     F1 {:.4} ({} flagged of {} anomalous)\n",
+                    d.precision,
+                    d.recall,
+                    d.f1,
+                    d.true_positives + d.false_positives,
+                    d.true_positives + d.false_negatives
+                )
+            }
+            _ => out += "no calibration for these scores: no verdicts\n",
+        }
+        if let Some(d) = &self.f1_max {
+            out += &format!(
+                "F1-max {:.4} (precision {:.4}, recall {:.4}) above object score {:.6}\n",
+                d.f1, d.precision, d.recall, d.threshold
+            );
+        }
+        out
+    }
+}
+
+/// `decisions.csv`: `name,defect,anomalous,object_score,normalized_score,verdict`, one
+/// row per sample in scores.csv's order; the last two columns empty without a
+/// calibration.
+pub fn decisions_csv(
+    eval: &CategoryEval,
+    calibration: Option<&Calibration>,
+) -> anyhow::Result<String> {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    w.write_record(DECISIONS_CSV_HEADER.split(','))?;
+    for s in &eval.samples {
+        let (norm, verdict) = match calibration {
+            Some(c) => (
+                c.normalized(s.object_score).to_string(),
+                c.verdict(s.object_score).to_string(),
+            ),
+            None => Default::default(),
+        };
+        w.write_record([
+            s.name.clone(),
+            s.defect.clone(),
+            s.anomalous.to_string(),
+            s.object_score.to_string(),
+            norm,
+            verdict,
+        ])?;
+    }
+    Ok(String::from_utf8(
+        w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?,
+    )?)
+}
+
+/// The exact header of `decisions.csv`.
+pub const DECISIONS_CSV_HEADER: &str =
+    "name,defect,anomalous,object_score,normalized_score,verdict";
+
 pub fn write_outputs(
     out: &Path,
     model_name: &str,
     eval: &CategoryEval,
-) -> anyhow::Result<ResultsTable> {
-    std::fs::create_dir_all(out)?;
+    calibration: Option<&Calibration>,
+) -> anyhow::Result<(ResultsTable, TestDecisions)> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let table = ResultsTable {
         model: model_name.to_string(),
         rows: vec![eval.result.clone()],
     };
     table.write_csv(&out.join("results.csv"))?;
-    table.write_json(&out.join("results.json"))?;
+    let decisions = TestDecisions::new(eval, calibration);
+    // results.json: the table's JSON plus a "decisions" object.
+    table.validate()?;
+    let mut json: serde_json::Value = serde_json::from_str(&table.to_json())?;
+    if let Some(obj) = json.as_object_mut() {
+        obj.insert("decisions".into(), serde_json::to_value(&decisions)?);
+    }
+    let text = serde_json::to_string_pretty(&json)? + "\n";
+    io::atomic::write_atomic(&out.join("results.json"), text.as_bytes())?;
     write_samples_csv(&out.join("scores.csv"), &eval.samples)?;
     write_samples_json(&out.join("scores.json"), &eval.samples)?;
-    Ok(table)
+    io::atomic::write_atomic(
+        &out.join("decisions.csv"),
+        decisions_csv(eval, calibration)?.as_bytes(),
+    )?;
+    Ok((table, decisions))
 }
 
 pub fn run(args: TestArgs) -> anyhow::Result<()> {
     let category = args.data.category()?;
     let opts = eval_options(&args.out, args.heatmaps, args.noise, 4, args.frame.frame);
-    let (name, eval) = match (&args.detector, &args.model) {
+    let (name, eval, saved) = match (&args.detector, &args.model) {
         (Some(d), _) => (
             d.clone(),
             evaluate_category(detector(d, &category)?.as_ref(), &category, &opts)?,
+            None,
         ),
         (None, Some(m)) => match locate_detector(m)? {
             SavedDetector::Po3ad(path) => (
@@ -205,16 +319,23 @@ pub fn run(args: TestArgs) -> anyhow::Result<()> {
                     },
                     &dev
                 ))?,
+                Some(path),
             ),
             SavedDetector::Nearest(path) => (
                 "nearest".to_string(),
                 evaluate_category(&NearestTemplate::load(&path)?, &category, &opts)?,
+                Some(path),
             ),
         },
         (None, None) => anyhow::bail!("give --model or --detector"),
     };
-    let table = write_outputs(&args.out, &name, &eval)?;
+    let calibration = match &saved {
+        Some(path) => usable_calibration(path, &name, &eval.scoring)?,
+        None => None,
+    };
+    let (table, decisions) = write_outputs(&args.out, &name, &eval, calibration.as_ref())?;
     println!("{}", table.to_terminal());
+    print!("{}", decisions.to_terminal());
     println!("scans placed by: {}", frame_summary(&eval));
     println!("wrote {}", args.out.display());
     Ok(())

@@ -77,6 +77,13 @@ impl Scorer for CurvatureScorer {
     fn name(&self) -> &str {
         "curvature"
     }
+
+    fn scoring(&self) -> String {
+        format!(
+            "curvature k={} object_score=top_mean({})",
+            self.k, self.top_fraction
+        )
+    }
 }
 
 #[cfg(test)]

@@ -55,6 +55,8 @@ pub struct CategoryEval {
     pub frame: &'static str,
     /// Scans whose registration failed its quality gate (scored anyway, flagged).
     pub unregistered: usize,
+    /// The scorer's [`Scorer::scoring`] settings.
+    pub scoring: String,
 }
 
 /// A test cloud as the detector sees it: placed in its frame (+ optional noise).
@@ -65,9 +67,19 @@ pub fn prepare_test_cloud(
     rng: &mut ChaCha8Rng,
 ) -> anyhow::Result<(PointCloud, Option<RegistrationFit>)> {
     let mut cloud = load_test_cloud(sample)?;
-    let fit = placement
-        .place(&mut cloud)
+    let fit = prepare_cloud_with_noise(&mut cloud, placement, noise, rng)
         .map_err(|e| anyhow::anyhow!("{}: {e:#}", sample.path.display()))?;
+    Ok((cloud, fit))
+}
+
+/// Place `cloud` in the detector's frame, then add Gaussian noise σ = `noise` there.
+pub fn prepare_cloud_with_noise(
+    cloud: &mut PointCloud,
+    placement: &Placement,
+    noise: f32,
+    rng: &mut ChaCha8Rng,
+) -> anyhow::Result<Option<RegistrationFit>> {
+    let fit = placement.place(cloud)?;
     if noise > 0.0 {
         let normal = Normal::new(0.0f32, noise)?;
         for p in &mut cloud.points {
@@ -76,7 +88,7 @@ pub fn prepare_test_cloud(
             }
         }
     }
-    Ok((cloud, fit))
+    Ok(fit)
 }
 
 fn bar(n: usize, show: bool, label: &str) -> ProgressBar {
@@ -184,5 +196,6 @@ pub fn evaluate_category(
         samples,
         frame: placement.name(),
         unregistered,
+        scoring: scorer.scoring(),
     })
 }

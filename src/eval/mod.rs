@@ -1,13 +1,18 @@
 //! Evaluation: turn a trained model (or a training-free detector: curvature, nearest
 //! template) into per-point and per-object scores, put scans into the detector's frame
-//! (registration), and score whole test sets into metrics.
+//! (registration), score whole test sets into metrics, and turn scores into decisions
+//! (calibrated thresholds, verdicts, anomalous regions).
 
+pub mod calibration;
 pub mod curvature;
+pub mod decisions;
 pub mod evaluate;
 pub mod nearest;
 pub mod placement;
+pub mod regions;
 pub mod score;
 
+pub use calibration::{Calibration, CalibrationRule};
 pub use curvature::CurvatureScorer;
 pub use evaluate::{evaluate_category, CategoryEval, EvalOptions};
 pub use nearest::{NearestConfig, NearestTemplate};

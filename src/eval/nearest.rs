@@ -247,6 +247,13 @@ impl Scorer for NearestTemplate {
     fn frame(&self) -> Option<&TrainingFrame> {
         Some(&self.frame)
     }
+
+    fn scoring(&self) -> String {
+        format!(
+            "nearest object_score=top_mean({})",
+            self.config.top_fraction
+        )
+    }
 }
 
 #[cfg(test)]

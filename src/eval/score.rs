@@ -57,6 +57,11 @@ pub trait Scorer {
     fn frame(&self) -> Option<&TrainingFrame> {
         None
     }
+    /// The settings that decide the scores' scale (detector and its test-time rules),
+    /// recorded with a calibration so thresholds are never applied to other scores.
+    fn scoring(&self) -> String {
+        self.name().to_string()
+    }
 }
 
 /// PO3AD: run the network, take the L1 norm of each predicted offset.
@@ -156,6 +161,15 @@ impl<B: SparseBackend> Scorer for ModelScorer<B> {
 
     fn frame(&self) -> Option<&TrainingFrame> {
         self.frame.as_ref()
+    }
+
+    fn scoring(&self) -> String {
+        let rule = match self.object_rule {
+            ObjectScore::Mean => "mean".to_string(),
+            ObjectScore::TopMean => format!("top_mean({})", self.top_fraction),
+        };
+        let w = self.nearest.as_ref().map_or(0.0, |(_, w)| *w);
+        format!("po3ad object_score={rule} nearest_weight={w}")
     }
 }
 
