@@ -85,14 +85,14 @@ fn read<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyArray2<f32
 
 enum Detector {
     Po3ad(Box<ModelScorer<CpuBackend>>),
-    Nearest(NearestTemplate),
+    Nearest(Box<NearestTemplate>),
 }
 
 impl Detector {
     fn scorer(&self) -> &dyn Scorer {
         match self {
             Detector::Po3ad(s) => s.as_ref(),
-            Detector::Nearest(n) => n,
+            Detector::Nearest(n) => n.as_ref(),
         }
     }
 }
@@ -122,9 +122,10 @@ impl Model {
                 )?)),
                 "po3ad",
             ),
-            SavedDetector::Nearest(file) => {
-                (Detector::Nearest(NearestTemplate::load(&file)?), "nearest")
-            }
+            SavedDetector::Nearest(file) => (
+                Detector::Nearest(Box::new(NearestTemplate::load(&file)?)),
+                "nearest",
+            ),
         };
         let placement = placement_for(detector.scorer(), FrameMode::Auto)?;
         Ok(Model {

@@ -1,7 +1,8 @@
 """Type stubs for po3ad (the native module ``po3ad._po3ad``)."""
 
 import os
-from typing import Any, Literal, Optional, Union
+import pathlib
+from typing import Literal, Optional, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -73,5 +74,5 @@ class Model:
     @property
     def kind(self) -> Literal["po3ad", "nearest"]: ...
     @property
-    def path(self) -> Any:
-        """The path the model was loaded from (a ``pathlib.Path``)."""
+    def path(self) -> pathlib.Path:
+        """The path the model was loaded from."""
