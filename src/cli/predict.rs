@@ -10,12 +10,12 @@ use super::common::{
 use super::test::with_fused_nearest;
 use crate::eval::calibration::CALIBRATION_FILE;
 use crate::eval::regions::{find_regions, Region, RegionConfig};
-use crate::eval::{Calibration, ModelScorer, NearestTemplate, Placement, Scorer};
+use crate::eval::{Calibration, FrameMode, ModelScorer, NearestTemplate, Placement, Scorer};
 use anyhow::Context;
 use burn::tensor::backend::AutodiffBackend;
-use po3ad_core::io;
 use po3ad_core::registration::RegistrationConfig;
 use po3ad_core::report::RegistrationFit;
+use po3ad_core::{io, PointCloud};
 use po3ad_sparse::SparseBackend;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -39,6 +39,10 @@ pub struct PredictArgs {
     /// Output folder: <name>.ply, <name>.png and predictions.json.
     #[arg(long)]
     pub out: PathBuf,
+    /// Also write <name>.scores.txt: one point score per line, in the file's point
+    /// order (exact: each value reads back to the same float32).
+    #[arg(long)]
+    pub point_scores: bool,
     #[arg(long, default_value = "cpu")]
     pub device: DeviceArg,
 }
@@ -78,14 +82,46 @@ fn predict_with<B: AutodiffBackend + SparseBackend>(
 where
     B::InnerBackend: SparseBackend,
 {
-    let (model, preset, frame) = load_model::<B::InnerBackend>(path, device)?;
-    // The same scorer `po3ad test` builds, so scores (and thresholds) agree.
-    let scorer = with_fused_nearest(
-        ModelScorer::new(model, &preset, frame, device),
-        path,
-        preset.test.nearest_weight,
-    )?;
+    let scorer = load_scorer::<B::InnerBackend>(path, device)?;
     predict_files(args, &scorer, "po3ad", path)
+}
+
+/// The PO3AD scorer `predict` uses for the model at `model` (a folder or its
+/// model.po3ad): the same one `po3ad test` builds (preset, training frame, the
+/// nearest-template distance fused as the preset says), so scores and thresholds agree.
+/// The Python module scores with it too.
+pub fn load_scorer<B: SparseBackend>(
+    model: &Path,
+    device: &B::Device,
+) -> anyhow::Result<ModelScorer<B>> {
+    let (net, preset, frame) = load_model::<B>(model, device)?;
+    with_fused_nearest(
+        ModelScorer::new(net, &preset, frame, device),
+        model,
+        preset.test.nearest_weight,
+    )
+}
+
+/// Where `predict` puts scans for `scorer` under `--frame mode`.
+pub fn placement_for(scorer: &dyn Scorer, mode: FrameMode) -> anyhow::Result<Placement> {
+    Placement::new(
+        mode,
+        scorer.pose_dependent(),
+        scorer.frame(),
+        &RegistrationConfig::default(),
+    )
+}
+
+/// Place one scan (file coordinates) and score its points: the point scores, in the
+/// scan's point order, and the registration's fit when it was registered.
+pub fn score_scan(
+    placement: &Placement,
+    scorer: &dyn Scorer,
+    mut cloud: PointCloud,
+) -> anyhow::Result<(Vec<f32>, Option<RegistrationFit>)> {
+    let fit = placement.place(&mut cloud)?;
+    let scores = scorer.score_points(&[&cloud])?.pop().unwrap_or_default();
+    Ok((scores, fit))
 }
 
 /// The calibration saved for `detector` beside `model_path`, if it holds for the
@@ -125,19 +161,12 @@ fn predict_files(
     detector: &str,
     model_path: &Path,
 ) -> anyhow::Result<Vec<Prediction>> {
-    let placement = Placement::new(
-        args.frame.frame,
-        scorer.pose_dependent(),
-        scorer.frame(),
-        &RegistrationConfig::default(),
-    )?;
+    let placement = placement_for(scorer, args.frame.frame)?;
     let calibration = usable_calibration(model_path, detector, &scorer.scoring())?;
     let mut out = Vec::new();
     for file in &args.files {
         let original = io::read(file)?;
-        let mut cloud = original.clone();
-        let fit = placement
-            .place(&mut cloud)
+        let (scores, fit) = score_scan(&placement, scorer, original.clone())
             .map_err(|e| anyhow::anyhow!("{}: {e:#}", file.display()))?;
         if fit.is_some_and(|f| !f.registered) {
             eprintln!(
@@ -145,9 +174,15 @@ fn predict_files(
                 file.display()
             );
         }
-        let scores = scorer.score_points(&[&cloud])?.pop().unwrap_or_default();
         let name = unique_stem(file, &out);
         write_heatmaps(&args.out, &name, &original, &scores)?;
+        if args.point_scores {
+            let text: String = scores.iter().map(|v| format!("{v}\n")).collect();
+            io::atomic::write_atomic(
+                &args.out.join(format!("{name}.scores.txt")),
+                text.as_bytes(),
+            )?;
+        }
         let object_score = scorer.object_score(&scores);
         let decided = calibration.as_ref().map(|c| {
             let regions = find_regions(

@@ -10,7 +10,7 @@ use po3ad_core::registration::RegistrationConfig;
 use po3ad_sparse::SparseBackend;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
@@ -104,19 +104,23 @@ pub fn train_on<B: AutodiffBackend + SparseBackend>(
     Ok(report)
 }
 
+/// `--train PATH`: the training files (the file itself, or every supported file in the
+/// folder) and the part's name (the path's stem).
+pub fn training_files(path: &Path) -> anyhow::Result<(Vec<PathBuf>, String)> {
+    let files = crate::train::data::files_in(path)
+        .with_context(|| format!("reading {}", path.display()))?;
+    let name = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("part")
+        .to_string();
+    Ok((files, name))
+}
+
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let preset = preset_with_overrides(&args.preset, args.epochs, args.seed)?;
     let (files, name) = match &args.train {
-        Some(path) => {
-            let files = crate::train::data::files_in(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            let name = path
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or("part")
-                .to_string();
-            (files, name)
-        }
+        Some(path) => training_files(path)?,
         None => {
             let cat = args.data.category()?;
             (cat.train.clone(), cat.name.clone())

@@ -1,0 +1,237 @@
+"""Tests of the po3ad Python module against the po3ad CLI on the same files.
+
+The CLI binary is taken from $PO3AD_BIN, else from the cargo target folder
+($CARGO_TARGET_DIR or <repo>/target, release then debug). Without it the CLI
+comparisons fail (they are the point of the suite), they are not skipped.
+"""
+
+import json
+import os
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import po3ad
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def cli_binary() -> Path:
+    env = os.environ.get("PO3AD_BIN")
+    if env:
+        return Path(env)
+    target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+    for profile in ("release", "debug"):
+        p = target / profile / "po3ad"
+        if p.is_file():
+            return p
+    pytest.fail(
+        f"no po3ad binary in {target}/(release|debug); build it (cargo build --release) "
+        "or set PO3AD_BIN"
+    )
+
+
+def run_cli(*args) -> str:
+    res = subprocess.run(
+        [str(cli_binary()), *map(str, args)], capture_output=True, text=True
+    )
+    assert res.returncode == 0, f"po3ad {args} failed:\n{res.stdout}\n{res.stderr}"
+    return res.stdout
+
+
+@pytest.fixture(scope="session")
+def data(tmp_path_factory) -> Path:
+    """A small synthetic bottle: one training template, one good and one bulged scan."""
+    root = tmp_path_factory.mktemp("data")
+    run_cli(
+        "synth", "--builtin", "bottle", "--out", root, "--n-train", "1",
+        "--n-good", "1", "--n-per-defect", "1", "--points", "3000",
+        "--defects", "bulge",
+    )  # fmt: skip
+    return root / "pcd" / "bottle"
+
+
+def scans(data: Path):
+    return sorted((data / "test").glob("*.pcd"))
+
+
+@pytest.fixture(scope="session")
+def nearest_model(data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("nearest")
+    return po3ad.train(train=data / "train", out=out, detector="nearest")
+
+
+@pytest.fixture(scope="session")
+def po3ad_model(data, tmp_path_factory):
+    """PO3AD with the tiny preset, trained in the training pose (scans registered) and
+    fused with the nearest-template distance, so the whole predict path is exercised."""
+    tmp = tmp_path_factory.mktemp("po3ad")
+    text = (REPO / "presets" / "tiny.toml").read_text()
+    text = text.replace("[train]\n", "[train]\nrotate = false\n", 1)
+    text += '\n[test]\nnearest_weight = 0.5\nobject_score = "top_mean"\n'
+    preset = tmp / "tiny-fused.toml"
+    preset.write_text(text)
+    return po3ad.train(train=data / "train", out=tmp / "model", preset=str(preset))
+
+
+@pytest.fixture(scope="session")
+def tiny_model(data, tmp_path_factory):
+    """The stock tiny preset (trained with rotations: scans normalized on their own)."""
+    out = tmp_path_factory.mktemp("tiny")
+    return po3ad.train(train=data / "train", out=out, preset="tiny", epochs=1)
+
+
+def cli_predict(model_path: Path, files, out: Path):
+    run_cli("predict", "--model", model_path, *files, "--out", out, "--point-scores")
+    preds = json.loads((out / "predictions.json").read_text())
+    point = [
+        np.loadtxt(out / f"{Path(p['file']).stem}.scores.txt", dtype=np.float32)
+        for p in preds
+    ]
+    return preds, point
+
+
+@pytest.mark.parametrize("which", ["nearest_model", "po3ad_model", "tiny_model"])
+def test_scores_equal_cli(which, request, data, tmp_path):
+    model = request.getfixturevalue(which)
+    files = scans(data)
+    assert len(files) == 2
+    preds, cli_points = cli_predict(model.path, files, tmp_path / "cli")
+    for f, pred, cli_pts in zip(files, preds, cli_points):
+        s = model.score(po3ad.read(f))
+        assert s.frame == pred["frame"]
+        assert s.point_scores.dtype == np.float32
+        assert s.point_scores.shape == (pred["points"],)
+        np.testing.assert_array_equal(s.point_scores, cli_pts)
+        assert s.object_score == pytest.approx(pred["object_score"], rel=1e-12, abs=0)
+        reg = pred.get("registration")
+        if reg is None:
+            assert s.registered is None and s.fitness is None
+        else:
+            assert s.registered == reg["registered"]
+            assert s.fitness == pytest.approx(reg["fitness"], rel=1e-6)
+    if which != "tiny_model":
+        assert preds[0]["frame"] == "register"
+
+
+def test_model_load_forms(nearest_model, po3ad_model, data):
+    pts = po3ad.read(scans(data)[0])
+    for model, file in ((nearest_model, "nearest.json"), (po3ad_model, "model.po3ad")):
+        a = model.score(pts)
+        for path in (model.path, str(model.path), Path(model.path) / file):
+            b = po3ad.Model.load(path).score(pts)
+            np.testing.assert_array_equal(a.point_scores, b.point_scores)
+            assert a.object_score == b.object_score
+    assert nearest_model.kind == "nearest" and po3ad_model.kind == "po3ad"
+
+
+def test_anomaly_scores_higher(nearest_model, data):
+    good, bad = (nearest_model.score(po3ad.read(f)) for f in (
+        data / "test" / "bottle_positive0.pcd", data / "test" / "bottle_bulge0.pcd"))
+    assert bad.object_score > good.object_score
+
+
+def test_read(data):
+    pts = po3ad.read(scans(data)[0])
+    assert isinstance(pts, np.ndarray)
+    assert pts.dtype == np.float32 and pts.ndim == 2 and pts.shape[1] == 3
+    assert pts.shape[0] > 1000 and pts.flags.c_contiguous
+    assert np.isfinite(pts).all()
+
+
+def test_dtypes_and_strides(nearest_model, data):
+    pts = po3ad.read(scans(data)[0])
+    ref = nearest_model.score(pts)
+    # float64, a Python list, Fortran order, a strided view: all the same points.
+    f64 = pts.astype(np.float64)
+    fortran = np.asfortranarray(pts)
+    wide = np.zeros((pts.shape[0] * 2, 5), dtype=np.float64)
+    wide[::2, 1:4] = pts
+    view = wide[::2, 1:4]
+    assert not view.flags.c_contiguous
+    for arr in (f64, fortran, view, pts.tolist()):
+        s = nearest_model.score(arr)
+        np.testing.assert_array_equal(s.point_scores, ref.point_scores)
+        assert s.object_score == ref.object_score
+    # The caller's array is not modified.
+    np.testing.assert_array_equal(view, pts.astype(np.float64))
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        np.zeros((10, 2), np.float32),
+        np.zeros((10, 4)),
+        np.zeros(30),
+        np.zeros((2, 10, 3)),
+        np.zeros((0, 3)),
+        np.array([[0.0, 1.0, np.nan]] * 10),
+        np.array([[0.0, np.inf, 1.0]] * 10),
+        [["a", "b", "c"]],
+    ],
+)
+def test_wrong_points_raise_value_error(nearest_model, bad):
+    with pytest.raises(ValueError):
+        nearest_model.score(bad)
+
+
+def test_errors_are_exceptions_naming_the_file(tmp_path):
+    missing = tmp_path / "missing_scan.pcd"
+    with pytest.raises(OSError, match="missing_scan.pcd"):
+        po3ad.read(missing)
+    with pytest.raises(FileNotFoundError):
+        po3ad.read(missing)
+    garbage = tmp_path / "garbage.ply"
+    garbage.write_bytes(b"ply\nformat nonsense\n")
+    with pytest.raises(ValueError, match="garbage.ply"):
+        po3ad.read(garbage)
+    with pytest.raises(Exception, match="no_model_here"):
+        po3ad.Model.load(tmp_path / "no_model_here")
+    with pytest.raises(Exception, match="no_train_data"):
+        po3ad.train(train=tmp_path / "no_train_data", out=tmp_path / "o", detector="nearest")
+    with pytest.raises(ValueError, match="unknown detector"):
+        po3ad.train(train=tmp_path, out=tmp_path / "o", detector="bogus")
+    with pytest.raises(ValueError, match="preset"):
+        po3ad.train(train=tmp_path, out=tmp_path / "o", preset="no-such-preset")
+
+
+def test_other_threads_run_while_scoring(po3ad_model, data):
+    """score releases the GIL: a pure-Python counter advances during the call."""
+    pts = po3ad.read(scans(data)[1])
+    big = np.concatenate([pts + np.float32(1e-4) * i for i in range(8)])
+    count = 0
+    stop = threading.Event()
+
+    def counter():
+        nonlocal count
+        while not stop.is_set():
+            count += 1
+            time.sleep(0.0005)
+
+    t = threading.Thread(target=counter)
+    t.start()
+    try:
+        time.sleep(0.02)
+        before = count
+        t0 = time.perf_counter()
+        po3ad_model.score(big)
+        seconds = time.perf_counter() - t0
+        during = count - before
+    finally:
+        stop.set()
+        t.join()
+    assert seconds > 0.05, f"the score call was too short to test ({seconds:.3f} s)"
+    # With the GIL held the counter could not advance at all during the call.
+    assert during >= 10, f"counter advanced {during} times in {seconds:.2f} s"
+
+
+def test_score_repr_and_fields(nearest_model, data):
+    s = nearest_model.score(po3ad.read(scans(data)[0]))
+    assert isinstance(s.object_score, float)
+    assert s.frame == "register" and s.registered is True
+    assert 0.0 < s.fitness <= 1.0 and s.inlier_rmse >= 0.0
+    assert "object_score" in repr(s) and "nearest" in repr(nearest_model)
