@@ -2,24 +2,10 @@
 //! (tiny preset) → test → predict → benchmark. Checks the files each step promises and
 //! recomputes the object AUROC from the per-sample scores by counting pairs.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
+use common::po3ad;
 
-fn po3ad(args: &[&str], cwd: &Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_po3ad"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run po3ad");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "po3ad {args:?} failed:\n{text}");
-    assert!(!text.contains("panicked"), "{text}");
-    text
-}
+use std::path::Path;
 
 const HEADER: &str =
     "category,object_auroc,object_ap,point_auroc,point_ap,train_seconds,test_seconds";

@@ -3,26 +3,12 @@
 //! distribution, anomalous regions on a plane with two known defect blobs, and the
 //! precision / recall `po3ad test` reports at the calibrated threshold.
 
+mod common;
+use common::po3ad;
+
 use po3ad::eval::calibration::{quantile, Calibration, CalibrationRule};
 use po3ad::eval::regions::{find_regions, median_spacing, RegionConfig};
 use std::path::Path;
-use std::process::Command;
-
-fn po3ad(args: &[&str], cwd: &Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_po3ad"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run po3ad");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "po3ad {args:?} failed:\n{text}");
-    assert!(!text.contains("panicked"), "{text}");
-    text
-}
 
 #[test]
 fn thresholds_from_a_known_distribution() {

@@ -1,24 +1,11 @@
 //! Sharded benchmarks (issue #14 part 3): `benchmark --shard I/N` for I = 1..3 and
 //! `benchmark-merge` give exactly the unsharded table (every column but the timings).
 
+mod common;
+use common::po3ad;
+
 use std::path::Path;
 use std::process::Command;
-
-fn po3ad(args: &[&str], cwd: &Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_po3ad"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run po3ad");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "po3ad {args:?} failed:\n{text}");
-    assert!(!text.contains("panicked"), "{text}");
-    text
-}
 
 /// results.csv without the two timing columns.
 fn metric_columns(path: &Path) -> Vec<String> {

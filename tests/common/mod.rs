@@ -56,3 +56,21 @@ pub fn fit_lock() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+/// Run the `po3ad` binary in `cwd`; asserts success and no panic, returns stdout + stderr.
+#[allow(dead_code)]
+pub fn po3ad(args: &[&str], cwd: &std::path::Path) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_po3ad"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run po3ad");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "po3ad {args:?} failed:\n{text}");
+    assert!(!text.contains("panicked"), "{text}");
+    text
+}
