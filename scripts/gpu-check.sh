@@ -119,9 +119,9 @@ if [ "$DEVICE" = cuda ]; then
     nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 250 >"$MEM" 2>/dev/null &
     MEM_PID=$!
 fi
-# Epoch ends: loss.csv gains a line after every epoch (checkpoint_every = 1 in the
-# presets), so polling its length times the second epoch alone, without the first one's
-# kernel compilation.
+# Epoch ends: loss.csv gains a line after every epoch (it is written each epoch, whatever
+# the checkpoint cadence), so polling its length times the second epoch alone, without
+# the first one's kernel compilation.
 EPOCH_TIMES="$WORK/epoch-ends.txt"
 : >"$EPOCH_TIMES"
 (
