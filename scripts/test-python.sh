@@ -12,7 +12,10 @@ python="${PYTHON:-python3}"
 venv="$target/py-venv"
 wheels="$target/py-wheels"
 
-cargo build --bin po3ad
+# The CLI binary the tests compare with, as `cargo test --workspace` builds it (same
+# profile and feature set, so after the Rust suite this is a no-op, where a plain
+# `cargo build --bin po3ad` would rebuild every dependency with other features).
+cargo test --workspace --no-run
 rm -rf "$venv" "$wheels"
 "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check maturin numpy pytest
