@@ -5,9 +5,11 @@
 //! 2. `po3ad_core::pseudo` fakes a defect (Norm-AS) on a normal training cloud.
 //! 3. [`model`] voxelizes it into a `po3ad_sparse::SparseTensor` and predicts per-point offsets.
 //! 4. [`train`] fits the model; [`eval`] turns offsets into scores and metrics.
-//! 5. [`cli`] wires it all into `po3ad fit / test / predict / benchmark / ...`.
+//! 5. [`service`] scores scans over HTTP with a detector loaded once.
+//! 6. [`cli`] wires it all into `po3ad fit / test / predict / benchmark / ...`.
 
 pub mod cli;
 pub mod eval;
 pub mod model;
+pub mod service;
 pub mod train;

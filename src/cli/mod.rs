@@ -11,6 +11,7 @@ pub mod inspect;
 pub mod predict;
 pub mod profile;
 pub mod pseudo;
+pub mod serve;
 pub mod synth;
 pub mod test;
 pub mod train;
@@ -28,6 +29,7 @@ use std::process::ExitCode;
   po3ad synth --mesh part.stl --out data/      # a defect benchmark from your CAD mesh
   po3ad train --train part.stl --out runs/part # train on a mesh (or a folder of normal scans)
   po3ad predict --model runs/part scan.pcd --out pred/
+  po3ad serve --model runs/part                # HTTP scoring service on 127.0.0.1:8080
   po3ad benchmark --layout anomaly-shapenet --root data --out bench/"
 )]
 pub struct Cli {
@@ -46,6 +48,8 @@ pub enum Command {
     Test(test::TestArgs),
     /// Score new scans: verdicts, anomalous regions, heatmaps (PLY, PNG), JSON.
     Predict(predict::PredictArgs),
+    /// Score scans over HTTP: POST /v1/score, GET /healthz, GET /metrics.
+    Serve(serve::ServeArgs),
     /// Choose a saved detector's verdict thresholds from normal scans.
     Calibrate(calibrate::CalibrateArgs),
     /// Train and test many categories; one table with the mean.
@@ -69,6 +73,7 @@ pub fn main() -> ExitCode {
         Command::Train(a) => train::run(a),
         Command::Test(a) => test::run(a),
         Command::Predict(a) => predict::run(a),
+        Command::Serve(a) => serve::run(a),
         Command::Calibrate(a) => calibrate::run(a),
         Command::Benchmark(a) => benchmark::run(a),
         Command::BenchmarkMerge(a) => benchmark_merge::run(a),

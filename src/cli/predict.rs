@@ -9,13 +9,13 @@ use super::common::{
 };
 use super::test::with_fused_nearest;
 use crate::eval::calibration::CALIBRATION_FILE;
-use crate::eval::regions::{find_regions, Region, RegionConfig};
+pub use crate::eval::scan::score_scan;
+use crate::eval::scan::{report_scan, ScanReport};
 use crate::eval::{Calibration, FrameMode, ModelScorer, NearestTemplate, Placement, Scorer};
 use anyhow::Context;
 use burn::tensor::backend::AutodiffBackend;
 use po3ad_core::registration::RegistrationConfig;
-use po3ad_core::report::RegistrationFit;
-use po3ad_core::{io, PointCloud};
+use po3ad_core::io;
 use po3ad_sparse::SparseBackend;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -50,26 +50,8 @@ pub struct PredictArgs {
 #[derive(Debug, Serialize)]
 pub struct Prediction {
     pub file: String,
-    pub object_score: f64,
-    /// `clamp(0.5 · object_score / object threshold, 0, 1)`: the threshold maps to 0.5;
-    /// null when the model has no calibration.
-    pub normalized_score: Option<f64>,
-    /// `"anomalous"` (object score above the calibrated threshold) or `"normal"`; null
-    /// when the model has no calibration.
-    pub verdict: Option<String>,
-    pub max_point_score: f32,
-    pub points: usize,
-    /// Points scoring above the calibrated point threshold (null when uncalibrated).
-    pub anomalous_points: Option<usize>,
-    /// Connected clusters of those points (`crate::eval::regions`), in the scan's own
-    /// file coordinates, largest first; null when uncalibrated.
-    pub regions: Option<Vec<Region>>,
-    /// How the scan was put into the detector's frame: register, fixed or scan.
-    pub frame: String,
-    /// The registration's fit, when the scan was registered. `registered: false` means
-    /// the scan could not be put into the training pose and its scores are unreliable.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub registration: Option<RegistrationFit>,
+    #[serde(flatten)]
+    pub report: ScanReport,
     pub heatmap_ply: String,
     pub heatmap_png: String,
 }
@@ -110,18 +92,6 @@ pub fn placement_for(scorer: &dyn Scorer, mode: FrameMode) -> anyhow::Result<Pla
         scorer.frame(),
         &RegistrationConfig::default(),
     )
-}
-
-/// Place one scan (file coordinates) and score its points: the point scores, in the
-/// scan's point order, and the registration's fit when it was registered.
-pub fn score_scan(
-    placement: &Placement,
-    scorer: &dyn Scorer,
-    mut cloud: PointCloud,
-) -> anyhow::Result<(Vec<f32>, Option<RegistrationFit>)> {
-    let fit = placement.place(&mut cloud)?;
-    let scores = scorer.score_points(&[&cloud])?.pop().unwrap_or_default();
-    Ok((scores, fit))
 }
 
 /// The calibration saved for `detector` beside `model_path`, if it holds for the
@@ -166,9 +136,9 @@ fn predict_files(
     let mut out = Vec::new();
     for file in &args.files {
         let original = io::read(file)?;
-        let (scores, fit) = score_scan(&placement, scorer, original.clone())
+        let (report, scores) = report_scan(&placement, scorer, calibration.as_ref(), &original)
             .map_err(|e| anyhow::anyhow!("{}: {e:#}", file.display()))?;
-        if fit.is_some_and(|f| !f.registered) {
+        if !report.placed() {
             eprintln!(
                 "warning: {}: could not be registered to the training pose; its scores are unreliable",
                 file.display()
@@ -183,37 +153,9 @@ fn predict_files(
                 text.as_bytes(),
             )?;
         }
-        let object_score = scorer.object_score(&scores);
-        let decided = calibration.as_ref().map(|c| {
-            let regions = find_regions(
-                &original.points,
-                &scores,
-                c.point_threshold,
-                &RegionConfig::default(),
-            );
-            let hot = scores.iter().filter(|&&s| s > c.point_threshold).count();
-            (
-                c.normalized(object_score),
-                c.verdict(object_score).to_string(),
-                hot,
-                regions,
-            )
-        });
-        let (normalized_score, verdict, anomalous_points, regions) = match decided {
-            Some((n, v, h, r)) => (Some(n), Some(v), Some(h), Some(r)),
-            None => (None, None, None, None),
-        };
         out.push(Prediction {
             file: file.display().to_string(),
-            object_score,
-            normalized_score,
-            verdict,
-            max_point_score: scores.iter().copied().fold(0.0, f32::max),
-            points: scores.len(),
-            anomalous_points,
-            regions,
-            frame: placement.name().into(),
-            registration: fit,
+            report,
             heatmap_ply: args.out.join(format!("{name}.ply")).display().to_string(),
             heatmap_png: args.out.join(format!("{name}.png")).display().to_string(),
         });
@@ -257,27 +199,27 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
         "file", "points", "object", "norm", "verdict", "regions", "pose"
     );
     for p in &preds {
-        let pose = match &p.registration {
+        let pose = match &p.report.registration {
             Some(r) if r.registered => format!("fit {:.2}", r.fitness),
             Some(_) => "NOT REGISTERED".into(),
-            None => p.frame.clone(),
+            None => p.report.frame.clone(),
         };
-        let norm = p.normalized_score.map_or("-".into(), |n| format!("{n:.3}"));
-        let regions = p
+        let norm = p.report.normalized_score.map_or("-".into(), |n| format!("{n:.3}"));
+        let regions = p.report
             .regions
             .as_ref()
             .map_or("-".into(), |r| r.len().to_string());
         println!(
             "{:<40} {:>8} {:>12.5} {:>6} {:>10} {:>7} {:>10}",
             p.file,
-            p.points,
-            p.object_score,
+            p.report.points,
+            p.report.object_score,
             norm,
-            p.verdict.as_deref().unwrap_or("-"),
+            p.report.verdict.as_deref().unwrap_or("-"),
             regions,
             pose
         );
-        for (i, r) in p.regions.iter().flatten().take(3).enumerate() {
+        for (i, r) in p.report.regions.iter().flatten().take(3).enumerate() {
             println!(
                 "    region {}: {} points at ({:.4}, {:.4}, {:.4}), extent {:.4} × {:.4} × {:.4}",
                 i + 1,

@@ -10,6 +10,7 @@ pub mod evaluate;
 pub mod nearest;
 pub mod placement;
 pub mod regions;
+pub mod scan;
 pub mod score;
 
 pub use calibration::{Calibration, CalibrationRule};

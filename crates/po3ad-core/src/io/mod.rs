@@ -173,6 +173,11 @@ pub fn write_ply(
     ply::write(path, cloud, colors, binary)
 }
 
+/// [`write_ply`]'s bytes without a file (binary little-endian when `binary`).
+pub fn encode_ply(cloud: &PointCloud, colors: Option<&[[u8; 3]]>, binary: bool) -> Result<Vec<u8>> {
+    ply::encode(cloud, colors, binary)
+}
+
 /// Write a cloud as PCD v0.7 in the chosen DATA mode (normals and labels when present;
 /// faces are not representable and are dropped).
 pub fn write_pcd(path: &Path, cloud: &PointCloud, mode: PcdData) -> Result<()> {

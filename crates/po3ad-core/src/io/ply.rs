@@ -365,6 +365,27 @@ pub fn write(
     colors: Option<&[[u8; 3]]>,
     binary: bool,
 ) -> Result<()> {
+    let h = header(path, cloud, colors, binary)?;
+    super::atomic::write_atomic_with(path, |w| write_body(w, &h, cloud, colors, binary))
+}
+
+/// `cloud` as PLY bytes, as [`write`] would put them in a file (for answers that never
+/// touch the disk, such as the service's heatmaps).
+pub fn encode(cloud: &PointCloud, colors: Option<&[[u8; 3]]>, binary: bool) -> Result<Vec<u8>> {
+    let path = Path::new("heatmap.ply");
+    let h = header(path, cloud, colors, binary)?;
+    let mut out = Vec::new();
+    write_body(&mut out, &h, cloud, colors, binary).map_err(|e| Error::io(path, e))?;
+    Ok(out)
+}
+
+/// Check lengths and build the header for [`write`] / [`encode`].
+fn header(
+    path: &Path,
+    cloud: &PointCloud,
+    colors: Option<&[[u8; 3]]>,
+    binary: bool,
+) -> Result<String> {
     super::check_lengths(cloud)?;
     if let Some(c) = colors {
         if c.len() != cloud.points.len() {
@@ -397,47 +418,56 @@ pub fn write(
         ));
     }
     h.push_str("end_header\n");
-    super::atomic::write_atomic_with(path, |w| {
-        w.write_all(h.as_bytes())?;
-        for i in 0..n {
-            let p = cloud.points[i];
-            let nrm = cloud.normals.as_ref().map(|v| v[i]);
-            let col = colors.map(|c| c[i]);
-            let lab = cloud.labels.as_ref().map(|l| l[i]);
-            if binary {
-                for v in p.iter().chain(nrm.iter().flatten()) {
-                    w.write_all(&v.to_le_bytes())?;
-                }
-                if let Some(c) = col {
-                    w.write_all(&c)?;
-                }
-                if let Some(l) = lab {
-                    w.write_all(&[l])?;
-                }
-            } else {
-                write!(w, "{} {} {}", p[0], p[1], p[2])?;
-                if let Some(q) = nrm {
-                    write!(w, " {} {} {}", q[0], q[1], q[2])?;
-                }
-                if let Some(c) = col {
-                    write!(w, " {} {} {}", c[0], c[1], c[2])?;
-                }
-                if let Some(l) = lab {
-                    write!(w, " {l}")?;
-                }
-                writeln!(w)?;
+    Ok(h)
+}
+
+fn write_body(
+    w: &mut dyn std::io::Write,
+    h: &str,
+    cloud: &PointCloud,
+    colors: Option<&[[u8; 3]]>,
+    binary: bool,
+) -> std::io::Result<()> {
+    let n = cloud.points.len();
+    w.write_all(h.as_bytes())?;
+    for i in 0..n {
+        let p = cloud.points[i];
+        let nrm = cloud.normals.as_ref().map(|v| v[i]);
+        let col = colors.map(|c| c[i]);
+        let lab = cloud.labels.as_ref().map(|l| l[i]);
+        if binary {
+            for v in p.iter().chain(nrm.iter().flatten()) {
+                w.write_all(&v.to_le_bytes())?;
             }
-        }
-        for f in &cloud.faces {
-            if binary {
-                w.write_all(&[3u8])?;
-                for v in f {
-                    w.write_all(&(*v as i32).to_le_bytes())?;
-                }
-            } else {
-                writeln!(w, "3 {} {} {}", f[0], f[1], f[2])?;
+            if let Some(c) = col {
+                w.write_all(&c)?;
             }
+            if let Some(l) = lab {
+                w.write_all(&[l])?;
+            }
+        } else {
+            write!(w, "{} {} {}", p[0], p[1], p[2])?;
+            if let Some(q) = nrm {
+                write!(w, " {} {} {}", q[0], q[1], q[2])?;
+            }
+            if let Some(c) = col {
+                write!(w, " {} {} {}", c[0], c[1], c[2])?;
+            }
+            if let Some(l) = lab {
+                write!(w, " {l}")?;
+            }
+            writeln!(w)?;
         }
-        Ok(())
-    })
+    }
+    for f in &cloud.faces {
+        if binary {
+            w.write_all(&[3u8])?;
+            for v in f {
+                w.write_all(&(*v as i32).to_le_bytes())?;
+            }
+        } else {
+            writeln!(w, "3 {} {} {}", f[0], f[1], f[2])?;
+        }
+    }
+    Ok(())
 }

@@ -1,0 +1,136 @@
+//! `po3ad serve --model DIR`: load a detector once and score scans over HTTP
+//! ([`crate::service`]). Prints `listening on http://ADDR` once it accepts requests
+//! (with `--addr 127.0.0.1:0` the OS picks the port, and that line says which).
+
+use super::common::{locate_detector, DeviceArg, FrameArgs, SavedDetector};
+use super::predict::{load_scorer, placement_for, usable_calibration};
+use crate::eval::{NearestTemplate, Scorer};
+use crate::service::{serve, shutdown_signal, DetectorPool, RequestLimits};
+use anyhow::Context;
+use burn::tensor::backend::AutodiffBackend;
+use po3ad_sparse::SparseBackend;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  po3ad serve --model runs/part                        # http://127.0.0.1:8080
+  curl --data-binary @scan.pcd -H 'Content-Type: application/x-pcd' \\
+       http://127.0.0.1:8080/v1/score
+  curl --data-binary @scan.ply 'http://127.0.0.1:8080/v1/score?format=ply&point_scores=true'
+  curl http://127.0.0.1:8080/metrics
+  po3ad serve --model runs/part --addr 0.0.0.0:9000 --workers 4 --queue 64
+
+Answers: 200 with the same JSON `po3ad predict` writes per scan; 400 unreadable scan,
+408 body too slow, 413 body too large, 415 not a point-cloud content type, 422 a scan
+that cannot be scored, 503 (Retry-After: 1) when every worker and queue place is taken.
+SIGTERM or Ctrl-C: stop accepting, finish the requests in flight, exit 0.")]
+pub struct ServeArgs {
+    /// Trained model: the folder `po3ad train --out` wrote, or its model.po3ad or
+    /// nearest.json.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Address to listen on (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// Scans scored at once (each worker holds its own copy of the model). Default:
+    /// the number of CPUs, at most 4.
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Scans that may wait for a worker; more are refused with 503.
+    #[arg(long, default_value_t = 32)]
+    pub queue: usize,
+    /// Largest request body, in MiB.
+    #[arg(long, default_value_t = 256)]
+    pub max_body_mib: usize,
+    /// Most points in one scan.
+    #[arg(long, default_value_t = 5_000_000)]
+    pub max_points: usize,
+    /// Seconds allowed to receive a whole body.
+    #[arg(long, default_value_t = 30.0)]
+    pub read_timeout: f64,
+    #[command(flatten)]
+    pub frame: FrameArgs,
+    #[arg(long, default_value = "cpu")]
+    pub device: DeviceArg,
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let workers = args.workers.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(4)
+    });
+    anyhow::ensure!(workers >= 1, "--workers must be at least 1");
+    anyhow::ensure!(
+        args.read_timeout.is_finite() && args.read_timeout > 0.0,
+        "--read-timeout must be a positive number of seconds"
+    );
+    let pool = load_pool(&args, workers)?;
+    let limits = RequestLimits {
+        max_body_bytes: args.max_body_mib.saturating_mul(1 << 20),
+        max_points: args.max_points,
+        read_timeout: Duration::from_secs_f64(args.read_timeout),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.addr)
+            .await
+            .with_context(|| format!("listening on {}", args.addr))?;
+        let local = listener.local_addr()?;
+        println!(
+            "listening on http://{local} ({} detector, {workers} workers, queue {})",
+            pool.detector, args.queue
+        );
+        // Tests and scripts wait for that line: make sure it leaves the buffer.
+        std::io::stdout().flush()?;
+        serve(listener, pool, limits, shutdown_signal()).await?;
+        eprintln!("stopped: requests in flight were answered");
+        anyhow::Ok(())
+    })
+}
+
+/// `workers` copies of the detector at `args.model`, with its placement and calibration.
+fn load_pool(args: &ServeArgs, workers: usize) -> anyhow::Result<DetectorPool> {
+    let (path, detector) = match locate_detector(&args.model)? {
+        SavedDetector::Po3ad(p) => (p, "po3ad"),
+        SavedDetector::Nearest(p) => (p, "nearest"),
+    };
+    let mut scorers: Vec<Box<dyn Scorer + Send>> = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        scorers.push(match detector {
+            "po3ad" => crate::with_backend!(args.device, |B, dev| load_po3ad::<B>(
+                &args.model,
+                &dev
+            ))?,
+            _ => Box::new(NearestTemplate::load(&path)?),
+        });
+    }
+    let first = scorers.first().context("no workers")?;
+    let placement = placement_for(first.as_ref(), args.frame.frame)?;
+    let calibration = usable_calibration(&path, detector, &first.scoring())?;
+    Ok(DetectorPool::new(
+        scorers,
+        placement,
+        calibration,
+        detector,
+        args.model.display().to_string(),
+        args.queue,
+    ))
+}
+
+fn load_po3ad<B: AutodiffBackend + SparseBackend>(
+    model: &Path,
+    device: &B::Device,
+) -> anyhow::Result<Box<dyn Scorer + Send>>
+where
+    B::InnerBackend: SparseBackend,
+{
+    Ok(Box::new(load_scorer::<B::InnerBackend>(model, device)?))
+}

@@ -1,0 +1,91 @@
+//! One scan, start to finish: place it in the detector's frame, score its points, and
+//! (with a calibration) decide — normalized score, verdict, anomalous regions. `po3ad
+//! predict` and `po3ad serve` both report a scan through [`report_scan`], so a file
+//! scored by either gives the same numbers.
+
+use super::calibration::Calibration;
+use super::placement::Placement;
+use super::regions::{find_regions, Region, RegionConfig};
+use super::score::Scorer;
+use po3ad_core::report::RegistrationFit;
+use po3ad_core::PointCloud;
+use serde::Serialize;
+
+/// What is reported for one scan.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanReport {
+    pub object_score: f64,
+    /// `clamp(0.5 · object_score / object threshold, 0, 1)`: the threshold maps to 0.5;
+    /// null when the model has no calibration.
+    pub normalized_score: Option<f64>,
+    /// `"anomalous"` (object score above the calibrated threshold) or `"normal"`; null
+    /// when the model has no calibration.
+    pub verdict: Option<String>,
+    pub max_point_score: f32,
+    pub points: usize,
+    /// Points scoring above the calibrated point threshold (null when uncalibrated).
+    pub anomalous_points: Option<usize>,
+    /// Connected clusters of those points (`crate::eval::regions`), in the scan's own
+    /// file coordinates, largest first; null when uncalibrated.
+    pub regions: Option<Vec<Region>>,
+    /// How the scan was put into the detector's frame: register, fixed or scan.
+    pub frame: String,
+    /// The registration's fit, when the scan was registered. `registered: false` means
+    /// the scan could not be put into the training pose and its scores are unreliable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration: Option<RegistrationFit>,
+}
+
+impl ScanReport {
+    /// False when the scan had to be registered and could not be.
+    pub fn placed(&self) -> bool {
+        !self.registration.is_some_and(|f| !f.registered)
+    }
+}
+
+/// Place one scan (file coordinates) and score its points: the point scores, in the
+/// scan's point order, and the registration's fit when it was registered.
+pub fn score_scan(
+    placement: &Placement,
+    scorer: &dyn Scorer,
+    mut cloud: PointCloud,
+) -> anyhow::Result<(Vec<f32>, Option<RegistrationFit>)> {
+    let fit = placement.place(&mut cloud)?;
+    let scores = scorer.score_points(&[&cloud])?.pop().unwrap_or_default();
+    Ok((scores, fit))
+}
+
+/// Score `original` (file coordinates) and decide on it with `calibration`; returns the
+/// report and the point scores (in the scan's point order).
+pub fn report_scan(
+    placement: &Placement,
+    scorer: &dyn Scorer,
+    calibration: Option<&Calibration>,
+    original: &PointCloud,
+) -> anyhow::Result<(ScanReport, Vec<f32>)> {
+    let (scores, fit) = score_scan(placement, scorer, original.clone())?;
+    let object_score = scorer.object_score(&scores);
+    let mut report = ScanReport {
+        object_score,
+        normalized_score: None,
+        verdict: None,
+        max_point_score: scores.iter().copied().fold(0.0, f32::max),
+        points: scores.len(),
+        anomalous_points: None,
+        regions: None,
+        frame: placement.name().into(),
+        registration: fit,
+    };
+    if let Some(c) = calibration {
+        report.normalized_score = Some(c.normalized(object_score));
+        report.verdict = Some(c.verdict(object_score).to_string());
+        report.anomalous_points = Some(scores.iter().filter(|&&s| s > c.point_threshold).count());
+        report.regions = Some(find_regions(
+            &original.points,
+            &scores,
+            c.point_threshold,
+            &RegionConfig::default(),
+        ));
+    }
+    Ok((report, scores))
+}
