@@ -14,8 +14,8 @@ use crate::eval::scan::{report_scan, ScanReport};
 use crate::eval::{Calibration, FrameMode, ModelScorer, NearestTemplate, Placement, Scorer};
 use anyhow::Context;
 use burn::tensor::backend::AutodiffBackend;
-use po3ad_core::registration::RegistrationConfig;
 use po3ad_core::io;
+use po3ad_core::registration::RegistrationConfig;
 use po3ad_sparse::SparseBackend;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -204,8 +204,12 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
             Some(_) => "NOT REGISTERED".into(),
             None => p.report.frame.clone(),
         };
-        let norm = p.report.normalized_score.map_or("-".into(), |n| format!("{n:.3}"));
-        let regions = p.report
+        let norm = p
+            .report
+            .normalized_score
+            .map_or("-".into(), |n| format!("{n:.3}"));
+        let regions = p
+            .report
             .regions
             .as_ref()
             .map_or("-".into(), |r| r.len().to_string());

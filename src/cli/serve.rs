@@ -105,10 +105,9 @@ fn load_pool(args: &ServeArgs, workers: usize) -> anyhow::Result<DetectorPool> {
     let mut scorers: Vec<Box<dyn Scorer + Send>> = Vec::with_capacity(workers);
     for _ in 0..workers {
         scorers.push(match detector {
-            "po3ad" => crate::with_backend!(args.device, |B, dev| load_po3ad::<B>(
-                &args.model,
-                &dev
-            ))?,
+            "po3ad" => {
+                crate::with_backend!(args.device, |B, dev| load_po3ad::<B>(&args.model, &dev))?
+            }
             _ => Box::new(NearestTemplate::load(&path)?),
         });
     }

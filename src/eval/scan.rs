@@ -39,7 +39,7 @@ pub struct ScanReport {
 impl ScanReport {
     /// False when the scan had to be registered and could not be.
     pub fn placed(&self) -> bool {
-        !self.registration.is_some_and(|f| !f.registered)
+        self.registration.is_none_or(|f| f.registered)
     }
 }
 

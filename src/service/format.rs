@@ -36,8 +36,12 @@ pub fn name_for_content_type(content_type: Option<&str>) -> Option<&'static str>
             "body.ply"
         }
         "model/obj" | "text/obj" | "application/x-obj" | "model/x-obj" => "body.obj",
-        "model/stl" | "application/sla" | "application/vnd.ms-pki.stl" | "model/x.stl-binary"
-        | "model/x.stl-ascii" | "application/x-stl" => "body.stl",
+        "model/stl"
+        | "application/sla"
+        | "application/vnd.ms-pki.stl"
+        | "model/x.stl-binary"
+        | "model/x.stl-ascii"
+        | "application/x-stl" => "body.stl",
         // Text types: XYZ / TXT / CSV rows, or a PCD / PLY / OBJ header the sniffer finds.
         "text/plain" => "body",
         "text/csv" | "chemical/x-xyz" | "application/x-xyz" => "body.xyz",

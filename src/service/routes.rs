@@ -111,7 +111,10 @@ async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
 async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     state.metrics.busy.set(state.pool.busy() as i64);
     state.metrics.queued.set(state.pool.queued() as i64);
-    ([(header::CONTENT_TYPE, CONTENT_TYPE)], state.metrics.encode())
+    (
+        [(header::CONTENT_TYPE, CONTENT_TYPE)],
+        state.metrics.encode(),
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -167,7 +170,7 @@ async fn score(
         ));
     };
     let bytes = read_body(body, &state.limits).await?;
-    let cloud = parse(&name, &bytes, state.limits.max_points).await?;
+    let cloud = parse(name, &bytes, state.limits.max_points).await?;
     if cloud.points.len() < MIN_POINTS {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -276,7 +279,11 @@ async fn read_body(body: Body, limits: &RequestLimits) -> Result<bytes::Bytes, A
 }
 
 /// Parse off the async threads: a big ASCII scan takes a while.
-async fn parse(name: &str, bytes: &bytes::Bytes, max_points: usize) -> Result<PointCloud, ApiError> {
+async fn parse(
+    name: &str,
+    bytes: &bytes::Bytes,
+    max_points: usize,
+) -> Result<PointCloud, ApiError> {
     let bytes = bytes.clone();
     let path = name.to_string();
     tokio::task::spawn_blocking(move || {
