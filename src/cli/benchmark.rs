@@ -8,7 +8,7 @@
 //! `category,object_auroc,object_ap,point_auroc,point_ap,train_seconds,test_seconds`,
 //! one row per category and a last row `mean`.
 
-use super::common::{show_progress, DeviceArg, FrameArgs};
+use super::common::{progress_hooks, DeviceArg, FrameArgs};
 use super::test::{detector, eval_options, frame_summary, test_with_model, TestOverrides};
 use super::train::{preset_with_overrides, train_on};
 use crate::eval::{evaluate_category, CategoryEval, ObjectScore};
@@ -94,12 +94,17 @@ where
             let fit_opts = FitOptions {
                 out_dir: cat_out.join("model"),
                 resume: false,
-                progress: show_progress(),
                 category: name.to_string(),
                 stop_after: None,
             };
             let t0 = Instant::now();
-            train_on::<B>(&category.train, &preset, &fit_opts, device)?;
+            train_on::<B>(
+                &category.train,
+                &preset,
+                &fit_opts,
+                device,
+                progress_hooks(name),
+            )?;
             (fit_opts.out_dir, t0.elapsed().as_secs_f64())
         }
     };

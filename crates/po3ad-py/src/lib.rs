@@ -249,11 +249,16 @@ fn train(
             let opts = FitOptions {
                 out_dir: out.clone(),
                 resume: false,
-                progress: false,
                 category: name,
                 stop_after: None,
             };
-            train_on::<CpuTrainBackend>(&files, &preset, &opts, &Default::default())?;
+            train_on::<CpuTrainBackend>(
+                &files,
+                &preset,
+                &opts,
+                &Default::default(),
+                Default::default(),
+            )?;
         }
         Model::open(&out)
     })
