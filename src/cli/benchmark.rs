@@ -160,6 +160,14 @@ fn free_category(
 /// Run the benchmark and write its tables; returns the table.
 pub fn benchmark(args: &BenchmarkArgs) -> anyhow::Result<ResultsTable> {
     let layout = Layout::from_str(&args.layout).map_err(|e| anyhow::anyhow!("--layout: {e}"))?;
+    // Checked before anything is written (the loop below would only fail at its first
+    // category, after creating --out).
+    if !matches!(args.model.as_str(), "po3ad" | "curvature" | "nearest") {
+        anyhow::bail!(
+            "--model must be po3ad, nearest or curvature, got '{}'",
+            args.model
+        );
+    }
     let categories = if args.categories.is_empty() {
         list_categories(layout, &args.root)?
     } else {
@@ -201,8 +209,7 @@ pub fn benchmark(args: &BenchmarkArgs) -> anyhow::Result<ResultsTable> {
             "po3ad" => crate::with_backend!(args.device, |B, dev| po3ad_category::<B>(
                 args, layout, name, &dev
             ))?,
-            "curvature" | "nearest" => free_category(args, layout, name)?,
-            m => anyhow::bail!("--model must be po3ad, nearest or curvature, got '{m}'"),
+            _ => free_category(args, layout, name)?,
         };
         table.rows.push(row);
         // Rewrite after every category: an interrupted benchmark keeps what it measured.
