@@ -395,3 +395,171 @@ fn stop_request_checkpoints_at_the_epoch_end() {
     assert_eq!(r.epochs_done, 3);
     assert!(tmp.path().join(MODEL_FILE).exists());
 }
+
+/// The progress hook (`FitHooks::on_progress`, which feeds the CLI's bar and the Python
+/// callback) sees every step and epoch in order, with the losses `loss.csv` and the model
+/// record, and does not change the run; a resumed run starts at its checkpoint's epoch;
+/// `Break` stops training at once with `TrainError::Cancelled`.
+#[test]
+fn progress_hook_reports_every_step_and_can_cancel() {
+    use po3ad::train::fit::{TrainError, LOSS_FILE};
+    use po3ad::train::FitProgress;
+    use std::ops::ControlFlow;
+
+    let _serial = common::fit_lock();
+    let mut preset = Preset::load("tiny").expect("tiny");
+    preset.train.epochs = 3;
+    preset.train.repeat = 4; // 2 steps per epoch
+    let steps = preset.train.repeat / preset.train.batch_size;
+    let data = common::bowl_samples(&preset);
+    let device = Default::default();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let (plain, hooked, cancelled) = (
+        tmp.path().join("plain"),
+        tmp.path().join("hooked"),
+        tmp.path().join("cancelled"),
+    );
+    let run = |out: &Path, resume: bool, hooks: FitHooks<'_>| {
+        fit_with::<CpuTrainBackend>(
+            &data,
+            &preset,
+            &common::bowl_fit_options(out, resume, None),
+            &device,
+            hooks,
+        )
+        .map(|(_, report)| report)
+    };
+
+    run(&plain, false, FitHooks::default()).expect("run without a hook");
+    let events = RefCell::new(Vec::new());
+    run(
+        &hooked,
+        false,
+        FitHooks {
+            on_progress: Some(Box::new(|e| {
+                events.borrow_mut().push(e);
+                ControlFlow::Continue(())
+            })),
+            ..FitHooks::default()
+        },
+    )
+    .expect("run with a hook");
+    let (w_plain, losses, _) = weights(&plain.join(MODEL_FILE));
+    let (w_hooked, hooked_losses, _) = weights(&hooked.join(MODEL_FILE));
+    assert!(w_plain == w_hooked, "the hook changed the weights");
+    assert_eq!(losses, hooked_losses);
+
+    let events = events.into_inner();
+    let mut expected_kinds = vec![(0, 0)];
+    for epoch in 1..=3 {
+        expected_kinds.extend(std::iter::repeat_n((1, epoch), steps));
+        expected_kinds.push((2, epoch));
+    }
+    expected_kinds.push((3, 0));
+    let kinds: Vec<(u8, usize)> = events
+        .iter()
+        .map(|e| match *e {
+            FitProgress::Start { .. } => (0, 0),
+            FitProgress::Step { epoch, .. } => (1, epoch),
+            FitProgress::Epoch { epoch, .. } => (2, epoch),
+            FitProgress::Done => (3, 0),
+        })
+        .collect();
+    assert_eq!(kinds, expected_kinds);
+    assert_eq!(
+        events[0],
+        FitProgress::Start {
+            first_epoch: 0,
+            epochs: 3,
+            steps_per_epoch: steps
+        }
+    );
+    let mut step_losses = Vec::new();
+    let mut epoch_losses = Vec::new();
+    for e in &events {
+        match *e {
+            FitProgress::Step {
+                epochs, loss, lr, ..
+            } => {
+                assert_eq!(epochs, 3);
+                assert!(loss.is_finite() && lr > 0.0);
+                step_losses.push(loss);
+            }
+            FitProgress::Epoch { epochs, loss, .. } => {
+                assert_eq!(epochs, 3);
+                epoch_losses.push(loss);
+            }
+            _ => {}
+        }
+    }
+    // The epoch's loss is the mean of its steps', and the one the model records (to the
+    // last bit or so: the record's JSON reader may round the final digit differently).
+    assert_eq!(epoch_losses.len(), losses.len());
+    for ((e, chunk), recorded) in step_losses.chunks(steps).enumerate().zip(&losses) {
+        assert_eq!(chunk.iter().sum::<f64>() / steps as f64, epoch_losses[e]);
+        assert!((epoch_losses[e] - recorded).abs() <= 1e-12 * recorded.abs());
+    }
+
+    // Break at the end of epoch 1: an error at once, no later epoch, no model.
+    let seen = RefCell::new(0usize);
+    let stop_after_first = |e: FitProgress| {
+        *seen.borrow_mut() += 1;
+        match e {
+            FitProgress::Epoch { epoch: 1, .. } => ControlFlow::Break(()),
+            _ => ControlFlow::Continue(()),
+        }
+    };
+    let err = run(
+        &cancelled,
+        false,
+        FitHooks {
+            on_progress: Some(Box::new(stop_after_first)),
+            ..FitHooks::default()
+        },
+    )
+    .expect_err("cancelled run");
+    assert!(
+        matches!(err, TrainError::Cancelled { epoch: 1, .. }),
+        "{err}"
+    );
+    assert_eq!(*seen.borrow(), 1 + steps + 1);
+    assert!(!cancelled.join(MODEL_FILE).exists());
+    let loss_lines = std::fs::read_to_string(cancelled.join(LOSS_FILE)).expect("loss.csv");
+    assert_eq!(loss_lines.lines().count(), 2, "{loss_lines}");
+
+    // A run resumed from a stop at epoch 1 reports from epoch 2 on.
+    let resumed = tmp.path().join("resumed");
+    let stop = AtomicBool::new(true);
+    run(
+        &resumed,
+        false,
+        FitHooks {
+            stop: Some(&stop),
+            ..FitHooks::default()
+        },
+    )
+    .expect("stopped run");
+    let first = RefCell::new(None);
+    run(
+        &resumed,
+        true,
+        FitHooks {
+            on_progress: Some(Box::new(|e| {
+                first.borrow_mut().get_or_insert(e);
+                ControlFlow::Continue(())
+            })),
+            ..FitHooks::default()
+        },
+    )
+    .expect("resumed run");
+    assert_eq!(
+        first.into_inner(),
+        Some(FitProgress::Start {
+            first_epoch: 1,
+            epochs: 3,
+            steps_per_epoch: steps
+        })
+    );
+    let (w_resumed, resumed_losses, _) = weights(&resumed.join(MODEL_FILE));
+    assert!(w_resumed == w_plain && resumed_losses == losses);
+}

@@ -1,6 +1,6 @@
 """Train po3ad on a CAD mesh and plot the point scores of a scan.
 
-    pip install ./crates/po3ad-py matplotlib
+    pip install ./crates/po3ad-py matplotlib tqdm       # matplotlib, tqdm: optional
     python examples/python/score_mesh.py part.stl scan.pcd            # your files
     python examples/python/score_mesh.py                              # a built-in demo part
 
@@ -30,6 +30,16 @@ def demo_files(tmp: Path):
     return tmp / "obj/bottle/bottle_template0.obj", tmp / "pcd/bottle/test/bottle_bulge0.pcd"
 
 
+def progress():
+    """A tqdm bar over the epochs when tqdm is installed, else a line per epoch."""
+    try:
+        import tqdm  # noqa: F401
+
+        return True
+    except ImportError:
+        return lambda epoch, epochs, loss: print(f"epoch {epoch}/{epochs}: loss {loss:.4f}")
+
+
 def main():
     tmp = Path(tempfile.mkdtemp(prefix="po3ad-example-"))
     if len(sys.argv) == 3:
@@ -41,7 +51,7 @@ def main():
     # training-free and the strongest pass/fail detector (see the README).
     # PO3AD_PRESET=tiny runs the example in seconds.
     preset = os.environ.get("PO3AD_PRESET", "cpu")
-    model = po3ad.train(train=mesh, out=tmp / "model", preset=preset)
+    model = po3ad.train(train=mesh, out=tmp / "model", preset=preset, progress=progress())
     points = po3ad.read(scan)
     s = model.score(points)
     print(f"{scan.name}: object score {s.object_score:.5f}, frame {s.frame}, "

@@ -8,7 +8,7 @@
 //! `category,object_auroc,object_ap,point_auroc,point_ap,train_seconds,test_seconds`,
 //! one row per category and a last row `mean`.
 
-use super::common::{show_progress, DeviceArg, FrameArgs};
+use super::common::{progress_hooks, DeviceArg, FrameArgs};
 use super::test::{detector, eval_options, frame_summary, test_with_model, TestOverrides};
 use super::train::{preset_with_overrides, train_on};
 use crate::eval::{evaluate_category, CategoryEval, ObjectScore};
@@ -94,12 +94,17 @@ where
             let fit_opts = FitOptions {
                 out_dir: cat_out.join("model"),
                 resume: false,
-                progress: show_progress(),
                 category: name.to_string(),
                 stop_after: None,
             };
             let t0 = Instant::now();
-            train_on::<B>(&category.train, &preset, &fit_opts, device)?;
+            train_on::<B>(
+                &category.train,
+                &preset,
+                &fit_opts,
+                device,
+                progress_hooks(name),
+            )?;
             (fit_opts.out_dir, t0.elapsed().as_secs_f64())
         }
     };
@@ -155,6 +160,14 @@ fn free_category(
 /// Run the benchmark and write its tables; returns the table.
 pub fn benchmark(args: &BenchmarkArgs) -> anyhow::Result<ResultsTable> {
     let layout = Layout::from_str(&args.layout).map_err(|e| anyhow::anyhow!("--layout: {e}"))?;
+    // Checked before anything is written (the loop below would only fail at its first
+    // category, after creating --out).
+    if !matches!(args.model.as_str(), "po3ad" | "curvature" | "nearest") {
+        anyhow::bail!(
+            "--model must be po3ad, nearest or curvature, got '{}'",
+            args.model
+        );
+    }
     let categories = if args.categories.is_empty() {
         list_categories(layout, &args.root)?
     } else {
@@ -196,8 +209,7 @@ pub fn benchmark(args: &BenchmarkArgs) -> anyhow::Result<ResultsTable> {
             "po3ad" => crate::with_backend!(args.device, |B, dev| po3ad_category::<B>(
                 args, layout, name, &dev
             ))?,
-            "curvature" | "nearest" => free_category(args, layout, name)?,
-            m => anyhow::bail!("--model must be po3ad, nearest or curvature, got '{m}'"),
+            _ => free_category(args, layout, name)?,
         };
         table.rows.push(row);
         // Rewrite after every category: an interrupted benchmark keeps what it measured.

@@ -207,3 +207,12 @@ pub fn show_progress() -> bool {
     use std::io::IsTerminal;
     std::io::stderr().is_terminal()
 }
+
+/// The training hooks of the CLI's commands: a progress bar for `category` on a
+/// terminal, nothing otherwise.
+pub fn progress_hooks<'a>(category: &str) -> crate::train::FitHooks<'a> {
+    crate::train::FitHooks {
+        on_progress: show_progress().then(|| crate::train::terminal_progress(category)),
+        ..Default::default()
+    }
+}

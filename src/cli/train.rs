@@ -1,9 +1,9 @@
 //! `po3ad train`: fit a PO3AD model on the normal samples of one part.
 
 use super::calibrate::{calibrate_saved, summary, NormalSource};
-use super::common::{show_progress, DataArgs, DeviceArg};
+use super::common::{progress_hooks, DataArgs, DeviceArg};
 use crate::eval::{FrameMode, NearestConfig, NearestTemplate};
-use crate::train::{fit, load_training_set, FitOptions, Preset};
+use crate::train::{fit_with, load_training_set, FitHooks, FitOptions, Preset};
 use anyhow::Context;
 use burn::tensor::backend::AutodiffBackend;
 use po3ad_core::registration::RegistrationConfig;
@@ -83,16 +83,19 @@ pub fn preset_with_overrides(
     Ok(preset)
 }
 
-/// Train one category (or one user's part) and return the training report.
+/// Train one category (or one user's part) and return the training report. `hooks`
+/// reach the training loop: the CLI passes its progress bar ([`progress_hooks`]), the
+/// Python module its callback.
 pub fn train_on<B: AutodiffBackend + SparseBackend>(
     files: &[PathBuf],
     preset: &Preset,
     opts: &FitOptions,
     device: &B::Device,
+    hooks: FitHooks<'_>,
 ) -> anyhow::Result<crate::train::FitReport> {
     let mut rng = ChaCha8Rng::seed_from_u64(preset.train.seed);
     let samples = load_training_set(files, &preset.train, &mut rng)?;
-    let (_, report) = fit::<B>(&samples, preset, opts, device)?;
+    let (_, report) = fit_with::<B>(&samples, preset, opts, device, hooks)?;
     // The nearest-template companion (seconds to build): `test.nearest_weight` fuses it
     // into PO3AD's scores, and it is a detector of its own (`--model DIR/nearest.json`).
     NearestTemplate::fit(
@@ -146,7 +149,6 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let opts = FitOptions {
         out_dir: args.out.clone(),
         resume: args.resume,
-        progress: show_progress(),
         category: name.clone(),
         stop_after: None,
     };
@@ -158,7 +160,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             preset.name,
             preset.train.epochs
         );
-        train_on::<B>(&files, &preset, &opts, &dev)
+        train_on::<B>(&files, &preset, &opts, &dev, progress_hooks(&name))
     })?;
     println!(
         "trained '{name}': {} epochs, final loss {:.4}, {:.1} s ({:.2} clouds/s); model: {}",

@@ -10,17 +10,18 @@ use super::checkpoint::{Checkpoint, CheckpointError, CheckpointMeta};
 use super::data::TrainView;
 use super::data::{make_view, TrainSample};
 use super::preset::Preset;
+use super::progress::{FitProgress, ProgressCallback};
 use super::schedule::learning_rate;
 use crate::model::{collate, offset_loss, Batch, Po3adNet};
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::prelude::{Backend, ElementConversion, Tensor, TensorData};
 use burn::tensor::backend::AutodiffBackend;
-use indicatif::{ProgressBar, ProgressStyle};
 use po3ad_core::frame::TrainingFrame;
 use po3ad_sparse::SparseBackend;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver};
@@ -49,13 +50,14 @@ pub enum TrainError {
     },
     #[error("{path}: the checkpoint was made with a different preset; resume with the same preset or start afresh without --resume")]
     PresetMismatch { path: PathBuf },
+    #[error("training was stopped by its progress callback in epoch {epoch}; the last checkpoint is kept ({checkpoint})")]
+    Cancelled { epoch: usize, checkpoint: PathBuf },
 }
 
 #[derive(Debug, Clone)]
 pub struct FitOptions {
     pub out_dir: PathBuf,
     pub resume: bool,
-    pub progress: bool,
     pub category: String,
     /// Stop (as if interrupted) after this many epochs in this run; for tests.
     pub stop_after: Option<usize>,
@@ -85,6 +87,11 @@ pub struct FitHooks<'a> {
     pub stop: Option<&'a AtomicBool>,
     /// Called after every checkpoint written: epochs done, why, and the file.
     pub on_checkpoint: Option<CheckpointCallback<'a>>,
+    /// Told every step and epoch (see [`FitProgress`]); the CLI's progress bar
+    /// ([`super::progress::terminal_progress`]) and the Python module's callback. A
+    /// `Break` stops the run with [`TrainError::Cancelled`]. It only observes: the run's
+    /// results do not depend on it.
+    pub on_progress: Option<ProgressCallback<'a>>,
     /// Prepare every batch on the training thread, between steps (the loop before
     /// `Prefetch`), instead of on a worker thread during the previous step. Both give
     /// the same batches in the same order; tests compare them.
@@ -104,19 +111,6 @@ fn to_tensor<B: Backend>(rows: &[[f32; 3]], device: &B::Device) -> Tensor<B, 2> 
     Tensor::from_data(TensorData::new(flat, [rows.len(), 3]), device)
 }
 
-fn progress_bar(total: u64, show: bool) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
-    }
-    let pb = ProgressBar::new(total);
-    pb.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} steps {msg} ETA {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    pb
-}
-
 /// Train on `samples` with `preset`; writes checkpoints, `loss.csv` and the final
 /// `model.po3ad` into `opts.out_dir`.
 pub fn fit<B: AutodiffBackend + SparseBackend>(
@@ -128,7 +122,7 @@ pub fn fit<B: AutodiffBackend + SparseBackend>(
     fit_with(samples, preset, opts, device, FitHooks::default())
 }
 
-/// [`fit`] with an injected clock, a stop flag and a checkpoint callback.
+/// [`fit`] with an injected clock, a stop flag, and checkpoint and progress callbacks.
 pub fn fit_with<B: AutodiffBackend + SparseBackend>(
     samples: &[TrainSample],
     preset: &Preset,
@@ -187,11 +181,24 @@ pub fn fit_with<B: AutodiffBackend + SparseBackend>(
         ))
         .into());
     }
-    let pb = progress_bar(
-        ((t.epochs - meta.epochs_done.min(t.epochs)) * steps_per_epoch) as u64,
-        opts.progress,
-    );
-    pb.set_prefix(format!("train {}", opts.category));
+    let mut progress = hooks.on_progress.take();
+    let mut report = |event: FitProgress| match progress.as_mut() {
+        Some(f) => f(event),
+        None => ControlFlow::Continue(()),
+    };
+    let cancelled = |epoch: usize| TrainError::Cancelled {
+        epoch,
+        checkpoint: opts.out_dir.join(CHECKPOINT_FILE),
+    };
+    if report(FitProgress::Start {
+        first_epoch: meta.epochs_done,
+        epochs: t.epochs,
+        steps_per_epoch,
+    })
+    .is_break()
+    {
+        return Err(cancelled(meta.epochs_done + 1));
+    }
     let start = Instant::now();
     let mut clock = hooks
         .clock
@@ -229,7 +236,6 @@ pub fn fit_with<B: AutodiffBackend + SparseBackend>(
             sum_dist += parts.dist.into_scalar().elem::<f64>();
             sum_dir += parts.dir.into_scalar().elem::<f64>();
             if !value.is_finite() {
-                pb.abandon();
                 return Err(TrainError::NonFinite {
                     value,
                     epoch,
@@ -242,12 +248,15 @@ pub fn fit_with<B: AutodiffBackend + SparseBackend>(
             sum += value;
             meta.steps_done += 1;
             clouds += prepared.batch.counts.len();
-            pb.inc(1);
-            pb.set_message(format!(
-                "epoch {}/{} loss {value:.4} lr {lr:.1e}",
-                epoch + 1,
-                t.epochs
-            ));
+            let step = FitProgress::Step {
+                epoch: epoch + 1,
+                epochs: t.epochs,
+                loss: value,
+                lr,
+            };
+            if report(step).is_break() {
+                return Err(cancelled(epoch + 1));
+            }
         }
         last_loss = sum / steps_per_epoch as f64;
         meta.epoch_losses.push(last_loss);
@@ -269,11 +278,21 @@ pub fn fit_with<B: AutodiffBackend + SparseBackend>(
                 f(meta.epochs_done, reason, &ckpt_path);
             }
         }
+        let done = FitProgress::Epoch {
+            epoch: meta.epochs_done,
+            epochs: t.epochs,
+            loss: last_loss,
+        };
+        if report(done).is_break() {
+            return Err(cancelled(meta.epochs_done));
+        }
         if stopping {
             break;
         }
     }
-    pb.finish_and_clear();
+    // Sent before the final model is written, where the CLI's bar used to be cleared;
+    // there is nothing left to cancel.
+    let _ = report(FitProgress::Done);
 
     let model_path = opts.out_dir.join(MODEL_FILE);
     if meta.epochs_done >= t.epochs {

@@ -6,6 +6,7 @@ pub mod checkpoint;
 pub mod data;
 pub mod fit;
 pub mod preset;
+pub mod progress;
 pub mod schedule;
 
 pub use cadence::CheckpointReason;
@@ -13,3 +14,4 @@ pub use checkpoint::{Checkpoint, CheckpointError};
 pub use data::{load_training_set, TrainSample};
 pub use fit::{fit, fit_with, FitHooks, FitOptions, FitReport};
 pub use preset::{Preset, TestConfig, TrainConfig};
+pub use progress::{terminal_progress, FitProgress, ProgressCallback};

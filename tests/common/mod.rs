@@ -42,7 +42,6 @@ pub fn bowl_fit_options(
     po3ad::train::FitOptions {
         out_dir: out.to_path_buf(),
         resume,
-        progress: false,
         category: "bowl".into(),
         stop_after,
     }

@@ -2,22 +2,31 @@
 //! and carries the type stubs).
 //!
 //! Nothing here decides anything about scoring or training: `read` is
-//! `po3ad_core::io::read`, `train` is `po3ad train` (`cli::train`), and `Model.score`
-//! places and scores a scan with the very functions `po3ad predict` uses
+//! `po3ad_core::io::read`, `train` is `po3ad train` (`cli::train`), `benchmark` is
+//! `po3ad benchmark` (`cli::benchmark::benchmark`), and `Model.score` places and
+//! scores a scan with the very functions `po3ad predict` uses
 //! (`cli::predict::{load_scorer, placement_for, score_scan}`, `--frame auto`), so a
 //! Python score equals the CLI's for the same points. The GIL is released while
-//! training, loading and scoring.
+//! training, benchmarking, loading and scoring; training takes it back between steps
+//! for the progress callback and Ctrl-C.
 
 use numpy::{PyArray1, PyArray2, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
-use po3ad::cli::common::{locate_detector, CpuBackend, CpuTrainBackend, SavedDetector};
+use po3ad::cli::benchmark::{benchmark as run_benchmark, BenchmarkArgs, Shard};
+use po3ad::cli::common::{
+    locate_detector, CpuBackend, CpuTrainBackend, DeviceArg, FrameArgs, SavedDetector,
+};
 use po3ad::cli::predict::{load_scorer, placement_for, score_scan};
 use po3ad::cli::train::{preset_with_overrides, train_on, training_files};
-use po3ad::eval::{FrameMode, ModelScorer, NearestConfig, NearestTemplate, Placement, Scorer};
-use po3ad::train::FitOptions;
+use po3ad::eval::{
+    FrameMode, ModelScorer, NearestConfig, NearestTemplate, ObjectScore, Placement, Scorer,
+};
+use po3ad::train::{FitHooks, FitOptions, FitProgress};
 use po3ad_core::registration::RegistrationConfig;
 use po3ad_core::PointCloud;
-use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyValueError};
+use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -214,10 +223,48 @@ impl Score {
     }
 }
 
-/// train(train, out, preset="cpu", epochs=None, detector=None, seed=None) -> Model:
-/// `po3ad train --train TRAIN --out OUT [--preset ...] [--detector nearest]`.
+/// The training loop's progress, seen from Python (the loop runs without the GIL and
+/// calls this on its own thread between steps). Every event takes the GIL back to look
+/// for Ctrl-C, which Python otherwise only notices when it runs Python code, i.e.
+/// after training; each epoch's end calls `callback(epoch, epochs, loss)`. The first
+/// Python exception, from either, is kept in `failure` and stops training; `train`
+/// raises it.
+fn python_progress(
+    event: FitProgress,
+    callback: Option<&Py<PyAny>>,
+    failure: &mut Option<PyErr>,
+) -> ControlFlow<()> {
+    let outcome = Python::attach(|py| -> PyResult<()> {
+        py.check_signals()?;
+        if let (
+            FitProgress::Epoch {
+                epoch,
+                epochs,
+                loss,
+            },
+            Some(callback),
+        ) = (event, callback)
+        {
+            callback.call1(py, (epoch, epochs, loss))?;
+        }
+        Ok(())
+    });
+    match outcome {
+        Ok(()) => ControlFlow::Continue(()),
+        Err(err) => {
+            *failure = Some(err);
+            ControlFlow::Break(())
+        }
+    }
+}
+
+/// train(train, out, preset="cpu", epochs=None, detector=None, seed=None,
+/// progress=None) -> Model: `po3ad train --train TRAIN --out OUT [--preset ...]
+/// [--detector nearest]`; `progress(epoch, epochs, loss)` after every epoch (the
+/// package's `po3ad.train` turns `progress=True` into a tqdm bar).
 #[pyfunction]
-#[pyo3(signature = (train, out, preset = "cpu", epochs = None, detector = None, seed = None))]
+#[pyo3(signature = (train, out, preset = "cpu", epochs = None, detector = None, seed = None, progress = None))]
+#[allow(clippy::too_many_arguments)] // the keyword arguments of the Python function
 fn train(
     py: Python<'_>,
     train: PathBuf,
@@ -226,6 +273,7 @@ fn train(
     epochs: Option<usize>,
     detector: Option<&str>,
     seed: Option<u64>,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<Model> {
     match detector {
         None | Some("nearest") => {}
@@ -235,7 +283,15 @@ fn train(
             )))
         }
     }
-    py.detach(|| -> anyhow::Result<Model> {
+    if let Some(p) = &progress {
+        if !p.bind(py).is_callable() {
+            return Err(PyTypeError::new_err(
+                "progress must be a callable (epoch, epochs, loss), True, False or None",
+            ));
+        }
+    }
+    let mut failure: Option<PyErr> = None;
+    let result = py.detach(|| -> anyhow::Result<Model> {
         let preset = preset_with_overrides(preset, epochs, seed)?;
         let (files, name) = training_files(&train)?;
         if detector.is_some() {
@@ -249,21 +305,126 @@ fn train(
             let opts = FitOptions {
                 out_dir: out.clone(),
                 resume: false,
-                progress: false,
                 category: name,
                 stop_after: None,
             };
-            train_on::<CpuTrainBackend>(&files, &preset, &opts, &Default::default())?;
+            let hooks = FitHooks {
+                on_progress: Some(Box::new(|event| {
+                    python_progress(event, progress.as_ref(), &mut failure)
+                })),
+                ..FitHooks::default()
+            };
+            train_on::<CpuTrainBackend>(&files, &preset, &opts, &Default::default(), hooks)?;
         }
         Model::open(&out)
+    });
+    match (result, failure) {
+        // Training stopped because of a Python exception: raise that one, not the
+        // library's "stopped by its progress callback".
+        (Err(_), Some(err)) => Err(err),
+        (result, _) => result.map_err(to_py),
+    }
+}
+
+/// A `--frame`-style option parsed as the CLI parses it, so the same spellings work.
+fn value_enum<E: clap::ValueEnum>(what: &str, value: &str) -> PyResult<E> {
+    E::from_str(value, false).map_err(|_| {
+        let names: Vec<String> = E::value_variants()
+            .iter()
+            .filter_map(|v| v.to_possible_value())
+            .map(|p| p.get_name().to_string())
+            .collect();
+        PyValueError::new_err(format!(
+            "{what}: unknown value '{value}' (expected one of {})",
+            names.join(", ")
+        ))
     })
-    .map_err(to_py)
+}
+
+/// One row of a results table as a dict (the columns of results.csv, plus the model).
+fn row_dict<'py>(
+    py: Python<'py>,
+    model: &str,
+    r: &po3ad_core::report::CategoryResult,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("category", &r.category)?;
+    d.set_item("model", model)?;
+    d.set_item("object_auroc", r.object_auroc)?;
+    d.set_item("object_ap", r.object_ap)?;
+    d.set_item("point_auroc", r.point_auroc)?;
+    d.set_item("point_ap", r.point_ap)?;
+    d.set_item("train_seconds", r.train_seconds)?;
+    d.set_item("test_seconds", r.test_seconds)?;
+    Ok(d)
+}
+
+/// benchmark(root, out, layout, ...) -> list[dict]: `po3ad benchmark` with the same
+/// options (CPU only); the rows of its results.csv, mean row last, full precision.
+#[pyfunction]
+#[pyo3(signature = (
+    root, out, layout, categories = None, model = "po3ad", preset = "cpu", epochs = None,
+    models = None, frame = "auto", nearest_weight = None, object_score = None,
+    heatmaps = 2, shard = None
+))]
+#[allow(clippy::too_many_arguments)] // the keyword arguments of the Python function
+fn benchmark<'py>(
+    py: Python<'py>,
+    root: PathBuf,
+    out: PathBuf,
+    layout: String,
+    categories: Option<Vec<String>>,
+    model: &str,
+    preset: &str,
+    epochs: Option<usize>,
+    models: Option<PathBuf>,
+    frame: &str,
+    nearest_weight: Option<f32>,
+    object_score: Option<&str>,
+    heatmaps: usize,
+    shard: Option<&str>,
+) -> PyResult<Vec<Bound<'py, PyDict>>> {
+    let frame = value_enum::<FrameMode>("frame", frame)?;
+    let object_score = object_score
+        .map(|s| value_enum::<ObjectScore>("object_score", s))
+        .transpose()?;
+    let shard = shard
+        .map(|s| {
+            s.parse::<Shard>()
+                .map_err(|e| PyValueError::new_err(format!("shard: {e}")))
+        })
+        .transpose()?;
+    let args = BenchmarkArgs {
+        layout,
+        root,
+        categories: categories.unwrap_or_default(),
+        preset: preset.to_string(),
+        model: model.to_string(),
+        models,
+        frame: FrameArgs { frame },
+        nearest_weight,
+        object_score,
+        out,
+        epochs,
+        heatmaps,
+        shard,
+        device: DeviceArg::Cpu,
+    };
+    let table = py.detach(|| run_benchmark(&args)).map_err(to_py)?;
+    let mean = table.mean();
+    table
+        .rows
+        .iter()
+        .chain(std::iter::once(&mean))
+        .map(|r| row_dict(py, &table.model, r))
+        .collect()
 }
 
 #[pymodule]
 fn _po3ad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read, m)?)?;
     m.add_function(wrap_pyfunction!(train, m)?)?;
+    m.add_function(wrap_pyfunction!(benchmark, m)?)?;
     m.add_class::<Model>()?;
     m.add_class::<Score>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

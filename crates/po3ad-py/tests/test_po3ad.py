@@ -5,11 +5,14 @@ The CLI binary is taken from $PO3AD_BIN, else from the cargo target folder
 comparisons fail (they are the point of the suite), they are not skipped.
 """
 
+import _thread
 import json
 import os
 import subprocess
+import sys
 import threading
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -235,3 +238,207 @@ def test_score_repr_and_fields(nearest_model, data):
     assert s.frame == "register" and s.registered is True
     assert 0.0 < s.fitness <= 1.0 and s.inlier_rmse >= 0.0
     assert "object_score" in repr(s) and "nearest" in repr(nearest_model)
+
+
+# --- Progress of training -------------------------------------------------------------
+
+
+def loss_csv(out: Path):
+    lines = (out / "loss.csv").read_text().splitlines()
+    assert lines[0].startswith("epoch,lr,loss")
+    return [(int(l.split(",")[0]), float(l.split(",")[2])) for l in lines[1:]]
+
+
+def test_progress_callback_every_epoch(data, tmp_path):
+    calls = []
+    out = tmp_path / "model"
+    model = po3ad.train(
+        train=data / "train", out=out, preset="tiny", epochs=3,
+        progress=lambda *args: calls.append(args),
+    )  # fmt: skip
+    assert [(e, n) for e, n, _ in calls] == [(1, 3), (2, 3), (3, 3)]
+    losses = [loss for _, _, loss in calls]
+    assert all(isinstance(x, float) and np.isfinite(x) for x in losses)
+    # The epoch means loss.csv records (it prints 6 decimals).
+    assert [e for e, _ in loss_csv(out)] == [1, 2, 3]
+    np.testing.assert_allclose(losses, [x for _, x in loss_csv(out)], rtol=0, atol=5e-7)
+    assert model.kind == "po3ad" and (out / "model.po3ad").is_file()
+
+
+class Stop(Exception):
+    pass
+
+
+def test_exception_in_progress_stops_training(data, nearest_model, tmp_path):
+    calls = []
+    raised = Stop("enough after one epoch")
+
+    def progress(epoch, epochs, loss):
+        calls.append(epoch)
+        raise raised
+
+    out = tmp_path / "stopped"
+    with pytest.raises(Stop) as info:
+        po3ad.train(train=data / "train", out=out, preset="tiny", epochs=5, progress=progress)
+    assert info.value is raised  # the callback's own exception, not a wrapper
+    assert calls == [1]  # training stopped at once
+    assert [e for e, _ in loss_csv(out)] == [1]
+    assert not (out / "model.po3ad").exists()
+    # The module keeps working: training again, and scoring.
+    again = po3ad.train(train=data / "train", out=tmp_path / "again", preset="tiny", epochs=1)
+    assert again.kind == "po3ad"
+    assert np.isfinite(nearest_model.score(po3ad.read(scans(data)[0])).object_score)
+
+
+def test_progress_true_uses_tqdm_when_installed(data, tmp_path, monkeypatch):
+    bars = []
+
+    class FakeTqdm:
+        """The part of tqdm's API the progress bar uses."""
+
+        def __init__(self, total, **kwargs):
+            self.total, self.n, self.postfix, self.closed = total, 0, None, False
+            bars.append(self)
+
+        def update(self, n):
+            self.n += n
+
+        def set_postfix(self, refresh=True, **kwargs):
+            self.postfix = kwargs
+
+        def close(self):
+            self.closed = True
+
+    tqdm_auto = types.ModuleType("tqdm.auto")
+    tqdm_auto.tqdm = FakeTqdm
+    monkeypatch.setitem(sys.modules, "tqdm", types.ModuleType("tqdm"))
+    monkeypatch.setitem(sys.modules, "tqdm.auto", tqdm_auto)
+    po3ad.train(train=data / "train", out=tmp_path / "m", preset="tiny", epochs=2, progress=True)
+    assert len(bars) == 1
+    bar = bars[0]
+    assert (bar.total, bar.n, bar.closed) == (2, 2, True)
+    assert set(bar.postfix) == {"loss"}
+
+
+def test_progress_true_without_tqdm_is_silent(data, tmp_path, monkeypatch):
+    # None in sys.modules makes `import tqdm` raise ImportError.
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    model = po3ad.train(
+        train=data / "train", out=tmp_path / "m", preset="tiny", epochs=1, progress=True
+    )
+    assert model.kind == "po3ad"
+
+
+def test_progress_must_be_callable(data, tmp_path):
+    with pytest.raises(TypeError, match="progress"):
+        po3ad.train(train=data / "train", out=tmp_path / "m", preset="tiny", progress=5)
+    with pytest.raises(TypeError, match="progress"):
+        po3ad._po3ad.train(data / "train", tmp_path / "m", "tiny", 1, None, None, 5)
+
+
+def test_ctrl_c_stops_training(data, tmp_path):
+    """Training holds no GIL, yet a SIGINT (here its stand-in, interrupt_main) stops it
+    within a step and comes out as KeyboardInterrupt."""
+    started = time.monotonic()
+
+    def guard(epoch, epochs, loss):
+        # Were Ctrl-C not noticed, fail after a while instead of training 10^5 epochs.
+        if time.monotonic() - started > 60:
+            raise AssertionError("KeyboardInterrupt did not stop training")
+
+    timer = threading.Timer(0.5, _thread.interrupt_main)
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            po3ad.train(
+                train=data / "train", out=tmp_path / "m", preset="tiny", epochs=100_000,
+                progress=guard,
+            )  # fmt: skip
+    finally:
+        timer.cancel()
+        timer.join()
+    assert time.monotonic() - started < 30
+    assert len(loss_csv(tmp_path / "m")) >= 1
+
+
+# --- Benchmark --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def bench_data(tmp_path_factory) -> Path:
+    """Two synthetic parts in the Anomaly-ShapeNet layout, as tests/shards.rs makes them."""
+    root = tmp_path_factory.mktemp("bench") / "data"
+    run_cli(
+        "synth", "--builtin", "bowl,cup", "--out", root, "--n-good", "2",
+        "--n-per-defect", "1", "--defects", "bulge,hole", "--points", "2000",
+        "--template-vertices", "1500", "--seed", "5",
+    )  # fmt: skip
+    return root
+
+
+METRICS = ["object_auroc", "object_ap", "point_auroc", "point_ap"]
+
+
+@pytest.mark.parametrize(
+    "model, extra",
+    [
+        ("nearest", {"categories": ["cup"]}),  # registration: the slow one
+        ("curvature", {}),
+        ("po3ad", {"preset": "tiny", "epochs": 1, "categories": ["bowl"]}),
+    ],
+)
+def test_benchmark_rows_equal_cli(bench_data, tmp_path, model, extra):
+    flags = []
+    for k, v in extra.items():
+        flags += [f"--{k}", ",".join(v) if isinstance(v, list) else v]
+    run_cli(
+        "benchmark", "--layout", "anomaly-shapenet", "--root", bench_data, "--model", model,
+        "--heatmaps", "0", "--out", tmp_path / "cli", *flags,
+    )  # fmt: skip
+    rows = po3ad.benchmark(
+        bench_data, tmp_path / "py", layout="anomaly-shapenet", model=model, heatmaps=0,
+        **extra,
+    )  # fmt: skip
+    cli = json.loads((tmp_path / "cli" / "results.json").read_text())
+    expected = cli["rows"] + [cli["mean"]]
+    cats = extra.get("categories", ["bowl", "cup"])
+    assert [r["category"] for r in rows] == cats + ["mean"]
+    assert [r["category"] for r in expected] == cats + ["mean"]
+    for row, want in zip(rows, expected):
+        assert row["model"] == model == cli["model"]
+        assert set(row) == {"category", "model", *METRICS, "train_seconds", "test_seconds"}
+        for m in METRICS:
+            # results.json is lossless (NaN is null): the very same numbers.
+            if want[m] is None:
+                assert np.isnan(row[m]), (row["category"], m)
+            else:
+                assert row[m] == want[m], (row["category"], m)
+    # The Python call wrote the CLI's tables too, with the same metric columns.
+    def metric_columns(path):
+        return [l.split(",")[:5] for l in path.read_text().splitlines()]
+
+    assert metric_columns(tmp_path / "py" / "results.csv") == metric_columns(
+        tmp_path / "cli" / "results.csv"
+    )
+    assert all(0.0 <= r["object_auroc"] <= 1.0 for r in rows)
+
+
+def test_benchmark_errors(bench_data, tmp_path):
+    with pytest.raises(ValueError, match="layout"):
+        po3ad.benchmark(bench_data, tmp_path / "o", layout="nope", model="curvature")
+    with pytest.raises(ValueError, match="frame.*register"):
+        po3ad.benchmark(
+            bench_data, tmp_path / "o", layout="anomaly-shapenet", model="curvature",
+            frame="sideways",
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="shard"):
+        po3ad.benchmark(
+            bench_data, tmp_path / "o", layout="anomaly-shapenet", model="curvature",
+            shard="3/2",
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="po3ad, nearest or curvature"):
+        po3ad.benchmark(bench_data, tmp_path / "o", layout="anomaly-shapenet", model="bogus")
+    with pytest.raises(ValueError, match="no_data"):
+        po3ad.benchmark(tmp_path / "no_data", tmp_path / "o", layout="folder", model="curvature")
+    assert not (tmp_path / "o").exists()  # every error came before any output

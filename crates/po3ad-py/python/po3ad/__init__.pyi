@@ -2,7 +2,7 @@
 
 import os
 import pathlib
-from typing import Literal, Optional, Union
+from typing import Callable, List, Literal, Optional, Sequence, TypedDict, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -10,6 +10,21 @@ import numpy.typing as npt
 __version__: str
 
 _Path = Union[str, "os.PathLike[str]"]
+
+#: ``progress(epoch, epochs, loss)``: called after every training epoch.
+_ProgressCallback = Callable[[int, int, float], object]
+
+class _BenchmarkRow(TypedDict):
+    """One row of ``benchmark``: a category (or ``"mean"``), as in results.csv."""
+
+    category: str
+    model: str
+    object_auroc: float
+    object_ap: float
+    point_auroc: float
+    point_ap: float
+    train_seconds: float
+    test_seconds: float
 
 def read(path: _Path) -> npt.NDArray[np.float32]:
     """The points of a scan or mesh file (PCD, PLY, OBJ, STL, XYZ/TXT/CSV) as an
@@ -26,6 +41,7 @@ def train(
     epochs: Optional[int] = None,
     detector: Optional[Literal["nearest"]] = None,
     seed: Optional[int] = None,
+    progress: Union[bool, _ProgressCallback, None] = None,
 ) -> Model:
     """Train on a mesh, a scan, or every supported file in a folder, writing the model
     to ``out`` (as ``po3ad train --train TRAIN --out OUT``) and return it loaded.
@@ -33,6 +49,41 @@ def train(
     ``preset``: ``"cpu"`` (default), ``"paper"``, ``"tiny"`` or a TOML file;
     ``epochs``/``seed`` override the preset's; ``detector="nearest"`` builds the
     training-free nearest-template detector instead (seconds). Releases the GIL.
+
+    ``progress``: ``True`` shows a tqdm bar over the epochs (nothing when tqdm is not
+    installed); a callable is called as ``progress(epoch, epochs, loss)`` after every
+    epoch (``epoch`` from 1 to ``epochs``; ``loss`` the epoch's mean loss, as in
+    ``out/loss.csv``), with the GIL held. An exception raised by the callback stops
+    training and is raised by ``train`` itself, as is ``KeyboardInterrupt`` on Ctrl-C
+    (``out`` keeps what was written by then: loss.csv, a checkpoint if one was due).
+    ``detector="nearest"`` has no epochs and never calls it.
+    """
+
+def benchmark(
+    root: _Path,
+    out: _Path,
+    layout: Literal["anomaly-shapenet", "real3d", "folder"],
+    categories: Optional[Sequence[str]] = None,
+    model: Literal["po3ad", "nearest", "curvature"] = "po3ad",
+    preset: str = "cpu",
+    epochs: Optional[int] = None,
+    models: Optional[_Path] = None,
+    frame: Literal["auto", "register", "fixed", "scan"] = "auto",
+    nearest_weight: Optional[float] = None,
+    object_score: Optional[Literal["mean", "top_mean"]] = None,
+    heatmaps: int = 2,
+    shard: Optional[str] = None,
+) -> List[_BenchmarkRow]:
+    """``po3ad benchmark``: train (``model="po3ad"``) or build the training-free
+    detector (``"nearest"``, ``"curvature"``: seconds) for every category of the dataset
+    at ``root`` (or just ``categories``), test it, and write the CLI's tables into
+    ``out`` (results.csv/.json/.md, per-category scores.csv and ``heatmaps`` heatmaps).
+
+    Returns the rows of results.csv as dicts, one per category in the order tested and
+    the row ``"mean"`` last, at full precision (metrics are fractions in [0, 1]; NaN
+    where one cannot be computed). The keyword arguments are the CLI's options
+    (``models``: reuse the models an earlier benchmark wrote there; ``shard="I/N"``);
+    CPU only. Prints a line per category to stderr like the CLI. Releases the GIL.
     """
 
 class Score:
