@@ -240,6 +240,3 @@ impl SparseBackend for Flex {
         [dx, dw]
     }
 }
-
-#[cfg(feature = "cuda")]
-impl SparseBackend for burn::backend::Cuda {}

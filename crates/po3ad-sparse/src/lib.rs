@@ -3,7 +3,8 @@
 //! gradients on any burn backend (composed ops) and a fused CPU path on `Flex`.
 //!
 //! Layers need `B: SparseBackend` (implemented for `Flex`, `Autodiff<B: SparseBackend>`, and
-//! `Cuda` with the `cuda` feature):
+//! every CubeCL backend — `Cuda`, `Wgpu` — with the `cuda` / `wgpu` features, through the
+//! fused kernels in `cube.rs`):
 //!
 //! ```
 //! use burn::backend::{Autodiff, Flex};
@@ -28,6 +29,8 @@
 mod backend;
 mod conv;
 mod coords;
+#[cfg(feature = "cube")]
+mod cube;
 mod error;
 mod fused;
 mod norm;
