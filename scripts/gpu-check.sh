@@ -6,8 +6,9 @@
 #   (b) a synthetic 'vase' category, then a timed `po3ad train --preset paper --epochs 2`
 #       on the GPU while nvidia-smi samples memory in the background;
 #   (c) `po3ad test` of that model on the GPU and on the CPU, per-sample scores compared;
+#   (e) the PyTorch peer of the paper step (B = 32), if the bundle has it and torch imports;
 #   (d) a short table: clouds/s, projected minutes for 1000 epochs, GPU memory peak,
-#       max CPU-vs-CUDA score difference.
+#       max CPU-vs-CUDA score difference, the peer's result line.
 # Exit status: 0 when every step passed, 1 otherwise (the table is printed either way).
 #
 # Settings (environment):
@@ -200,15 +201,32 @@ for dev in "$DEVICE" cpu; do
     fi
 done
 if [ -f "$RESULTS/scores-$DEVICE.csv" ] && [ -f "$RESULTS/scores-cpu.csv" ]; then
-    # name,defect,anomalous,object_score,points: same samples in the same order.
+    # name,defect,anomalous,object_score,points,...: same samples in the same order; the
+    # two files' columns are pasted side by side, so the CPU row starts at field n + 1.
     DIFF=$(paste -d, "$RESULTS/scores-$DEVICE.csv" "$RESULTS/scores-cpu.csv" | awk -F, '
         NR > 1 {
-            if ($1 != $6 || $5 != $10) { bad = 1 }
-            d = $4 - $9; if (d < 0) d = -d; if (d > m) m = d
-            s = $9 < 0 ? -$9 : $9; if (s > top) top = s
+            n = NF / 2
+            if ($1 != $(n + 1) || $5 != $(n + 5)) { bad = 1 }
+            d = $4 - $(n + 4); if (d < 0) d = -d; if (d > m) m = d
+            s = $(n + 4) < 0 ? -$(n + 4) : $(n + 4); if (s > top) top = s
         }
         END { if (bad) print "MISMATCHED ROWS"; else printf "%.3e (largest score %.3e)", m, top }')
     [ "${DIFF#MISMATCHED}" = "$DIFF" ] || FAILED+=("score rows differ")
+fi
+
+# (e) The PyTorch peer of the same step (plain PyTorch: per offset gather / matmul /
+# index_add_, autograd), side by side in this call: gpu-prepare.sh copies it into the
+# bundle from ../shared/peers. Its kernel maps are built with numpy and timed apart.
+PEER="n/a (no $BUNDLE/peers/minkunet_torch.py or no torch)"
+if [ "$DEVICE" = cuda ] && [ -f "$BUNDLE/peers/minkunet_torch.py" ] && python3 -c 'import torch' 2>/dev/null; then
+    echo
+    echo "== (e) PyTorch peer: MinkUNet34C step, B = 32, voxel 0.03, on the same vase data"
+    if OBJ_DIR="$DATA/obj" timeout 240 python3 "$BUNDLE/peers/minkunet_torch.py" --device cuda \
+        --batch 32 --voxel 0.03 --steps 5 --threads 8 --cats vase 2>&1 | tee "$RESULTS/peer.log"; then
+        PEER=$(grep '^RESULT' "$RESULTS/peer.log" | tail -1 | cut -c8-)
+    else
+        PEER="FAIL (see peer.log)"
+    fi
 fi
 
 # (d) Summary, last.
@@ -219,7 +237,8 @@ printf '%-34s %s\n' \
     "training throughput" "$RATE" \
     "projected $PAPER_EPOCHS epochs" "${PROJ} min" \
     "GPU memory peak" "$PEAK" \
-    "max |score cuda - cpu|" "$DIFF" |
+    "max |score cuda - cpu|" "$DIFF" \
+    "PyTorch peer (B = 32 step)" "$PEER" |
     tee "$RESULTS/summary.txt"
 if [ "${#FAILED[@]}" -gt 0 ]; then
     echo "FAILED: ${FAILED[*]}" | tee -a "$RESULTS/summary.txt"

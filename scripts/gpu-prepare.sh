@@ -36,6 +36,13 @@ cp "$bin" "$BUNDLE/po3ad"
 cp "$conv" "$BUNDLE/gpu_conv"
 strip "$BUNDLE/po3ad" "$BUNDLE/gpu_conv"
 
+# The PyTorch peer of the training step (gpu-check.sh runs it in the same device call, so
+# the ratio is measured side by side); ../shared does not travel with a device call.
+if [ -f ../shared/peers/minkunet_torch.py ]; then
+    mkdir -p "$BUNDLE/peers"
+    cp ../shared/peers/minkunet_torch.py "$BUNDLE/peers/"
+fi
+
 mib() { du -m "$1" | cut -f1; }
 total=$(( $(mib "$BUNDLE/po3ad") + $(mib "$BUNDLE/gpu_conv") ))
 if [ "$total" -gt "$BUDGET_MIB" ]; then

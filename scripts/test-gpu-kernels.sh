@@ -5,7 +5,8 @@
 # Without a Vulkan driver it says so and skips, unless PO3AD_REQUIRE_VULKAN=1 (CI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! ls /usr/share/vulkan/icd.d/*.json >/dev/null 2>&1 || ! ldconfig -p | grep -q libvulkan.so.1; then
+# (grep without -q: an early exit would SIGPIPE ldconfig and fail the pipeline under pipefail)
+if ! ls /usr/share/vulkan/icd.d/*.json >/dev/null 2>&1 || ! ldconfig -p 2>/dev/null | grep libvulkan.so.1 >/dev/null; then
   if [ "${PO3AD_REQUIRE_VULKAN:-0}" = 1 ]; then
     echo "test-gpu-kernels: no Vulkan driver (apt-get install mesa-vulkan-drivers libvulkan1)" >&2
     exit 1

@@ -45,6 +45,7 @@ pub struct KernelMap {
     pub starts: Vec<usize>,
     transposed: OnceLock<Arc<KernelMap>>,
     pub(crate) blocked: crate::fused::BlockedCell,
+    neighbors: OnceLock<Option<Arc<Vec<i32>>>>,
 }
 
 impl KernelMap {
@@ -71,6 +72,7 @@ impl KernelMap {
             starts,
             transposed: OnceLock::new(),
             blocked: OnceLock::new(),
+            neighbors: OnceLock::new(),
         }
     }
 
@@ -83,6 +85,30 @@ impl KernelMap {
     pub fn offset_pairs(&self, k: usize) -> (&[u32], &[u32]) {
         let r = self.starts[k]..self.starts[k + 1];
         (&self.in_rows[r.clone()], &self.out_rows[r])
+    }
+
+    /// The map as a table, `table[o · K + k]` = the input row feeding output `o` through
+    /// offset `k`, or −1 (what the output-stationary GPU kernels read). None when some
+    /// (output, offset) has two inputs (no convolution MinkUNet uses has) or a row does
+    /// not fit an i32. Computed once and kept: every layer sharing the map reuses it.
+    pub fn neighbor_table(&self) -> Option<Arc<Vec<i32>>> {
+        self.neighbors
+            .get_or_init(|| {
+                let k_vol = self.kernel_volume;
+                let mut table = vec![-1i32; self.n_out.checked_mul(k_vol)?];
+                for k in 0..k_vol {
+                    let (ins, outs) = self.offset_pairs(k);
+                    for (&i, &o) in ins.iter().zip(outs) {
+                        let slot = &mut table[o as usize * k_vol + k];
+                        if *slot >= 0 {
+                            return None;
+                        }
+                        *slot = i32::try_from(i).ok()?;
+                    }
+                }
+                Some(Arc::new(table))
+            })
+            .clone()
     }
 
     /// The same pairs with input and output swapped (the map of the gradient w.r.t. the input,
@@ -99,6 +125,7 @@ impl KernelMap {
                     starts: self.starts.clone(),
                     transposed: OnceLock::new(),
                     blocked: OnceLock::new(),
+                    neighbors: OnceLock::new(),
                 })
             })
             .clone()
@@ -180,6 +207,7 @@ impl CoordinateManager {
                     starts: t.starts.clone(),
                     transposed: OnceLock::new(),
                     blocked: OnceLock::new(),
+                    neighbors: OnceLock::new(),
                 }
             }
         });

@@ -8,8 +8,8 @@
 //! provides one for CubeCL; MinkowskiEngine and torchsparse are CUDA C++.
 //!
 //! - **Forward and input gradient** are *output-stationary*: a neighbour table
-//!   `nbr[o · K + k]` (the input row feeding output `o` through offset `k`, or −1) is
-//!   built from the kernel map, and one unit computes one output value
+//!   `nbr[o · K + k]` (the input row feeding output `o` through offset `k`, or −1,
+//!   [`KernelMap::neighbor_table`], built once per map), and one unit computes one output value
 //!   `out[o, c] = Σ_k Σ_ci x[nbr[o,k], ci] · w[k, ci, c]` in registers and writes it
 //!   once: no atomics, so results are deterministic. The input gradient is the same
 //!   kernel on the transposed map with `w` read transposed through strides.
@@ -122,25 +122,6 @@ fn weight_grad_kernel<F: Float>(
     partial[pos as usize] = acc;
 }
 
-/// `nbr[o · K + k]` = the input row feeding output `o` through offset `k`, or −1. None
-/// when some (output, offset) has two inputs, which no MinkUNet map has; the caller then
-/// takes the composed path.
-pub fn neighbor_table(map: &KernelMap) -> Option<Vec<i32>> {
-    let k_vol = map.kernel_volume;
-    let mut table = vec![-1i32; map.n_out * k_vol];
-    for k in 0..k_vol {
-        let (ins, outs) = map.offset_pairs(k);
-        for (&i, &o) in ins.iter().zip(outs) {
-            let slot = &mut table[o as usize * k_vol + k];
-            if *slot >= 0 {
-                return None;
-            }
-            *slot = i32::try_from(i).ok()?;
-        }
-    }
-    Some(table)
-}
-
 /// Row counts and indices must fit the kernels' u32 arithmetic.
 fn fits_u32(values: &[usize]) -> bool {
     values
@@ -191,7 +172,7 @@ fn conv<R: CubeRuntime, F: FloatElement>(
     {
         return None;
     }
-    let table = neighbor_table(map)?;
+    let table = map.neighbor_table()?;
     let x = into_contiguous(x);
     let w = into_contiguous(w);
     let out = empty::<R, F>(&x, Shape::new([map.n_out, c_out]));
@@ -199,7 +180,7 @@ fn conv<R: CubeRuntime, F: FloatElement>(
         return Some(out);
     }
     let client = x.client.clone();
-    let nbr = upload(&client, &table);
+    let nbr = upload(&client, table.as_slice());
     // Element (k, ci, co) of the logical [K, C_in, C_out] weight.
     let (stride_in, stride_out) = if transposed_w {
         (1, c_in as u32)

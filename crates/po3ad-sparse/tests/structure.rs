@@ -131,6 +131,28 @@ fn up_map_gives_each_fine_site_one_parent_and_maps_are_cached() {
     assert_eq!(map.num_pairs(), 343);
     let centre = map.out_rows.iter().filter(|&&o| o == 13).count();
     assert_eq!(centre, 27);
+
+    // The GPU kernels' neighbour table holds exactly the pairs: the centre's row is the
+    // block in offset order (offset k = 9·dx + 3·dy + dz over −1..1, site 9x + 3y + z),
+    // a corner sees 8 sites, and the table is built once.
+    let table = map
+        .neighbor_table()
+        .expect("one input per output and offset");
+    assert_eq!(table.len(), 27 * 27);
+    assert_eq!(&table[13 * 27..14 * 27], &(0..27).collect::<Vec<i32>>()[..]);
+    assert_eq!(table[..27].iter().filter(|&&i| i >= 0).count(), 8);
+    assert_eq!(table.iter().filter(|&&i| i >= 0).count(), map.num_pairs());
+    assert!(std::sync::Arc::ptr_eq(
+        &table,
+        &map.neighbor_table().unwrap()
+    ));
+    let up_table = up.neighbor_table().expect("up map");
+    for k in 0..8 {
+        let (ins, outs) = up.offset_pairs(k);
+        for (&i, &o) in ins.iter().zip(outs) {
+            assert_eq!(up_table[o as usize * 8 + k], i as i32);
+        }
+    }
 }
 
 #[test]
