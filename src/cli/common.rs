@@ -8,7 +8,7 @@ use crate::train::{Checkpoint, Preset};
 use anyhow::Context;
 use po3ad_core::dataset::{load_category, Category, Layout};
 use po3ad_core::frame::TrainingFrame;
-use po3ad_core::report::{render_png, robust_range, score_colors, RenderOptions};
+use po3ad_core::report::{render_png, RenderOptions};
 use po3ad_core::PointCloud;
 use po3ad_sparse::SparseBackend;
 use std::path::{Path, PathBuf};
@@ -175,20 +175,13 @@ pub fn write_heatmaps(
     scores: &[f32],
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let (lo, hi) = robust_range(scores);
-    let colors = score_colors(scores, lo, hi);
     let plain = PointCloud {
         points: cloud.points.clone(),
         normals: cloud.normals.clone(),
         labels: None,
         faces: Vec::new(),
     };
-    po3ad_core::io::write_ply(
-        &dir.join(format!("{name}.ply")),
-        &plain,
-        Some(&colors),
-        true,
-    )?;
+    po3ad_core::report::write_heatmap_ply(&dir.join(format!("{name}.ply")), &plain, scores, None)?;
     let opts = RenderOptions {
         two_views: true,
         ..Default::default()

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
-use po3ad_core::report::{robust_range, score_colors};
+use po3ad_core::report::encode_heatmap_ply;
 use po3ad_core::PointCloud;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -300,15 +300,14 @@ async fn parse(
 }
 
 fn heatmap(cloud: &PointCloud, scores: &[f32]) -> Result<String, ApiError> {
-    let (lo, hi) = robust_range(scores);
-    let colors = score_colors(scores, lo, hi);
+    // Points and normals only, as `po3ad predict` writes its heatmap PLY.
     let plain = PointCloud {
         points: cloud.points.clone(),
         normals: cloud.normals.clone(),
         labels: None,
         faces: Vec::new(),
     };
-    let bytes = po3ad_core::io::encode_ply(&plain, Some(&colors), true).map_err(|e| {
+    let bytes = encode_heatmap_ply(&plain, scores, None).map_err(|e| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("writing the heatmap: {e}"),

@@ -3,7 +3,6 @@
 
 mod common;
 
-use burn::module::Param;
 use burn::tensor::Tensor;
 use common::*;
 use po3ad_sparse::{
@@ -11,11 +10,7 @@ use po3ad_sparse::{
     SparseTensor,
 };
 
-const TOL: f64 = 1e-4;
-const GRID: i32 = 6;
-
-/// Runs `conv` on `input` (coordinates `in_coords` at stride `s`, features `x`), backpropagates
-/// `Σ out ⊙ r` and compares against the dense reference with `tap`.
+/// The fused CPU path (`Autodiff<Flex>`) against the dense reference.
 fn check(
     name: &str,
     input: &SparseTensor<Ad>,
@@ -24,48 +19,15 @@ fn check(
     tap: Tap,
     seed: u64,
 ) -> SparseTensor<Ad> {
-    let in_coords = input.coords();
-    let [k_vol, c_in, c_out] = conv.weight.dims();
-    let w = to_vec(&conv.weight.val());
-    let out = conv.forward(input);
-    let out_coords = out.coords();
-    let n_out = out_coords.len();
-    let r = random_vec(seed, n_out * c_out);
-    let loss = (out.feats().clone() * tensor2::<Ad>(&r, n_out, c_out)).sum();
-    let grads = loss.backward();
-    let gx = to_vec(&x.grad(&grads).expect("input grad"));
-    let gw = to_vec(&conv.weight.val().grad(&grads).expect("weight grad"));
-
-    let xv = to_vec(x);
-    let grid = DenseGrid::from_sites(2, GRID + 2, c_in, &in_coords, &xv);
-    let reference = dense_conv(&grid, &out_coords, &w, k_vol, c_out, tap, &r);
-    assert_close(
-        &format!("{name} forward"),
-        &to_vec(out.feats()),
-        &reference.out,
-        TOL,
-    );
-    let gx_ref = gather(&reference.grad_grid, &in_coords);
-    assert_close(&format!("{name} d input"), &gx, &gx_ref, TOL);
-    assert_close(&format!("{name} d weight"), &gw, &reference.grad_w, TOL);
-    out
+    check_conv(name, input, x, conv, tap, seed)
 }
 
 fn conv_with_weight(cfg: SparseConv3dConfig, seed: u64) -> SparseConv3d<Ad> {
-    let mut conv = cfg.init::<Ad>(&Default::default());
-    let d = conv.weight.dims();
-    let w = random_vec(seed, d[0] * d[1] * d[2]);
-    conv.weight = Param::from_tensor(tensor3::<Ad>(&w, d).require_grad());
-    conv
+    common::conv_with_weight::<Ad>(cfg, seed)
 }
 
 fn leaf_input(coords: Vec<[i32; 4]>, c: usize, seed: u64) -> (SparseTensor<Ad>, Tensor<Ad, 2>) {
-    let n = coords.len();
-    let x = tensor2::<Ad>(&random_vec(seed, n * c), n, c).require_grad();
-    (
-        SparseTensor::new(coords, x.clone()).expect("valid coords"),
-        x,
-    )
+    common::leaf_input::<Ad>(coords, c, seed)
 }
 
 fn submanifold(ks: usize, c_in: usize, c_out: usize, seed: u64) {

@@ -15,6 +15,25 @@ pub fn write_heatmap_ply(
     scores: &[f32],
     range: Option<(f32, f32)>,
 ) -> Result<()> {
+    let colors = heatmap_colors(cloud, scores, range)?;
+    crate::io::write_ply(path, cloud, Some(&colors), true)
+}
+
+/// [`write_heatmap_ply`]'s bytes without a file (for answers sent over the network).
+pub fn encode_heatmap_ply(
+    cloud: &PointCloud,
+    scores: &[f32],
+    range: Option<(f32, f32)>,
+) -> Result<Vec<u8>> {
+    let colors = heatmap_colors(cloud, scores, range)?;
+    crate::io::encode_ply(cloud, Some(&colors), true)
+}
+
+fn heatmap_colors(
+    cloud: &PointCloud,
+    scores: &[f32],
+    range: Option<(f32, f32)>,
+) -> Result<Vec<[u8; 3]>> {
     if scores.len() != cloud.points.len() {
         return Err(Error::Invalid(format!(
             "heat map PLY: {} points but {} scores",
@@ -23,6 +42,5 @@ pub fn write_heatmap_ply(
         )));
     }
     let (lo, hi) = range.unwrap_or_else(|| robust_range(scores));
-    let colors = score_colors(scores, lo, hi);
-    crate::io::write_ply(path, cloud, Some(&colors), true)
+    Ok(score_colors(scores, lo, hi))
 }

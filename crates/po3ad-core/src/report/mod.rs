@@ -20,7 +20,7 @@ mod write;
 
 pub use colormap::{robust_range, score_colors};
 pub use heatmap::{render_png, render_rgb, Picture, RenderOptions};
-pub use heatmap_ply::write_heatmap_ply;
+pub use heatmap_ply::{encode_heatmap_ply, write_heatmap_ply};
 pub use paper::{paper_table, PaperTable};
 pub use samples::{write_samples_csv, write_samples_json, RegistrationFit, SampleScore};
 pub use table::{CategoryResult, ResultsTable};

@@ -10,6 +10,11 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 pub type Ad = Autodiff<Flex>;
+
+/// Relative tolerance of the conv checks (f32 accumulation everywhere).
+pub const TOL: f64 = 1e-4;
+/// Grid size of the random sites.
+pub const GRID: i32 = 6;
 pub type Coord = [i32; 4];
 
 /// Unique random sites in `[0, g)³` for each of `batches` batch elements, density `p`.
@@ -238,4 +243,78 @@ pub fn downsampled(coords: &[Coord], s: i32) -> BTreeSet<Coord> {
 /// Row lookup of a coordinate list.
 pub fn row_of(coords: &[Coord]) -> HashMap<Coord, usize> {
     coords.iter().enumerate().map(|(i, c)| (*c, i)).collect()
+}
+
+/// `conv` on `input` (features `x`, a leaf), backpropagating `Σ out ⊙ r` (r random from
+/// `seed`), against the dense reference with `tap`: forward, input gradient and weight
+/// gradient to `TOL` relative. Generic over the backend (CPU `Flex`, CubeCL `Wgpu`);
+/// tensors live on the backend's default device.
+pub fn check_conv<B>(
+    name: &str,
+    input: &po3ad_sparse::SparseTensor<B>,
+    x: &Tensor<B, 2>,
+    conv: &po3ad_sparse::SparseConv3d<B>,
+    tap: Tap,
+    seed: u64,
+) -> po3ad_sparse::SparseTensor<B>
+where
+    B: burn::tensor::backend::AutodiffBackend + po3ad_sparse::SparseBackend,
+{
+    let in_coords = input.coords();
+    let [k_vol, c_in, c_out] = conv.weight.dims();
+    let w = to_vec(&conv.weight.val());
+    let out = conv.forward(input);
+    let out_coords = out.coords();
+    let n_out = out_coords.len();
+    let r = random_vec(seed, n_out * c_out);
+    let loss = (out.feats().clone() * tensor2::<B>(&r, n_out, c_out)).sum();
+    let grads = loss.backward();
+    let gx = to_vec(&x.grad(&grads).expect("input grad"));
+    let gw = to_vec(&conv.weight.val().grad(&grads).expect("weight grad"));
+
+    let xv = to_vec(x);
+    let grid = DenseGrid::from_sites(2, GRID + 2, c_in, &in_coords, &xv);
+    let reference = dense_conv(&grid, &out_coords, &w, k_vol, c_out, tap, &r);
+    assert_close(
+        &format!("{name} forward"),
+        &to_vec(out.feats()),
+        &reference.out,
+        TOL,
+    );
+    let gx_ref = gather(&reference.grad_grid, &in_coords);
+    assert_close(&format!("{name} d input"), &gx, &gx_ref, TOL);
+    assert_close(&format!("{name} d weight"), &gw, &reference.grad_w, TOL);
+    out
+}
+
+/// A conv layer from `cfg` with weights drawn from `seed` (a gradient leaf).
+pub fn conv_with_weight<B>(
+    cfg: po3ad_sparse::SparseConv3dConfig,
+    seed: u64,
+) -> po3ad_sparse::SparseConv3d<B>
+where
+    B: burn::tensor::backend::AutodiffBackend + po3ad_sparse::SparseBackend,
+{
+    let mut conv = cfg.init::<B>(&Default::default());
+    let d = conv.weight.dims();
+    let w = random_vec(seed, d[0] * d[1] * d[2]);
+    conv.weight = burn::module::Param::from_tensor(tensor3::<B>(&w, d).require_grad());
+    conv
+}
+
+/// Random features from `seed` on `coords` as a gradient leaf, and the sparse tensor.
+pub fn leaf_input<B>(
+    coords: Vec<[i32; 4]>,
+    c: usize,
+    seed: u64,
+) -> (po3ad_sparse::SparseTensor<B>, Tensor<B, 2>)
+where
+    B: burn::tensor::backend::AutodiffBackend + po3ad_sparse::SparseBackend,
+{
+    let n = coords.len();
+    let x = tensor2::<B>(&random_vec(seed, n * c), n, c).require_grad();
+    (
+        po3ad_sparse::SparseTensor::new(coords, x.clone()).expect("valid coords"),
+        x,
+    )
 }
