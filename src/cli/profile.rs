@@ -11,6 +11,7 @@
 //! same process, which is the robust number on a noisy machine.
 
 use crate::cli::common::CpuTrainBackend;
+use crate::model::minkunet::kernel_map_keys;
 use crate::model::{offset_loss, ModelConfig, Po3adNet};
 use crate::train::checkpoint::CheckpointMeta;
 use crate::train::data::prepare_training_cloud;
@@ -19,7 +20,7 @@ use crate::train::{Checkpoint, Preset, TrainSample};
 use anyhow::Context;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::prelude::{Backend, ElementConversion, Tensor, TensorData};
-use po3ad_sparse::{CoordinateManager, MapKey, MapKind};
+use po3ad_sparse::CoordinateManager;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
@@ -155,30 +156,14 @@ fn process_cpu_time() -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10))
 }
 
-/// Every kernel map the MinkUNet of `cfg` asks for (see `model::minkunet`), built on a
-/// fresh coordinate manager: what the forward pass spends on maps, measured apart.
+/// Every kernel map the MinkUNet of `cfg` asks for (`model::minkunet::kernel_map_keys`),
+/// with the fused kernels' layouts and the transposed maps backward uses, built on a fresh
+/// coordinate manager: what `Batch::prebuild_maps` spends, measured apart.
 fn build_kernel_maps(cfg: &ModelConfig, coords: &[[i32; 4]]) -> anyhow::Result<Duration> {
     let t = Instant::now();
     let manager = CoordinateManager::new(coords.to_vec())?;
-    let key = |in_stride, out_stride, kernel, kind| MapKey {
-        in_stride,
-        out_stride,
-        kernel,
-        kind,
-    };
-    manager.kernel_map(key(1, 1, cfg.stem_kernel as u32, MapKind::Submanifold));
-    for s in [1u32, 2, 4, 8] {
-        manager.kernel_map(key(s, 2 * s, 2, MapKind::Down));
-        manager.kernel_map(key(2 * s, 2 * s, 3, MapKind::Submanifold));
-    }
-    for s in [16u32, 8, 4, 2] {
-        // The backward pass of each conv uses the transposed map.
-        manager
-            .kernel_map(key(s, s / 2, 2, MapKind::Up))
-            .transposed();
-        manager
-            .kernel_map(key(s / 2, s / 2, 3, MapKind::Submanifold))
-            .transposed();
+    for key in kernel_map_keys(cfg) {
+        manager.kernel_map(key).precompute_layouts();
     }
     Ok(t.elapsed())
 }
@@ -343,7 +328,7 @@ fn report(preset: &Preset, args: &ProfileArgs, serial: &Phases, piped: &Phases) 
         None,
     );
     line(
-        "data: collate (voxelisation, targets)",
+        "data: collate (voxelisation, targets, kernel maps)",
         Some(serial.collate),
         None,
     );
@@ -357,13 +342,9 @@ fn report(preset: &Preset, args: &ProfileArgs, serial: &Phases, piped: &Phases) 
         Some(serial.wait),
         Some(piped.wait),
     );
+    line("forward + loss", Some(serial.forward), Some(piped.forward));
     line(
-        "forward + loss (incl. kernel maps)",
-        Some(serial.forward),
-        Some(piped.forward),
-    );
-    line(
-        "  of which kernel maps (hash build, measured apart)",
+        "  kernel maps (hash build, measured apart; built with the batch)",
         Some(serial.maps),
         None,
     );
