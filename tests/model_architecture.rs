@@ -86,3 +86,46 @@ fn record_bytes_round_trip_keeps_the_forward() {
     let copy = transfer(&fresh);
     assert_ne!(forward(&copy), forward(&fresh));
 }
+
+/// `kernel_map_keys` lists exactly the maps a forward pass builds, and a batch whose maps
+/// were built ahead (`Batch::prebuild_maps`, what the prefetch worker does) gives the same
+/// training-mode output, bit for bit, as one built lazily inside forward (whole training
+/// runs are compared in tests/train_pipeline.rs).
+#[test]
+fn prebuilt_kernel_maps_are_the_ones_forward_uses() {
+    use burn::prelude::{Tensor, TensorData};
+    use po3ad::cli::common::CpuTrainBackend as B;
+    use po3ad::model::{collate, minkunet::kernel_map_keys, minkunet::MinkUNet};
+    use po3ad_sparse::SparseTensor;
+    let cfg = common::small_model_config();
+    let dev = Default::default();
+    let points: Vec<[f32; 3]> = (0..3000)
+        .map(|i| {
+            let t = i as f32 * 0.011;
+            [0.7 * t.cos(), 0.7 * t.sin(), (i as f32 / 3000.0) - 0.5]
+        })
+        .collect();
+    let lazy = collate(&[points.as_slice(), &points[..1500]], cfg.voxel_size).unwrap();
+
+    // The keys a forward pass asks for.
+    let n = lazy.num_voxels();
+    let feats = Tensor::<B, 2>::from_data(TensorData::new(lazy.feats.clone(), [n, 3]), &dev);
+    let input = SparseTensor::new(lazy.coords.clone(), feats).unwrap();
+    MinkUNet::<B>::new(&cfg, 3, &dev).forward(&input);
+    let mut built = input.manager().map_keys();
+    built.sort_by_key(|k| (k.in_stride, k.out_stride, k.kernel, k.kind as u8));
+    assert_eq!(built, kernel_map_keys(&cfg));
+
+    let mut ahead = lazy.clone();
+    ahead.prebuild_maps(&cfg).unwrap();
+    let maps = ahead.maps.clone().unwrap();
+    let before = maps.map_keys().len();
+    let net = Po3adNet::<B>::new(&cfg, &dev);
+    let run = |batch: &po3ad::model::Batch| -> Vec<f32> {
+        let out = net.forward(batch, &dev).unwrap();
+        out.into_data().to_vec().unwrap()
+    };
+    assert_eq!(run(&lazy), run(&ahead));
+    // Forward found every map it needed already built.
+    assert_eq!(maps.map_keys().len(), before);
+}

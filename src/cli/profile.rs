@@ -11,6 +11,7 @@
 //! same process, which is the robust number on a noisy machine.
 
 use crate::cli::common::CpuTrainBackend;
+use crate::model::minkunet::kernel_map_keys;
 use crate::model::{offset_loss, ModelConfig, Po3adNet};
 use crate::train::checkpoint::CheckpointMeta;
 use crate::train::data::prepare_training_cloud;
@@ -19,7 +20,7 @@ use crate::train::{Checkpoint, Preset, TrainSample};
 use anyhow::Context;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::prelude::{Backend, ElementConversion, Tensor, TensorData};
-use po3ad_sparse::{CoordinateManager, MapKey, MapKind};
+use po3ad_sparse::CoordinateManager;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
@@ -61,6 +62,37 @@ pub struct ProfileArgs {
     /// Skip timing a checkpoint write (it writes the full state to the temp folder).
     #[arg(long)]
     pub no_checkpoint: bool,
+    /// Also write the templates' points (of the first preset) as OBJ vertices in the
+    /// Anomaly-ShapeNet layout, `DIR/<shape><i>/<shape><i>_template0.obj`, so a peer
+    /// implementation (../shared/peers/minkunet_torch.py, `OBJ_DIR=DIR --cats ...`) can
+    /// train on the same clouds (scripts/bench-step-vs-torch.sh).
+    #[arg(long, value_name = "DIR")]
+    pub export_obj: Option<std::path::PathBuf>,
+}
+
+/// Writes each sample's points as `v x y z` lines (see `ProfileArgs::export_obj`).
+fn export_obj(dir: &std::path::Path, shape: &str, samples: &[TrainSample]) -> anyhow::Result<()> {
+    use std::io::Write;
+    for (i, s) in samples.iter().enumerate() {
+        let cat = format!("{shape}{i}");
+        let folder = dir.join(&cat);
+        std::fs::create_dir_all(&folder)
+            .with_context(|| format!("creating {}", folder.display()))?;
+        let path = folder.join(format!("{cat}_template0.obj"));
+        let mut out = std::io::BufWriter::new(
+            std::fs::File::create(&path).with_context(|| format!("writing {}", path.display()))?,
+        );
+        for p in &s.cloud.points {
+            writeln!(out, "v {} {} {}", p[0], p[1], p[2])?;
+        }
+        out.flush()?;
+        println!(
+            "exported {} points to {}",
+            s.cloud.points.len(),
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// Accumulated phase times of the timed steps of one mode.
@@ -73,6 +105,9 @@ struct Phases {
     backward: Duration,
     optim: Duration,
     maps: Duration,
+    /// Inside po3ad-sparse's kernels, in `po3ad_sparse::Kernel` order: conv forward,
+    /// conv input gradient, conv weight gradient, batch norm forward, batch norm backward.
+    kernels: [Duration; 5],
     wall: Duration,
     cpu: Option<Duration>,
     steps: usize,
@@ -91,6 +126,9 @@ impl Phases {
         self.backward += o.backward;
         self.optim += o.optim;
         self.maps += o.maps;
+        for (a, b) in self.kernels.iter_mut().zip(&o.kernels) {
+            *a += *b;
+        }
         self.wall += o.wall;
         self.cpu = match (self.cpu, o.cpu) {
             (Some(a), Some(b)) => Some(a + b),
@@ -118,30 +156,14 @@ fn process_cpu_time() -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10))
 }
 
-/// Every kernel map the MinkUNet of `cfg` asks for (see `model::minkunet`), built on a
-/// fresh coordinate manager: what the forward pass spends on maps, measured apart.
+/// Every kernel map the MinkUNet of `cfg` asks for (`model::minkunet::kernel_map_keys`),
+/// with the fused kernels' layouts and the transposed maps backward uses, built on a fresh
+/// coordinate manager: what `Batch::prebuild_maps` spends, measured apart.
 fn build_kernel_maps(cfg: &ModelConfig, coords: &[[i32; 4]]) -> anyhow::Result<Duration> {
     let t = Instant::now();
     let manager = CoordinateManager::new(coords.to_vec())?;
-    let key = |in_stride, out_stride, kernel, kind| MapKey {
-        in_stride,
-        out_stride,
-        kernel,
-        kind,
-    };
-    manager.kernel_map(key(1, 1, cfg.stem_kernel as u32, MapKind::Submanifold));
-    for s in [1u32, 2, 4, 8] {
-        manager.kernel_map(key(s, 2 * s, 2, MapKind::Down));
-        manager.kernel_map(key(2 * s, 2 * s, 3, MapKind::Submanifold));
-    }
-    for s in [16u32, 8, 4, 2] {
-        // The backward pass of each conv uses the transposed map.
-        manager
-            .kernel_map(key(s, s / 2, 2, MapKind::Up))
-            .transposed();
-        manager
-            .kernel_map(key(s / 2, s / 2, 3, MapKind::Submanifold))
-            .transposed();
+    for key in kernel_map_keys(cfg) {
+        manager.kernel_map(key).precompute_layouts();
     }
     Ok(t.elapsed())
 }
@@ -201,6 +223,8 @@ fn run_mode(
     let mut timed_start = Instant::now();
     for step in 0..warmup + steps {
         if step == warmup {
+            // Kernel times of the timed steps only.
+            po3ad_sparse::take_kernel_times();
             cpu_start = process_cpu_time();
             timed_start = Instant::now();
         }
@@ -235,6 +259,9 @@ fn run_mode(
         p.losses.push(value.to_bits());
     }
     p.wall = timed_start.elapsed();
+    for (acc, (_, d)) in p.kernels.iter_mut().zip(po3ad_sparse::take_kernel_times()) {
+        *acc += d;
+    }
     p.cpu = cpu_start.zip(process_cpu_time()).map(|(a, b)| b - a);
     drop(batches);
     // Kernel maps, measured apart (outside the timed steps) on the serial run's batches.
@@ -301,7 +328,7 @@ fn report(preset: &Preset, args: &ProfileArgs, serial: &Phases, piped: &Phases) 
         None,
     );
     line(
-        "data: collate (voxelisation, targets)",
+        "data: collate (voxelisation, targets, kernel maps)",
         Some(serial.collate),
         None,
     );
@@ -315,17 +342,23 @@ fn report(preset: &Preset, args: &ProfileArgs, serial: &Phases, piped: &Phases) 
         Some(serial.wait),
         Some(piped.wait),
     );
+    line("forward + loss", Some(serial.forward), Some(piped.forward));
     line(
-        "forward + loss (incl. kernel maps)",
-        Some(serial.forward),
-        Some(piped.forward),
-    );
-    line(
-        "  of which kernel maps (hash build, measured apart)",
+        "  kernel maps (hash build, measured apart; built with the batch)",
         Some(serial.maps),
         None,
     );
+    let kernel =
+        |label: &str, i: usize| line(label, Some(serial.kernels[i]), Some(piped.kernels[i]));
+    kernel(
+        "  of which sparse conv (fused kernel, incl. map regrouping)",
+        0,
+    );
+    kernel("  of which batch norm (+ residual, + ReLU; fused)", 3);
     line("backward", Some(serial.backward), Some(piped.backward));
+    kernel("  of which sparse conv input gradient", 1);
+    kernel("  of which sparse conv weight gradient", 2);
+    kernel("  of which batch norm", 4);
     line(
         "optimiser step (Adam)",
         Some(serial.optim),
@@ -407,6 +440,11 @@ pub fn run(args: ProfileArgs) -> anyhow::Result<()> {
         t.epochs = t.epochs.max(1);
         preset.validate().map_err(anyhow::Error::msg)?;
         let samples: Arc<[TrainSample]> = samples_for(&args, &preset)?.into();
+        if let (Some(dir), Some(first)) = (&args.export_obj, args.preset.first()) {
+            if first == name {
+                export_obj(dir, &args.shape, &samples)?;
+            }
+        }
         let preset = Arc::new(preset);
         let (mut serial, mut piped) = (Phases::default(), Phases::default());
         let mut last = None;

@@ -1,9 +1,14 @@
 //! Collation: voxelize each cloud, give every voxel a batch index, and keep the
 //! voxel-to-point index so per-voxel features can be handed back to every point.
 
+use std::sync::Arc;
+
 use burn::prelude::{Backend, Int, Tensor, TensorData};
 use po3ad_core::geometry::voxelize;
-use po3ad_sparse::SparseTensor;
+use po3ad_sparse::{CoordinateManager, SparseTensor};
+
+use super::config::ModelConfig;
+use super::minkunet::kernel_map_keys;
 
 /// Clouds packed into one sparse input. Host-side data; [`Batch::input`] moves it to a
 /// device.
@@ -17,6 +22,11 @@ pub struct Batch {
     pub point_to_voxel: Vec<i64>,
     /// Points per cloud, in order.
     pub counts: Vec<usize>,
+    /// The coordinate manager of `coords` with the network's kernel maps already built
+    /// ([`Batch::prebuild_maps`]); `None`: [`Batch::input`] makes a fresh one and the
+    /// forward pass builds each map when it first needs it. Maps are a pure function of
+    /// the coordinates, so both give the same numbers.
+    pub maps: Option<Arc<CoordinateManager>>,
 }
 
 /// Pack clouds (already normalized) into one batch at `voxel_size`.
@@ -26,6 +36,7 @@ pub fn collate(clouds: &[&[[f32; 3]]], voxel_size: f32) -> po3ad_core::Result<Ba
         feats: Vec::new(),
         point_to_voxel: Vec::new(),
         counts: Vec::new(),
+        maps: None,
     };
     for (b, points) in clouds.iter().enumerate() {
         let vox = voxelize(points, voxel_size)?;
@@ -51,6 +62,18 @@ impl Batch {
         self.coords.len()
     }
 
+    /// Builds every kernel map the MinkUNet of `cfg` uses (and what the fused CPU kernels
+    /// derive from them) now, so a prefetch thread can do it while the previous step runs
+    /// (train::fit::Prefetch) instead of the forward pass doing it on the training thread.
+    pub fn prebuild_maps(&mut self, cfg: &ModelConfig) -> Result<(), po3ad_sparse::SparseError> {
+        let manager = CoordinateManager::new(self.coords.clone())?;
+        for key in kernel_map_keys(cfg) {
+            manager.kernel_map(key).precompute_layouts();
+        }
+        self.maps = Some(Arc::new(manager));
+        Ok(())
+    }
+
     /// The sparse input tensor and the voxel-to-point index on `device`.
     pub fn input<B: Backend>(
         &self,
@@ -62,6 +85,10 @@ impl Batch {
             TensorData::new(self.point_to_voxel.clone(), [self.point_to_voxel.len()]),
             device,
         );
-        Ok((SparseTensor::new(self.coords.clone(), feats)?, index))
+        let input = match &self.maps {
+            Some(manager) => SparseTensor::on_manager(manager.clone(), feats)?,
+            None => SparseTensor::new(self.coords.clone(), feats)?,
+        };
+        Ok((input, index))
     }
 }

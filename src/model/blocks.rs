@@ -2,9 +2,10 @@
 
 use burn::module::Module;
 use burn::prelude::Backend;
+use burn::prelude::Tensor;
 use po3ad_sparse::SparseBackend;
 use po3ad_sparse::{
-    relu, SparseBatchNorm, SparseBatchNormConfig, SparseConv3d, SparseConv3dConfig, SparseTensor,
+    SparseBatchNorm, SparseBatchNormConfig, SparseConv3d, SparseConv3dConfig, SparseTensor,
 };
 
 /// A sparse convolution followed by batch norm, optionally ReLU.
@@ -27,8 +28,15 @@ impl<B: SparseBackend> ConvBn<B> {
         self.bn.forward(self.conv.forward(x))
     }
 
+    /// conv → BN → ReLU, BN and ReLU as one fused op.
     pub fn forward_relu(&self, x: &SparseTensor<B>) -> SparseTensor<B> {
-        relu(self.forward(x))
+        self.bn.forward_fused(self.conv.forward(x), None, true)
+    }
+
+    /// conv → BN → `+ residual` → ReLU, the last three as one fused op.
+    pub fn forward_add_relu(&self, x: &SparseTensor<B>, residual: Tensor<B, 2>) -> SparseTensor<B> {
+        self.bn
+            .forward_fused(self.conv.forward(x), Some(residual), true)
     }
 }
 
@@ -52,13 +60,12 @@ impl<B: SparseBackend> BasicBlock<B> {
     }
 
     pub fn forward(&self, x: &SparseTensor<B>) -> SparseTensor<B> {
-        let y = self.second.forward(&self.first.forward_relu(x));
         let skip = match &self.downsample {
             Some(d) => d.forward(x).into_feats(),
             None => x.feats().clone(),
         };
-        let sum = y.feats().clone() + skip;
-        relu(y.with_feats(sum))
+        self.second
+            .forward_add_relu(&self.first.forward_relu(x), skip)
     }
 }
 

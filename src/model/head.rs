@@ -5,6 +5,7 @@ use burn::module::Module;
 use burn::nn::Initializer;
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PRelu, PReluConfig};
 use burn::prelude::{Backend, Tensor};
+use po3ad_sparse::{batch_norm_rows, SparseBackend};
 
 #[derive(Module, Debug)]
 pub struct OffsetHead<B: Backend> {
@@ -17,7 +18,7 @@ pub struct OffsetHead<B: Backend> {
     out: Linear<B>,
 }
 
-impl<B: Backend> OffsetHead<B> {
+impl<B: SparseBackend> OffsetHead<B> {
     pub fn new(c: usize, zero_init: bool, device: &B::Device) -> Self {
         let half = (c / 2).max(1);
         Self {
@@ -39,10 +40,11 @@ impl<B: Backend> OffsetHead<B> {
 
     /// `features`: `[points, C]` → offsets `[points, 3]`.
     pub fn forward(&self, features: Tensor<B, 2>) -> Tensor<B, 2> {
-        let h = self
-            .act1
-            .forward(self.bn1.forward(self.fc1.forward(features)));
-        let h = self.act2.forward(self.bn2.forward(self.fc2.forward(h)));
+        // Batch norm through the fused op (the module is still burn's `BatchNorm`).
+        let bn1 = batch_norm_rows(&self.bn1, self.fc1.forward(features), None, false);
+        let h = self.act1.forward(bn1);
+        let bn2 = batch_norm_rows(&self.bn2, self.fc2.forward(h), None, false);
+        let h = self.act2.forward(bn2);
         self.out.forward(h)
     }
 }

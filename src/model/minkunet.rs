@@ -7,7 +7,33 @@ use super::config::ModelConfig;
 use burn::module::Module;
 use burn::prelude::Backend;
 use po3ad_sparse::SparseBackend;
-use po3ad_sparse::{SparseConv3d, SparseConv3dConfig, SparseTensor};
+use po3ad_sparse::{MapKey, MapKind, SparseConv3d, SparseConv3dConfig, SparseTensor};
+
+/// Every kernel map [`MinkUNet::forward`] asks its coordinate manager for (its 1×1 convs
+/// need none): the stem, per encoder level the stride-2 down map and the level's
+/// submanifold map, per decoder level the up map and the finer level's submanifold map.
+/// Lets a batch's maps be built before the step (`Batch::prebuild_maps`); a test checks
+/// that it matches what a forward pass builds.
+pub fn kernel_map_keys(cfg: &ModelConfig) -> Vec<MapKey> {
+    let key = |in_stride, out_stride, kernel, kind| MapKey {
+        in_stride,
+        out_stride,
+        kernel,
+        kind,
+    };
+    let mut keys = vec![key(1, 1, cfg.stem_kernel as u32, MapKind::Submanifold)];
+    for s in [1u32, 2, 4, 8] {
+        keys.push(key(s, 2 * s, 2, MapKind::Down));
+        keys.push(key(2 * s, 2 * s, 3, MapKind::Submanifold));
+    }
+    for s in [16u32, 8, 4, 2] {
+        keys.push(key(s, s / 2, 2, MapKind::Up));
+        keys.push(key(s / 2, s / 2, 3, MapKind::Submanifold));
+    }
+    keys.sort_by_key(|k| (k.in_stride, k.out_stride, k.kernel, k.kind as u8));
+    keys.dedup();
+    keys
+}
 
 #[derive(Module, Debug)]
 pub struct MinkUNet<B: Backend> {

@@ -318,7 +318,7 @@ pub struct PreparedBatch {
     pub batch: Batch,
     pub targets: Vec<[f32; 3]>,
     /// Time spent making the views (rotation, normalisation, Norm-AS) and collating
-    /// them (voxelisation), wherever the batch was prepared.
+    /// them (voxelisation, then the kernel maps), wherever the batch was prepared.
     pub views_time: Duration,
     pub collate_time: Duration,
 }
@@ -406,7 +406,12 @@ impl BatchSource {
             &mut self.rng,
         )?;
         let t1 = Instant::now();
-        let (batch, targets) = collate_views(&views, self.preset.model.voxel_size)?;
+        let (mut batch, targets) = collate_views(&views, self.preset.model.voxel_size)?;
+        // Kernel maps too: on the prefetch worker this takes them off the training
+        // thread (they were ~9 % of a `cpu` step, notes/train-profile.md).
+        batch
+            .prebuild_maps(&self.preset.model)
+            .map_err(|e| po3ad_core::Error::Invalid(format!("kernel maps: {e}")))?;
         Ok(PreparedBatch {
             epoch: self.epoch,
             batch,

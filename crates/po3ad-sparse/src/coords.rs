@@ -111,6 +111,14 @@ impl KernelMap {
             .clone()
     }
 
+    /// Builds now what the fused CPU kernels would otherwise build on first use: this map's
+    /// block layout and its transposed map with that one's layout (backward uses it). For
+    /// building a batch's maps ahead of the step on another thread.
+    pub fn precompute_layouts(&self) {
+        crate::fused::precompute(self);
+        crate::fused::precompute(&self.transposed());
+    }
+
     /// The same pairs with input and output swapped (the map of the gradient w.r.t. the input,
     /// and of a transposed convolution). Computed once and kept.
     pub fn transposed(&self) -> Arc<KernelMap> {
@@ -152,6 +160,11 @@ impl CoordinateManager {
             index: Mutex::new(HashMap::from([(1, Arc::new(index))])),
             maps: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Keys of the kernel maps built so far, in no particular order.
+    pub fn map_keys(&self) -> Vec<MapKey> {
+        lock(&self.maps).keys().copied().collect()
     }
 
     /// Coordinates at `stride`, if that stride has been produced in this batch.

@@ -65,6 +65,11 @@ fn blocked(map: &KernelMap) -> &Blocked {
     })
 }
 
+/// Builds the blocked layout of `map` now (see [`KernelMap::precompute_layouts`]).
+pub(crate) fn precompute(map: &KernelMap) {
+    blocked(map);
+}
+
 /// Runs `f` on the f32 contents (zero-copy when contiguous); `None` for other dtypes, so the
 /// caller can fall back to the composed path.
 pub(crate) fn with_f32<R>(t: &FlexTensor, f: impl FnOnce(&[f32]) -> R) -> Option<R> {

@@ -33,12 +33,18 @@ mod coords;
 mod cube;
 mod error;
 mod fused;
+mod fused_norm;
 mod norm;
+mod stats;
 mod tensor;
 
-pub use backend::{composed_conv, composed_weight_grad, SparseBackend};
+pub use backend::{
+    composed_batch_norm_backward, composed_batch_norm_train, composed_conv, composed_weight_grad,
+    BatchNormOut, SparseBackend,
+};
 pub use conv::{SparseConv3d, SparseConv3dConfig};
 pub use coords::{Coord, CoordinateManager, KernelMap, MapKey, MapKind};
 pub use error::SparseError;
-pub use norm::{SparseBatchNorm, SparseBatchNormConfig};
+pub use norm::{batch_norm_rows, SparseBatchNorm, SparseBatchNormConfig};
+pub use stats::{take_kernel_times, Kernel};
 pub use tensor::{relu, SparseTensor};

@@ -33,6 +33,23 @@ impl<B: Backend> SparseTensor<B> {
         })
     }
 
+    /// A stride-1 tensor on an existing manager (e.g. one whose kernel maps were built ahead
+    /// of time), one feature row per stride-1 site.
+    pub fn on_manager(
+        manager: Arc<CoordinateManager>,
+        feats: Tensor<B, 2>,
+    ) -> Result<Self, SparseError> {
+        let rows = feats.dims()[0];
+        let sites = manager.coords(1).map_or(0, |c| c.len());
+        if rows != sites {
+            return Err(SparseError::RowMismatch {
+                coords: sites,
+                rows,
+            });
+        }
+        Ok(Self::from_parts(feats, 1, manager))
+    }
+
     /// Used by the layers: a tensor on an existing manager at `stride`.
     pub(crate) fn from_parts(
         feats: Tensor<B, 2>,
