@@ -34,9 +34,7 @@ pub trait SparseBackend: Backend {
         weight: FloatTensor<Self>,
         map: &Arc<KernelMap>,
     ) -> FloatTensor<Self> {
-        let x = float::<Self, 2>(x);
-        let w = float::<Self, 3>(weight);
-        composed_conv(x, w, map).into_primitive().tensor()
+        composed_conv_primitive::<Self>(x, weight, map)
     }
 
     /// Gradient w.r.t. the weight: `dw[k] = Σ_{(i,o) ∈ pairs_k} x[i]ᵀ · grad_out[o]`, `[K, C_in, C_out]`.
@@ -45,9 +43,7 @@ pub trait SparseBackend: Backend {
         grad_out: FloatTensor<Self>,
         map: &Arc<KernelMap>,
     ) -> FloatTensor<Self> {
-        let x = float::<Self, 2>(x);
-        let g = float::<Self, 2>(grad_out);
-        composed_weight_grad(x, g, map).into_primitive().tensor()
+        composed_weight_grad_primitive::<Self>(x, grad_out, map)
     }
 
     /// Both gradients of [`SparseBackend::sparse_conv`] (each only when asked for): the input
@@ -199,6 +195,29 @@ pub fn composed_batch_norm_backward<B: Backend>(
 
 fn float<B: Backend, const D: usize>(t: FloatTensor<B>) -> Tensor<B, D> {
     Tensor::from_primitive(TensorPrimitive::Float(t))
+}
+
+/// [`composed_conv`] on primitives: the op of backends without a fused kernel, and the
+/// fallback of those with one for maps or dtypes their kernels do not take.
+pub(crate) fn composed_conv_primitive<B: Backend>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    map: &KernelMap,
+) -> FloatTensor<B> {
+    composed_conv(float::<B, 2>(x), float::<B, 3>(weight), map)
+        .into_primitive()
+        .tensor()
+}
+
+/// [`composed_weight_grad`] on primitives (see [`composed_conv_primitive`]).
+pub(crate) fn composed_weight_grad_primitive<B: Backend>(
+    x: FloatTensor<B>,
+    grad_out: FloatTensor<B>,
+    map: &KernelMap,
+) -> FloatTensor<B> {
+    composed_weight_grad(float::<B, 2>(x), float::<B, 2>(grad_out), map)
+        .into_primitive()
+        .tensor()
 }
 
 fn rows_tensor<B: Backend>(rows: &[u32], device: &B::Device) -> Tensor<B, 1, Int> {
@@ -411,9 +430,7 @@ impl SparseBackend for Flex {
         });
         match out.flatten() {
             Some(v) => fused::flex_from(v, [map.n_out, c_out]),
-            None => composed_conv(float::<Self, 2>(x), float::<Self, 3>(weight), map)
-                .into_primitive()
-                .tensor(),
+            None => composed_conv_primitive::<Self>(x, weight, map),
         }
     }
 
@@ -432,9 +449,7 @@ impl SparseBackend for Flex {
         });
         match dw.flatten() {
             Some(v) => fused::flex_from3(v, [map.kernel_volume, c_in, c_out]),
-            None => composed_weight_grad(float::<Self, 2>(x), float::<Self, 2>(grad_out), map)
-                .into_primitive()
-                .tensor(),
+            None => composed_weight_grad_primitive::<Self>(x, grad_out, map),
         }
     }
 

@@ -23,7 +23,6 @@
 
 use std::sync::Arc;
 
-use burn::tensor::backend::Backend;
 use burn::tensor::ops::{FloatTensor, FloatTensorOps};
 use burn::tensor::{Shape, TensorMetadata};
 use burn_cubecl::kernel::into_contiguous;
@@ -32,7 +31,7 @@ use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElemen
 use cubecl::prelude::*;
 use cubecl::{calculate_cube_count_elemwise, CubeDim};
 
-use crate::backend::SparseBackend;
+use crate::backend::{composed_conv_primitive, composed_weight_grad_primitive, SparseBackend};
 use crate::coords::KernelMap;
 
 /// Units per cube for the element-wise launches.
@@ -277,33 +276,6 @@ where
     ))
 }
 
-/// The composed ops of [`SparseBackend`]'s defaults, for maps the kernels cannot take.
-struct Composed;
-
-impl Composed {
-    fn conv<B: Backend>(x: FloatTensor<B>, w: FloatTensor<B>, map: &KernelMap) -> FloatTensor<B> {
-        use burn::tensor::{Tensor, TensorPrimitive};
-        let x = Tensor::<B, 2>::from_primitive(TensorPrimitive::Float(x));
-        let w = Tensor::<B, 3>::from_primitive(TensorPrimitive::Float(w));
-        crate::backend::composed_conv(x, w, map)
-            .into_primitive()
-            .tensor()
-    }
-
-    fn weight_grad<B: Backend>(
-        x: FloatTensor<B>,
-        g: FloatTensor<B>,
-        map: &KernelMap,
-    ) -> FloatTensor<B> {
-        use burn::tensor::{Tensor, TensorPrimitive};
-        let x = Tensor::<B, 2>::from_primitive(TensorPrimitive::Float(x));
-        let g = Tensor::<B, 2>::from_primitive(TensorPrimitive::Float(g));
-        crate::backend::composed_weight_grad(x, g, map)
-            .into_primitive()
-            .tensor()
-    }
-}
-
 /// Every CubeCL backend (burn's `Cuda`, `Wgpu`) takes the fused kernels.
 impl<R, F, I, BT> SparseBackend for CubeBackend<R, F, I, BT>
 where
@@ -319,7 +291,7 @@ where
     ) -> FloatTensor<Self> {
         let [_, c_in, c_out] = weight.shape().dims::<3>();
         conv::<R, F>(x.clone(), weight.clone(), map, c_in, c_out, false)
-            .unwrap_or_else(|| Composed::conv::<Self>(x, weight, map))
+            .unwrap_or_else(|| composed_conv_primitive::<Self>(x, weight, map))
     }
 
     fn sparse_conv_weight_grad(
@@ -328,7 +300,7 @@ where
         map: &Arc<KernelMap>,
     ) -> FloatTensor<Self> {
         weight_grad::<R, F, I, BT>(x.clone(), grad_out.clone(), map)
-            .unwrap_or_else(|| Composed::weight_grad::<Self>(x, grad_out, map))
+            .unwrap_or_else(|| composed_weight_grad_primitive::<Self>(x, grad_out, map))
     }
 
     fn sparse_conv_backward(
@@ -346,7 +318,7 @@ where
             conv::<R, F>(grad_out.clone(), weight.clone(), &t, c_out, c_in, true).unwrap_or_else(
                 || {
                     let wt = Self::float_swap_dims(weight.clone(), 1, 2);
-                    Composed::conv::<Self>(grad_out.clone(), wt, &t)
+                    composed_conv_primitive::<Self>(grad_out.clone(), wt, &t)
                 },
             )
         });

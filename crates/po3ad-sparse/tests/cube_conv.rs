@@ -74,7 +74,7 @@ fn cube_strided_and_transposed_match_dense() {
 
     // A stride-2 level: offsets scaled by the tensor stride.
     let conv3 = conv_with_weight::<G>(SparseConv3dConfig::new(3, 4, 3), 62);
-    check(
+    check_conv(
         "k3@s2",
         &coarse_leaf,
         &xc,
