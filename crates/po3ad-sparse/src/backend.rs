@@ -75,19 +75,7 @@ pub trait SparseBackend: Backend {
         epsilon: f64,
         relu: bool,
     ) -> BatchNormOut<Self> {
-        let (y, mean, var) = composed_batch_norm_train(
-            float::<Self, 2>(x),
-            float::<Self, 1>(gamma),
-            float::<Self, 1>(beta),
-            residual.map(float::<Self, 2>),
-            epsilon,
-            relu,
-        );
-        BatchNormOut {
-            y: y.into_primitive().tensor(),
-            mean: mean.into_primitive().tensor(),
-            var: var.into_primitive().tensor(),
-        }
+        composed_batch_norm_train_primitive::<Self>(x, gamma, beta, residual, epsilon, relu)
     }
 
     /// Gradients of [`SparseBackend::batch_norm_train`] w.r.t. `[x, γ, β, residual]` (each
@@ -218,6 +206,30 @@ pub(crate) fn composed_weight_grad_primitive<B: Backend>(
     composed_weight_grad(float::<B, 2>(x), float::<B, 2>(grad_out), map)
         .into_primitive()
         .tensor()
+}
+
+/// [`composed_batch_norm_train`] on primitives (see [`composed_conv_primitive`]).
+fn composed_batch_norm_train_primitive<B: Backend>(
+    x: FloatTensor<B>,
+    gamma: FloatTensor<B>,
+    beta: FloatTensor<B>,
+    residual: Option<FloatTensor<B>>,
+    epsilon: f64,
+    relu: bool,
+) -> BatchNormOut<B> {
+    let (y, mean, var) = composed_batch_norm_train(
+        float::<B, 2>(x),
+        float::<B, 1>(gamma),
+        float::<B, 1>(beta),
+        residual.map(float::<B, 2>),
+        epsilon,
+        relu,
+    );
+    BatchNormOut {
+        y: y.into_primitive().tensor(),
+        mean: mean.into_primitive().tensor(),
+        var: var.into_primitive().tensor(),
+    }
 }
 
 fn rows_tensor<B: Backend>(rows: &[u32], device: &B::Device) -> Tensor<B, 1, Int> {
@@ -521,19 +533,7 @@ impl SparseBackend for Flex {
                 var: flex_from1(o.var),
             },
             None => {
-                let (y, mean, var) = composed_batch_norm_train(
-                    float::<Self, 2>(x),
-                    float::<Self, 1>(gamma),
-                    float::<Self, 1>(beta),
-                    residual.map(float::<Self, 2>),
-                    epsilon,
-                    relu,
-                );
-                BatchNormOut {
-                    y: y.into_primitive().tensor(),
-                    mean: mean.into_primitive().tensor(),
-                    var: var.into_primitive().tensor(),
-                }
+                composed_batch_norm_train_primitive::<Self>(x, gamma, beta, residual, epsilon, relu)
             }
         }
     }
