@@ -436,9 +436,7 @@ impl SparseBackend for Flex {
         let [_, c_in] = x.shape().dims::<2>();
         let c_out = weight.shape().dims::<3>()[2];
         let out = fused::with_f32(&x, |xs| {
-            fused::with_f32(&weight, |ws| {
-                fused::conv_forward(xs, c_in, ws, c_out, false, map)
-            })
+            fused::with_f32(&weight, |ws| fused::conv_forward(xs, c_in, ws, c_out, map))
         });
         match out.flatten() {
             Some(v) => fused::flex_from(v, [map.n_out, c_out]),
@@ -473,13 +471,14 @@ impl SparseBackend for Flex {
         needs: [bool; 2],
     ) -> [Option<FlexTensor>; 2] {
         let [k_vol, c_in, c_out] = weight.shape().dims::<3>();
-        // dx = grad · wᵀ over the transposed map; wᵀ is read in place through gemm strides.
+        // dx = grad · wᵀ over the transposed map.
         let dx = needs[0].then(|| {
             let _t = Timed::start(Kernel::ConvInputGrad);
             let t = map.transposed();
             let dx = fused::with_f32(&grad_out, |gs| {
                 fused::with_f32(&weight, |ws| {
-                    fused::conv_forward(gs, c_out, ws, c_in, true, &t)
+                    let wt = fused::transpose_per_offset(ws, c_in, c_out);
+                    fused::conv_forward(gs, c_out, &wt, c_in, &t)
                 })
             });
             match dx.flatten() {

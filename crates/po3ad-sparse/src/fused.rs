@@ -1,7 +1,10 @@
-//! Fused CPU sparse convolution for the `Flex` backend: output-stationary blocks of rows, per
-//! kernel offset gather → GEMM (`gemm` crate, the same kernel burn-flex uses) → add into the
-//! block, parallel over blocks with rayon. No `[pairs, C]` intermediate is ever materialised and
-//! each output block is owned by one thread, so no atomics or locks are needed.
+//! Fused CPU sparse convolution for the `Flex` backend. Forward (and input gradient, the same
+//! kernel over the transposed map): output-stationary blocks of rows, per kernel offset
+//! gather → GEMM (`gemm` crate, the same kernel burn-flex uses) → add into the block, parallel
+//! over blocks with rayon. Weight gradient: parallel over kernel offsets, one GEMM per chunk of
+//! an offset's pairs. No `[pairs, C]` intermediate is ever materialised and every output
+//! (block of rows, weight slab) is owned by one thread, so no atomics or locks are needed and
+//! results do not depend on the thread count.
 
 use std::sync::OnceLock;
 
@@ -27,9 +30,9 @@ pub(crate) type BlockedCell = OnceLock<Blocked>;
 fn blocked(map: &KernelMap) -> &Blocked {
     map.blocked.get_or_init(|| {
         // Enough blocks to balance a few threads, few enough rows that a block of outputs
-        // and its gathered inputs stay in L2. Not derived from the thread count: the
-        // blocks set the order of the weight-gradient sums, and results must not depend on
-        // how many threads a machine has (tests/train_resume.rs).
+        // and its gathered inputs stay in L2. (Each output row sums its offsets in order
+        // whatever the block size, so the blocks do not change results; 128..1024-row
+        // blocks measured the same on the `paper` step.)
         let block_rows = (map.n_out / BLOCKS_PER_MAP).clamp(16, 256);
         let k_vol = map.kernel_volume;
         let n_blocks = map.n_out.div_ceil(block_rows).max(1);
@@ -91,6 +94,28 @@ pub(crate) fn flex_from3(v: Vec<f32>, shape: [usize; 3]) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(v, shape))
 }
 
+/// `[K, rows, cols]` → `[K, cols, rows]`: the input gradient's `W_kᵀ` made contiguous once
+/// per call. (Reading it through gemm strides instead made gemm re-pack a transposed view for
+/// every block and offset: the input gradient took 614 ms against the forward's 461 ms per
+/// `paper` step; with this copy, 490 ms.)
+pub(crate) fn transpose_per_offset(w: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut t = vec![0f32; w.len()];
+    if rows * cols == 0 {
+        return t;
+    }
+    for (src, dst) in w
+        .chunks_exact(rows * cols)
+        .zip(t.chunks_exact_mut(rows * cols))
+    {
+        for (r, row) in src.chunks_exact(cols).enumerate() {
+            for (c, v) in row.iter().enumerate() {
+                dst[c * rows + r] = *v;
+            }
+        }
+    }
+    t
+}
+
 /// `dst[m, n] (+)= lhs[m, k] · rhs[k, n]` on strided row-major views, single-threaded.
 ///
 /// # Safety
@@ -131,21 +156,17 @@ unsafe fn gemm_strided(
     );
 }
 
-/// `out[o] = Σ_k Σ_{(i,o)} x[i] · W_k` where `W_k` is `w[k]` (`[c_in, c_out]`) or, with
-/// `transpose_w`, `w[k]ᵀ` of a `[c_out, c_in]`-per-offset weight.
+/// `out[o] = Σ_k Σ_{(i,o)} x[i] · W_k` with `W_k = w[k]`, row-major `[c_in, c_out]`.
 pub(crate) fn conv_forward(
     x: &[f32],
     c_in: usize,
     w: &[f32],
     c_out: usize,
-    transpose_w: bool,
     map: &KernelMap,
 ) -> Vec<f32> {
     let bl = blocked(map);
     let k_vol = map.kernel_volume;
     let wk_len = c_in * c_out;
-    // Row-major [c_in, c_out] or its transpose stored as [c_out, c_in].
-    let w_strides = if transpose_w { (1, c_in) } else { (c_out, 1) };
     let mut out = vec![0f32; map.n_out * c_out];
     if map.n_out == 0 || c_out == 0 {
         return out;
@@ -172,7 +193,7 @@ pub(crate) fn conv_forward(
                     }
                     let wk = &w[k * wk_len..(k + 1) * wk_len];
                     // SAFETY: a holds m ≤ block_rows rows of c_in, t holds m rows of c_out,
-                    // wk is exactly c_in·c_out with the strides chosen above.
+                    // wk is exactly c_in·c_out, row-major.
                     unsafe {
                         gemm_strided(
                             m,
@@ -183,7 +204,7 @@ pub(crate) fn conv_forward(
                             &a[..m * c_in],
                             (c_in, 1),
                             wk,
-                            w_strides,
+                            (c_out, 1),
                         );
                     }
                     for (j, &o) in bl.outs[r].iter().enumerate() {
@@ -199,18 +220,20 @@ pub(crate) fn conv_forward(
     out
 }
 
-/// Fixed number of partial sums in the weight gradient: a constant (not the thread count)
-/// so the summation order, and so the result to the last bit, does not depend on how
-/// many threads run. 8 partials of the largest MinkUNet34C layer are ~56 MB.
-const WEIGHT_GRAD_PARTIALS: usize = 8;
-
-/// Target number of row blocks per kernel map (before the 16..256-row clamp). 16 is what
-/// the former thread-derived rule (8 per thread) gave on the 2-core machines every
-/// measurement in notes/ was taken on, so those results reproduce bit for bit.
+/// Target number of row blocks per kernel map in the forward (before the 16..256-row clamp).
+/// Not derived from the thread count, so a run gives the same bits on any machine.
 const BLOCKS_PER_MAP: usize = 16;
 
-/// `dw[k] = Σ_{(i,o) ∈ pairs_k} x[i]ᵀ · g[o]`, `[K, c_in, c_out]`; partial sums over
-/// fixed ranges of output blocks (in parallel), then added in range order.
+/// Pairs per GEMM in the weight gradient: deep enough that the `[c_in, c_out]` slab is read
+/// and written once per 512 pairs rather than once per ~100 (per block, as before), small
+/// enough that the two gathered buffers (≤ 1 MiB at 256 channels) stay in L2. A constant, so
+/// the summation order does not depend on the thread count.
+const WEIGHT_GRAD_DEPTH: usize = 512;
+
+/// `dw[k] = Σ_{(i,o) ∈ pairs_k} x[i]ᵀ · g[o]`, `[K, c_in, c_out]`, parallel over offsets: each
+/// slab `dw[k]` is owned by one task, which gathers the offset's pairs in order, in chunks of
+/// [`WEIGHT_GRAD_DEPTH`], and accumulates one GEMM per chunk. No partial sums to add up, and
+/// the result is the same for any number of threads.
 pub(crate) fn conv_weight_grad(
     x: &[f32],
     c_in: usize,
@@ -218,56 +241,50 @@ pub(crate) fn conv_weight_grad(
     c_out: usize,
     map: &KernelMap,
 ) -> Vec<f32> {
-    let bl = blocked(map);
-    let k_vol = map.kernel_volume;
     let wk_len = c_in * c_out;
-    let n_blocks = bl.starts.len().saturating_sub(1) / k_vol.max(1);
-    let per = n_blocks.div_ceil(WEIGHT_GRAD_PARTIALS).max(1);
-    let partials: Vec<Vec<f32>> = (0..n_blocks.div_ceil(per))
-        .into_par_iter()
-        .map(|chunk| {
-            let mut acc = vec![0f32; k_vol * wk_len];
-            let mut a = vec![0f32; bl.block_rows * c_in];
-            let mut gb = vec![0f32; bl.block_rows * c_out];
-            for b in chunk * per..((chunk + 1) * per).min(n_blocks) {
-                let row0 = b * bl.block_rows;
-                for k in 0..k_vol {
-                    let r = bl.starts[b * k_vol + k]..bl.starts[b * k_vol + k + 1];
-                    let m = r.len();
-                    if m == 0 {
-                        continue;
-                    }
-                    for (j, (&i, &o)) in bl.ins[r.clone()].iter().zip(&bl.outs[r]).enumerate() {
-                        let (i, o) = (i as usize, row0 + o as usize);
-                        a[j * c_in..(j + 1) * c_in].copy_from_slice(&x[i * c_in..(i + 1) * c_in]);
-                        gb[j * c_out..(j + 1) * c_out]
-                            .copy_from_slice(&g[o * c_out..(o + 1) * c_out]);
-                    }
-                    // SAFETY: lhs is aᵀ (c_in × m view of m rows of c_in), rhs m rows of c_out,
-                    // dst one [c_in, c_out] slab.
-                    unsafe {
-                        gemm_strided(
-                            c_in,
-                            c_out,
-                            m,
-                            &mut acc[k * wk_len..(k + 1) * wk_len],
-                            true,
-                            &a[..m * c_in],
-                            (1, c_in),
-                            &gb[..m * c_out],
-                            (c_out, 1),
-                        );
-                    }
+    let mut dw = vec![0f32; map.kernel_volume * wk_len];
+    if wk_len == 0 {
+        return dw;
+    }
+    dw.par_chunks_mut(wk_len).enumerate().for_each_init(
+        || {
+            (
+                vec![0f32; WEIGHT_GRAD_DEPTH * c_in],
+                vec![0f32; WEIGHT_GRAD_DEPTH * c_out],
+            )
+        },
+        |(a, gb), (k, slab)| {
+            let (ins, outs) = map.offset_pairs(k);
+            for (ci, co) in ins
+                .chunks(WEIGHT_GRAD_DEPTH)
+                .zip(outs.chunks(WEIGHT_GRAD_DEPTH))
+            {
+                let m = ci.len();
+                for (j, &i) in ci.iter().enumerate() {
+                    let i = i as usize;
+                    a[j * c_in..(j + 1) * c_in].copy_from_slice(&x[i * c_in..(i + 1) * c_in]);
+                }
+                for (j, &o) in co.iter().enumerate() {
+                    let o = o as usize;
+                    gb[j * c_out..(j + 1) * c_out].copy_from_slice(&g[o * c_out..(o + 1) * c_out]);
+                }
+                // SAFETY: lhs is aᵀ (c_in × m view of m rows of c_in), rhs m rows of c_out,
+                // dst one [c_in, c_out] slab.
+                unsafe {
+                    gemm_strided(
+                        c_in,
+                        c_out,
+                        m,
+                        slab,
+                        true,
+                        &a[..m * c_in],
+                        (1, c_in),
+                        &gb[..m * c_out],
+                        (c_out, 1),
+                    );
                 }
             }
-            acc
-        })
-        .collect();
-    let mut sum = vec![0f32; k_vol * wk_len];
-    for p in &partials {
-        for (d, v) in sum.iter_mut().zip(p) {
-            *d += v;
-        }
-    }
-    sum
+        },
+    );
+    dw
 }

@@ -59,6 +59,24 @@ fn submanifold_k5_matches_dense() {
     submanifold(5, 3, 2, 30);
 }
 
+/// More pairs per kernel offset than the weight gradient takes in one GEMM (512), and more
+/// rows than one forward block (256): the chunked and blocked paths, not just one chunk.
+#[test]
+fn submanifold_with_many_pairs_per_offset_matches_dense() {
+    let coords = random_coords(35, 2, 12, 0.5);
+    assert!(coords.len() > 3 * 512, "{} sites", coords.len());
+    let (input, x) = leaf_input(coords, 3, 36);
+    let conv = conv_with_weight(SparseConv3dConfig::new(3, 5, 3), 37);
+    check(
+        "k3 many pairs",
+        &input,
+        &x,
+        &conv,
+        &submanifold_tap(3, 1),
+        38,
+    );
+}
+
 #[test]
 fn strided_conv_matches_dense_and_downsamples() {
     let coords = random_coords(40, 2, GRID, 0.35);

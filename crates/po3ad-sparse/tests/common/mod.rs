@@ -273,7 +273,14 @@ where
     let gw = to_vec(&conv.weight.val().grad(&grads).expect("weight grad"));
 
     let xv = to_vec(x);
-    let grid = DenseGrid::from_sites(2, GRID + 2, c_in, &in_coords, &xv);
+    // The sites' extent (at least GRID), plus the margin the dense reference reads as zeros.
+    let extent = in_coords
+        .iter()
+        .chain(out_coords.iter())
+        .flat_map(|c| c[1..].iter().copied())
+        .max()
+        .map_or(GRID, |m| m.max(GRID));
+    let grid = DenseGrid::from_sites(2, extent + 2, c_in, &in_coords, &xv);
     let reference = dense_conv(&grid, &out_coords, &w, k_vol, c_out, tap, &r);
     assert_close(
         &format!("{name} forward"),
