@@ -10,8 +10,8 @@ use std::sync::OnceLock;
 
 use burn::backend::flex::FlexTensor;
 use burn::tensor::{DType, TensorData};
-use rayon::prelude::*;
 
+use crate::buffers::par_zeroed_chunks;
 use crate::coords::KernelMap;
 
 /// Pairs of a kernel map regrouped by (output block, offset), output rows block-local.
@@ -99,21 +99,23 @@ pub(crate) fn flex_from3(v: Vec<f32>, shape: [usize; 3]) -> FlexTensor {
 /// every block and offset: the input gradient took 614 ms against the forward's 461 ms per
 /// `paper` step; with this copy, 490 ms.)
 pub(crate) fn transpose_per_offset(w: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    let mut t = vec![0f32; w.len()];
-    if rows * cols == 0 {
-        return t;
+    let slab = rows * cols;
+    if slab == 0 {
+        return vec![0f32; w.len()];
     }
-    for (src, dst) in w
-        .chunks_exact(rows * cols)
-        .zip(t.chunks_exact_mut(rows * cols))
-    {
-        for (r, row) in src.chunks_exact(cols).enumerate() {
-            for (c, v) in row.iter().enumerate() {
-                dst[c * rows + r] = *v;
+    par_zeroed_chunks(
+        w.len(),
+        slab,
+        || (),
+        |_, k, dst| {
+            let src = &w[k * slab..(k + 1) * slab];
+            for (r, row) in src.chunks_exact(cols).enumerate() {
+                for (c, v) in row.iter().enumerate() {
+                    dst[c * rows + r] = *v;
+                }
             }
-        }
-    }
-    t
+        },
+    )
 }
 
 /// `dst[m, n] (+)= lhs[m, k] · rhs[k, n]` on strided row-major views, single-threaded.
@@ -167,57 +169,55 @@ pub(crate) fn conv_forward(
     let bl = blocked(map);
     let k_vol = map.kernel_volume;
     let wk_len = c_in * c_out;
-    let mut out = vec![0f32; map.n_out * c_out];
     if map.n_out == 0 || c_out == 0 {
-        return out;
+        return vec![0f32; map.n_out * c_out];
     }
-    out.par_chunks_mut(bl.block_rows * c_out)
-        .enumerate()
-        .for_each_init(
-            || {
-                (
-                    vec![0f32; bl.block_rows * c_in],
-                    vec![0f32; bl.block_rows * c_out],
-                )
-            },
-            |(a, t), (b, out_block)| {
-                for k in 0..k_vol {
-                    let r = bl.starts[b * k_vol + k]..bl.starts[b * k_vol + k + 1];
-                    let m = r.len();
-                    if m == 0 {
-                        continue;
-                    }
-                    for (j, &i) in bl.ins[r.clone()].iter().enumerate() {
-                        let i = i as usize;
-                        a[j * c_in..(j + 1) * c_in].copy_from_slice(&x[i * c_in..(i + 1) * c_in]);
-                    }
-                    let wk = &w[k * wk_len..(k + 1) * wk_len];
-                    // SAFETY: a holds m ≤ block_rows rows of c_in, t holds m rows of c_out,
-                    // wk is exactly c_in·c_out, row-major.
-                    unsafe {
-                        gemm_strided(
-                            m,
-                            c_out,
-                            c_in,
-                            &mut t[..m * c_out],
-                            false,
-                            &a[..m * c_in],
-                            (c_in, 1),
-                            wk,
-                            (c_out, 1),
-                        );
-                    }
-                    for (j, &o) in bl.outs[r].iter().enumerate() {
-                        let o = o as usize;
-                        let dst = &mut out_block[o * c_out..(o + 1) * c_out];
-                        for (d, s) in dst.iter_mut().zip(&t[j * c_out..(j + 1) * c_out]) {
-                            *d += s;
-                        }
+    par_zeroed_chunks(
+        map.n_out * c_out,
+        bl.block_rows * c_out,
+        || {
+            (
+                vec![0f32; bl.block_rows * c_in],
+                vec![0f32; bl.block_rows * c_out],
+            )
+        },
+        |(a, t), b, out_block| {
+            for k in 0..k_vol {
+                let r = bl.starts[b * k_vol + k]..bl.starts[b * k_vol + k + 1];
+                let m = r.len();
+                if m == 0 {
+                    continue;
+                }
+                for (j, &i) in bl.ins[r.clone()].iter().enumerate() {
+                    let i = i as usize;
+                    a[j * c_in..(j + 1) * c_in].copy_from_slice(&x[i * c_in..(i + 1) * c_in]);
+                }
+                let wk = &w[k * wk_len..(k + 1) * wk_len];
+                // SAFETY: a holds m ≤ block_rows rows of c_in, t holds m rows of c_out,
+                // wk is exactly c_in·c_out, row-major.
+                unsafe {
+                    gemm_strided(
+                        m,
+                        c_out,
+                        c_in,
+                        &mut t[..m * c_out],
+                        false,
+                        &a[..m * c_in],
+                        (c_in, 1),
+                        wk,
+                        (c_out, 1),
+                    );
+                }
+                for (j, &o) in bl.outs[r].iter().enumerate() {
+                    let o = o as usize;
+                    let dst = &mut out_block[o * c_out..(o + 1) * c_out];
+                    for (d, s) in dst.iter_mut().zip(&t[j * c_out..(j + 1) * c_out]) {
+                        *d += s;
                     }
                 }
-            },
-        );
-    out
+            }
+        },
+    )
 }
 
 /// Target number of row blocks per kernel map in the forward (before the 16..256-row clamp).
@@ -242,18 +242,19 @@ pub(crate) fn conv_weight_grad(
     map: &KernelMap,
 ) -> Vec<f32> {
     let wk_len = c_in * c_out;
-    let mut dw = vec![0f32; map.kernel_volume * wk_len];
     if wk_len == 0 {
-        return dw;
+        return Vec::new();
     }
-    dw.par_chunks_mut(wk_len).enumerate().for_each_init(
+    par_zeroed_chunks(
+        map.kernel_volume * wk_len,
+        wk_len,
         || {
             (
                 vec![0f32; WEIGHT_GRAD_DEPTH * c_in],
                 vec![0f32; WEIGHT_GRAD_DEPTH * c_out],
             )
         },
-        |(a, gb), (k, slab)| {
+        |(a, gb), k, slab| {
             let (ins, outs) = map.offset_pairs(k);
             for (ci, co) in ins
                 .chunks(WEIGHT_GRAD_DEPTH)
@@ -285,6 +286,5 @@ pub(crate) fn conv_weight_grad(
                 }
             }
         },
-    );
-    dw
+    )
 }

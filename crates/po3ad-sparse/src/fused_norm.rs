@@ -15,6 +15,8 @@
 
 use rayon::prelude::*;
 
+use crate::buffers::par_zeroed_chunks;
+
 /// Rows per partial sum. A constant, so summation order is thread-count independent.
 const CHUNK_ROWS: usize = 512;
 
@@ -94,31 +96,38 @@ pub(crate) fn bn_forward(
         .zip(&a)
         .map(|((&be, &m), &a)| be - m * a)
         .collect();
-    let mut y = vec![0f32; x.len()];
-    if c > 0 {
-        y.par_chunks_mut(CHUNK_ROWS * c)
-            .enumerate()
-            .for_each(|(chunk, out)| {
-                let base = chunk * CHUNK_ROWS * c;
-                let xs = &x[base..base + out.len()];
-                let rs = residual.map(|r| &r[base..base + out.len()]);
-                for (j, (o, xr)) in out.chunks_mut(c).zip(xs.chunks(c)).enumerate() {
-                    for ((o, &v), (&a, &b)) in o.iter_mut().zip(xr).zip(a.iter().zip(&b)) {
-                        *o = v * a + b;
-                    }
-                    if let Some(rs) = rs {
-                        for (o, &r) in o.iter_mut().zip(&rs[j * c..(j + 1) * c]) {
-                            *o += r;
-                        }
-                    }
-                    if relu {
-                        for o in o.iter_mut() {
-                            *o = o.max(0.0);
-                        }
+    if c == 0 {
+        return BnForward {
+            y: Vec::new(),
+            mean,
+            var,
+        };
+    }
+    let y = par_zeroed_chunks(
+        x.len(),
+        CHUNK_ROWS * c,
+        || (),
+        |_, chunk, out| {
+            let base = chunk * CHUNK_ROWS * c;
+            let xs = &x[base..base + out.len()];
+            let rs = residual.map(|r| &r[base..base + out.len()]);
+            for (j, (o, xr)) in out.chunks_mut(c).zip(xs.chunks(c)).enumerate() {
+                for ((o, &v), (&a, &b)) in o.iter_mut().zip(xr).zip(a.iter().zip(&b)) {
+                    *o = v * a + b;
+                }
+                if let Some(rs) = rs {
+                    for (o, &r) in o.iter_mut().zip(&rs[j * c..(j + 1) * c]) {
+                        *o += r;
                     }
                 }
-            });
-    }
+                if relu {
+                    for o in o.iter_mut() {
+                        *o = o.max(0.0);
+                    }
+                }
+            }
+        },
+    );
     BnForward { y, mean, var }
 }
 

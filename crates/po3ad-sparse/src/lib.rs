@@ -27,6 +27,7 @@
 //! ```
 
 mod backend;
+mod buffers;
 mod conv;
 mod coords;
 #[cfg(feature = "cube")]
