@@ -133,35 +133,41 @@ fn synth_train_test_predict_benchmark() {
     );
     // Fusion with the nearest-template distance is linear in the weight: with the mean
     // object rule, the w = 0.5 object score is the average of the w = 0 and w = 1 ones.
+    // (w = 0 at object level through `--object-nearest-weight 0`, so that all three
+    // place the scans the same way: a fused scorer registers them as nearest does.)
     assert!(
         d.join("runs/bowl/nearest.json").is_file(),
         "train saves the companion"
     );
-    let object_scores = |w: &str| -> Vec<f64> {
-        let out = format!("fuse{w}");
-        let mut t = vec![
-            "test",
-            "--model",
-            "runs/bowl",
-            "--out",
-            &out,
-            "--heatmaps",
-            "0",
-            "--object-score",
-            "mean",
-            "--nearest-weight",
-            w,
-        ];
+    let object_scores = |out: &str, args: &[&str]| -> Vec<f64> {
+        let mut t = vec!["test", "--out", out, "--heatmaps", "0"];
+        t.extend_from_slice(args);
         t.extend_from_slice(&data);
         po3ad(&t, d);
-        std::fs::read_to_string(d.join(&out).join("scores.csv"))
+        std::fs::read_to_string(d.join(out).join("scores.csv"))
             .unwrap()
             .lines()
             .skip(1)
             .map(|l| l.split(',').nth(3).unwrap().parse().unwrap())
             .collect()
     };
-    let (s0, s1, s5) = (object_scores("0"), object_scores("1"), object_scores("0.5"));
+    let fused = |out: &str, w: &str, w_object: Option<&str>, rule: &str| {
+        let mut a = vec![
+            "--model",
+            "runs/bowl",
+            "--object-score",
+            rule,
+            "--nearest-weight",
+            w,
+        ];
+        if let Some(wo) = w_object {
+            a.extend_from_slice(&["--object-nearest-weight", wo]);
+        }
+        object_scores(out, &a)
+    };
+    let s0 = fused("fuse0", "1", Some("0"), "mean");
+    let s1 = fused("fuse1", "1", None, "mean");
+    let s5 = fused("fuse5", "0.5", None, "mean");
     for i in 0..s0.len() {
         let expect = 0.5 * s0[i] + 0.5 * s1[i];
         assert!(
@@ -169,6 +175,17 @@ fn synth_train_test_predict_benchmark() {
             "{i}: {s5:?} vs {expect}"
         );
         assert_ne!(s0[i], s1[i]);
+    }
+    // Object weight 1 (the `cpu` preset's): the object scores are the nearest-template
+    // detector's own, whatever the point weight.
+    let from_distance = fused("fuse-obj1", "0.3", Some("1"), "top_mean");
+    let nearest = object_scores("nn", &["--detector", "nearest"]);
+    assert_eq!(from_distance.len(), nearest.len());
+    for (a, b) in from_distance.iter().zip(&nearest) {
+        assert!(
+            (a - b).abs() <= 1e-6 * b.abs(),
+            "{from_distance:?} vs {nearest:?}"
+        );
     }
     let png = std::fs::read(d.join("res/heatmaps/bowl_bulge0.png")).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");

@@ -52,10 +52,15 @@ pub struct BenchmarkArgs {
     pub models: Option<PathBuf>,
     #[command(flatten)]
     pub frame: FrameArgs,
-    /// With po3ad: weight of the nearest-template distance fused into the point
-    /// scores, overriding the preset's `test.nearest_weight`.
+    /// With po3ad: weight of the nearest-template distance fused into the scores,
+    /// overriding the preset's `test.nearest_weight`; also for the object score unless
+    /// --object-nearest-weight is given.
     #[arg(long)]
     pub nearest_weight: Option<f32>,
+    /// With po3ad: the same weight for the scores the object score is taken from,
+    /// overriding the preset's `test.object_nearest_weight`.
+    #[arg(long)]
+    pub object_nearest_weight: Option<f32>,
     /// With po3ad: object score rule, overriding the preset's `test.object_score`.
     #[arg(long, value_enum)]
     pub object_score: Option<ObjectScore>,
@@ -118,6 +123,7 @@ where
     let overrides = TestOverrides {
         object_score: args.object_score,
         nearest_weight: args.nearest_weight,
+        object_nearest_weight: args.object_nearest_weight,
     };
     let eval = test_with_model::<B>(&model_dir, &category, &opts, overrides, device)?;
     finish_category(&cat_out, eval, train_seconds)

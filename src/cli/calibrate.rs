@@ -150,7 +150,7 @@ where
     let scorer = with_fused_nearest(
         ModelScorer::new(model, &preset, tf, device),
         path,
-        preset.test.nearest_weight,
+        &preset.test,
     )?;
     calibrate_scorer(&scorer, "po3ad", &model_dir(path), source, frame)
 }

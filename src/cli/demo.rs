@@ -70,6 +70,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             device: args.device,
             models: None,
             nearest_weight: None,
+            object_nearest_weight: None,
             object_score: None,
             shard: None,
             frame: FrameArgs {

@@ -80,7 +80,7 @@ pub fn load_scorer<B: SparseBackend>(
     with_fused_nearest(
         ModelScorer::new(net, &preset, frame, device),
         model,
-        preset.test.nearest_weight,
+        &preset.test,
     )
 }
 

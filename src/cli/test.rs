@@ -14,6 +14,7 @@ use crate::eval::{
     evaluate_category, CategoryEval, CurvatureScorer, EvalOptions, FrameMode, ModelScorer,
     NearestConfig, NearestTemplate, ObjectScore, Scorer,
 };
+use crate::train::TestConfig;
 use anyhow::Context;
 use burn::tensor::backend::AutodiffBackend;
 use po3ad_core::dataset::Category;
@@ -55,10 +56,15 @@ pub struct TestArgs {
     /// Object score rule, overriding the model's preset (`test.object_score`).
     #[arg(long, value_enum)]
     pub object_score: Option<ObjectScore>,
-    /// Weight of the nearest-template distance fused into PO3AD's point scores,
-    /// overriding the model's preset (`test.nearest_weight`, 0 to 1).
+    /// Weight of the nearest-template distance fused into PO3AD's scores, overriding the
+    /// model's preset (`test.nearest_weight`, 0 to 1); also for the object score unless
+    /// --object-nearest-weight is given.
     #[arg(long)]
     pub nearest_weight: Option<f32>,
+    /// The same weight for the scores the object score is taken from, overriding the
+    /// model's preset (`test.object_nearest_weight`, 0 to 1).
+    #[arg(long)]
+    pub object_nearest_weight: Option<f32>,
     #[arg(long, default_value = "cpu")]
     pub device: DeviceArg,
 }
@@ -87,7 +93,9 @@ pub fn eval_options(
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TestOverrides {
     pub object_score: Option<ObjectScore>,
+    /// Sets both weights (point and object) unless `object_nearest_weight` is given too.
     pub nearest_weight: Option<f32>,
+    pub object_nearest_weight: Option<f32>,
 }
 
 pub fn test_with_model<B: AutodiffBackend + SparseBackend>(
@@ -106,12 +114,16 @@ where
     }
     if let Some(w) = overrides.nearest_weight {
         preset.test.nearest_weight = w;
+        preset.test.object_nearest_weight = None;
+    }
+    if let Some(w) = overrides.object_nearest_weight {
+        preset.test.object_nearest_weight = Some(w);
     }
     preset.validate().map_err(anyhow::Error::msg)?;
     let scorer = with_fused_nearest(
         ModelScorer::new(model, &preset, frame, device),
         model_path,
-        preset.test.nearest_weight,
+        &preset.test,
     )?;
     let opts = EvalOptions {
         batch_size: preset.test.batch_size,
@@ -125,13 +137,15 @@ where
     evaluate_category(&scorer, category, &opts)
 }
 
-/// Add the nearest-template detector saved beside the model when `weight` > 0.
+/// Add the nearest-template detector saved beside the model when `test` fuses it
+/// (`nearest_weight` or `object_nearest_weight` > 0).
 pub fn with_fused_nearest<B: SparseBackend>(
     scorer: ModelScorer<B>,
     model_path: &Path,
-    weight: f32,
+    test: &TestConfig,
 ) -> anyhow::Result<ModelScorer<B>> {
-    if weight <= 0.0 {
+    let (weight, object_weight) = (test.nearest_weight, test.object_weight());
+    if weight <= 0.0 && object_weight <= 0.0 {
         return Ok(scorer);
     }
     let dir = if model_path.is_dir() {
@@ -142,14 +156,15 @@ pub fn with_fused_nearest<B: SparseBackend>(
     let path = dir.join(NEAREST_FILE);
     if !path.is_file() {
         anyhow::bail!(
-            "{}: missing; test.nearest_weight = {weight} fuses the nearest-template distance, \
+            "{}: missing; test.nearest_weight = {weight} (object: {object_weight}) fuses the \
+             nearest-template distance, \
              which `po3ad train` saves beside the model (or build it with \
              `po3ad train --detector nearest --out {}`)",
             path.display(),
             dir.display()
         );
     }
-    Ok(scorer.with_nearest(NearestTemplate::load(&path)?, weight))
+    Ok(scorer.with_nearest(NearestTemplate::load(&path)?, weight, object_weight))
 }
 
 /// A training-free detector for `category`: `nearest` is built from its training
@@ -316,6 +331,7 @@ pub fn run(args: TestArgs) -> anyhow::Result<()> {
                     TestOverrides {
                         object_score: args.object_score,
                         nearest_weight: args.nearest_weight,
+                        object_nearest_weight: args.object_nearest_weight,
                     },
                     &dev
                 ))?,

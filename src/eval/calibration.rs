@@ -276,9 +276,10 @@ pub fn score_normal_clouds(
             skipped += 1;
             continue;
         }
-        let s = scorer.score_points(&[&cloud])?.pop().unwrap_or_default();
-        objects.push(scorer.object_score(&s));
-        points.extend(s);
+        if let Some(s) = scorer.score(&[&cloud])?.pop() {
+            objects.push(s.object);
+            points.extend(s.points);
+        }
     }
     if objects.is_empty() {
         anyhow::bail!(

@@ -138,12 +138,12 @@ pub fn evaluate_category(
             .into_iter()
             .unzip();
         let refs: Vec<&PointCloud> = clouds.iter().collect();
-        let scores = scorer.score_points(&refs)?;
-        for (((sample, cloud), s), fit) in chunk.iter().zip(&clouds).zip(&scores).zip(&fits) {
+        let scores = scorer.score(&refs)?;
+        for (((sample, cloud), scored), fit) in chunk.iter().zip(&clouds).zip(&scores).zip(&fits) {
             if fit.is_some_and(|f| !f.registered) {
                 unregistered += 1;
             }
-            let obj = scorer.object_score(s);
+            let (s, obj) = (&scored.points, scored.object);
             object_labels.push(sample.anomalous);
             object_scores.push(obj);
             let labels = cloud.labels.clone().unwrap_or_else(|| vec![0; cloud.len()]);

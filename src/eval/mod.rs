@@ -18,4 +18,4 @@ pub use curvature::CurvatureScorer;
 pub use evaluate::{evaluate_category, CategoryEval, EvalOptions};
 pub use nearest::{NearestConfig, NearestTemplate};
 pub use placement::{FrameMode, Placement};
-pub use score::{ModelScorer, ObjectScore, Scorer};
+pub use score::{ModelScorer, ObjectScore, Scored, Scorer};

@@ -6,7 +6,7 @@
 use super::calibration::Calibration;
 use super::placement::Placement;
 use super::regions::{find_regions, Region, RegionConfig};
-use super::score::Scorer;
+use super::score::{Scored, Scorer};
 use po3ad_core::report::RegistrationFit;
 use po3ad_core::PointCloud;
 use serde::Serialize;
@@ -43,16 +43,19 @@ impl ScanReport {
     }
 }
 
-/// Place one scan (file coordinates) and score its points: the point scores, in the
-/// scan's point order, and the registration's fit when it was registered.
+/// Place one scan (file coordinates) and score it: the point scores (in the scan's point
+/// order) and object score, and the registration's fit when it was registered.
 pub fn score_scan(
     placement: &Placement,
     scorer: &dyn Scorer,
     mut cloud: PointCloud,
-) -> anyhow::Result<(Vec<f32>, Option<RegistrationFit>)> {
+) -> anyhow::Result<(Scored, Option<RegistrationFit>)> {
     let fit = placement.place(&mut cloud)?;
-    let scores = scorer.score_points(&[&cloud])?.pop().unwrap_or_default();
-    Ok((scores, fit))
+    let scored = scorer.score(&[&cloud])?.pop().unwrap_or(Scored {
+        points: Vec::new(),
+        object: 0.0,
+    });
+    Ok((scored, fit))
 }
 
 /// Score `original` (file coordinates) and decide on it with `calibration`; returns the
@@ -63,8 +66,8 @@ pub fn report_scan(
     calibration: Option<&Calibration>,
     original: &PointCloud,
 ) -> anyhow::Result<(ScanReport, Vec<f32>)> {
-    let (scores, fit) = score_scan(placement, scorer, original.clone())?;
-    let object_score = scorer.object_score(&scores);
+    let (scored, fit) = score_scan(placement, scorer, original.clone())?;
+    let (scores, object_score) = (scored.points, scored.object);
     let mut report = ScanReport {
         object_score,
         normalized_score: None,

@@ -91,6 +91,11 @@ pub struct TestConfig {
     /// far a point lies from the normal surface, in the same units. Needs the
     /// `nearest.json` that `po3ad train` writes beside the model.
     pub nearest_weight: f32,
+    /// The same weight for the point scores the *object* score is taken from, when it
+    /// should differ from `nearest_weight` (unset: the same). The `cpu` preset sets 1: its
+    /// small network's offsets help to find *where* a defect is, but summed into an
+    /// object score they add noise (notes/cpu-preset.md, session 5).
+    pub object_nearest_weight: Option<f32>,
 }
 
 impl Default for TestConfig {
@@ -101,7 +106,15 @@ impl Default for TestConfig {
             object_score: ObjectScore::Mean,
             top_fraction: 0.01,
             nearest_weight: 0.0,
+            object_nearest_weight: None,
         }
+    }
+}
+
+impl TestConfig {
+    /// The nearest-template weight of the scores the object score is taken from.
+    pub fn object_weight(&self) -> f32 {
+        self.object_nearest_weight.unwrap_or(self.nearest_weight)
     }
 }
 
@@ -225,6 +238,13 @@ impl Preset {
                 self.test.nearest_weight
             ));
         }
+        if let Some(w) = self.test.object_nearest_weight {
+            if !(0.0..=1.0).contains(&w) {
+                return Err(format!(
+                    "test.object_nearest_weight ({w}) must be in [0, 1]"
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -300,8 +320,10 @@ mod tests {
         // The paper's score is the offset alone; the cpu preset fuses the template
         // distance (notes/detectors.md).
         assert_eq!(p.test.nearest_weight, 0.0);
+        assert_eq!(p.test.object_weight(), 0.0);
         let cpu = Preset::load("cpu").unwrap();
         assert_eq!(cpu.test.nearest_weight, 0.8);
+        assert_eq!(cpu.test.object_weight(), 1.0);
         assert_eq!(cpu.test.object_score, ObjectScore::TopMean);
     }
 
@@ -316,6 +338,9 @@ mod tests {
         assert!(Preset::parse("[test]\ntop_fraction = 0.0\n", "x").is_err());
         assert!(Preset::parse("[test]\nnearest_weight = 1.5\n", "x").is_err());
         assert!(Preset::parse("[test]\nnearest_weight = -0.1\n", "x").is_err());
+        assert!(Preset::parse("[test]\nobject_nearest_weight = 1.01\n", "x").is_err());
+        let unset = Preset::parse("[test]\nnearest_weight = 0.4\n", "x").unwrap();
+        assert_eq!(unset.test.object_weight(), 0.4, "unset: the point weight");
         assert!(Preset::parse("[train]\ncheckpoint_minutes = -1.0\n", "x").is_err());
         assert!(Preset::parse("[train]\ncheckpoint_minutes = nan\n", "x").is_err());
         assert!(Preset::parse("[test]\nobject_score = \"median\"\n", "x").is_err());

@@ -171,9 +171,8 @@ impl Model {
                     points,
                     ..Default::default()
                 };
-                let (scores, fit) = score_scan(&guard.placement, scorer, cloud)?;
-                let object = scorer.object_score(&scores);
-                Ok((scores, object, fit, guard.placement.name()))
+                let (scored, fit) = score_scan(&guard.placement, scorer, cloud)?;
+                Ok((scored.points, scored.object, fit, guard.placement.name()))
             })
             .map_err(to_py)?;
         Ok(Score {
@@ -403,6 +402,7 @@ fn benchmark<'py>(
         models,
         frame: FrameArgs { frame },
         nearest_weight,
+        object_nearest_weight: None,
         object_score,
         out,
         epochs,
