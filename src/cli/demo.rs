@@ -24,7 +24,7 @@ pub struct DemoArgs {
     pub shapes: Vec<String>,
     #[arg(long, default_value = "cpu")]
     pub preset: String,
-    /// Training epochs per part (the `cpu` preset's own is 60; the demo uses a quarter to
+    /// Training epochs per part (the `cpu` preset's own is 120; the demo uses 15 to
     /// finish in ~3 minutes on a 2-core machine: 30 epochs took twice as long and scored
     /// no better on the demo parts).
     #[arg(long, default_value_t = 15)]
