@@ -364,7 +364,7 @@ fn row_dict<'py>(
 #[pyo3(signature = (
     root, out, layout, categories = None, model = "po3ad", preset = "cpu", epochs = None,
     models = None, frame = "auto", nearest_weight = None, object_score = None,
-    heatmaps = 2, shard = None
+    heatmaps = 2, shard = None, object_nearest_weight = None
 ))]
 #[allow(clippy::too_many_arguments)] // the keyword arguments of the Python function
 fn benchmark<'py>(
@@ -382,6 +382,7 @@ fn benchmark<'py>(
     object_score: Option<&str>,
     heatmaps: usize,
     shard: Option<&str>,
+    object_nearest_weight: Option<f32>,
 ) -> PyResult<Vec<Bound<'py, PyDict>>> {
     let frame = value_enum::<FrameMode>("frame", frame)?;
     let object_score = object_score
@@ -402,7 +403,7 @@ fn benchmark<'py>(
         models,
         frame: FrameArgs { frame },
         nearest_weight,
-        object_nearest_weight: None,
+        object_nearest_weight,
         object_score,
         out,
         epochs,

@@ -393,12 +393,22 @@ METRICS = ["object_auroc", "object_ap", "point_auroc", "point_ap"]
         ("nearest", {"categories": ["cup"]}),  # registration: the slow one
         ("curvature", {}),
         ("po3ad", {"preset": "tiny", "epochs": 1, "categories": ["bowl"]}),
+        (
+            "po3ad",
+            {
+                "preset": "tiny",
+                "epochs": 1,
+                "categories": ["bowl"],
+                "nearest_weight": 0.3,
+                "object_nearest_weight": 1.0,
+            },
+        ),
     ],
 )
 def test_benchmark_rows_equal_cli(bench_data, tmp_path, model, extra):
     flags = []
     for k, v in extra.items():
-        flags += [f"--{k}", ",".join(v) if isinstance(v, list) else v]
+        flags += [f"--{k.replace('_', '-')}", ",".join(v) if isinstance(v, list) else str(v)]
     run_cli(
         "benchmark", "--layout", "anomaly-shapenet", "--root", bench_data, "--model", model,
         "--heatmaps", "0", "--out", tmp_path / "cli", *flags,

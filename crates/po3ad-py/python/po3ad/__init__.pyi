@@ -73,6 +73,7 @@ def benchmark(
     object_score: Optional[Literal["mean", "top_mean"]] = None,
     heatmaps: int = 2,
     shard: Optional[str] = None,
+    object_nearest_weight: Optional[float] = None,
 ) -> List[_BenchmarkRow]:
     """``po3ad benchmark``: train (``model="po3ad"``) or build the training-free
     detector (``"nearest"``, ``"curvature"``: seconds) for every category of the dataset
@@ -82,7 +83,10 @@ def benchmark(
     Returns the rows of results.csv as dicts, one per category in the order tested and
     the row ``"mean"`` last, at full precision (metrics are fractions in [0, 1]; NaN
     where one cannot be computed). The keyword arguments are the CLI's options
-    (``models``: reuse the models an earlier benchmark wrote there; ``shard="I/N"``);
+    (``models``: reuse the models an earlier benchmark wrote there; ``shard="I/N"``;
+    ``nearest_weight`` / ``object_nearest_weight``: the template distance's weight in the
+    point scores / in the scores behind the object score, as ``--nearest-weight`` /
+    ``--object-nearest-weight``);
     CPU only. Prints a line per category to stderr like the CLI. Releases the GIL.
     """
 
