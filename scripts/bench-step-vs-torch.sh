@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Side-by-side training-step throughput: po3ad's MinkUNet34C (`paper` preset network, B = 4)
-# against the plain-PyTorch peer (../shared/peers/minkunet_torch.py, same network + head),
+# against the plain-PyTorch peer (scripts/peers/minkunet_torch.py, same network + head),
 # on the same four 15 000-point clouds, in alternation (po3ad, torch, torch, po3ad, ...) so
 # drift in the machine's load favours neither. Issue #13's target: ratio ≥ 2, po3ad CPU ≥ 190 %.
 #
@@ -19,7 +19,7 @@ ROUNDS=${1:-2}
 STEPS=${2:-3}
 here=$(cd "$(dirname "$0")/.." && pwd)
 PYTHON=${PYTHON:-python3}
-PEER=${PEER:-$here/../shared/peers/minkunet_torch.py}
+PEER=${PEER:-$here/scripts/peers/minkunet_torch.py}
 THREADS=${THREADS:-2}
 if [[ -z "${PO3AD:-}" ]]; then
   (cd "$here" && cargo build --release --quiet)

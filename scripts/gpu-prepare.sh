@@ -37,11 +37,9 @@ cp "$conv" "$BUNDLE/gpu_conv"
 strip "$BUNDLE/po3ad" "$BUNDLE/gpu_conv"
 
 # The PyTorch peer of the training step (gpu-check.sh runs it in the same device call, so
-# the ratio is measured side by side); ../shared does not travel with a device call.
-if [ -f ../shared/peers/minkunet_torch.py ]; then
-    mkdir -p "$BUNDLE/peers"
-    cp ../shared/peers/minkunet_torch.py "$BUNDLE/peers/"
-fi
+# the ratio is measured side by side); it lives in the repository, scripts/peers/.
+mkdir -p "$BUNDLE/peers"
+cp scripts/peers/minkunet_torch.py "$BUNDLE/peers/"
 
 mib() { du -m "$1" | cut -f1; }
 total=$(( $(mib "$BUNDLE/po3ad") + $(mib "$BUNDLE/gpu_conv") ))

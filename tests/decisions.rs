@@ -6,8 +6,8 @@
 mod common;
 use common::po3ad;
 
-use po3ad::eval::calibration::{quantile, Calibration, CalibrationRule};
-use po3ad::eval::regions::{find_regions, median_spacing, RegionConfig};
+use po3ad::detector::calibration::{quantile, Calibration, CalibrationRule};
+use po3ad::detector::regions::{find_regions, median_spacing, RegionConfig};
 use std::path::Path;
 
 #[test]

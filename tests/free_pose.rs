@@ -6,9 +6,8 @@
 //! - The nearest-template detector, with registration, scores a free-pose twin of a
 //!   benchmark as it scores the aligned one.
 
-use po3ad::eval::{
-    evaluate_category, EvalOptions, FrameMode, NearestConfig, NearestTemplate, Placement,
-};
+use po3ad::detector::{Detector, FrameMode, NearestConfig, NearestTemplate, Placement};
+use po3ad::eval::{evaluate_category, EvalOptions};
 use po3ad_core::dataset::{load_category, load_test_cloud, Layout};
 use po3ad_core::frame::TrainingFrame;
 use po3ad_core::geometry::{normalize_unit_sphere, sample_surface, KdTree};
@@ -153,6 +152,7 @@ fn nearest_template_scores_free_pose_scans_as_aligned_ones() {
 
     // The whole evaluation agrees too.
     let opts = EvalOptions::default();
+    let detector = Detector::from_scorer(Box::new(detector), FrameMode::Auto).unwrap();
     let a = evaluate_category(&detector, &cat_a, &opts).unwrap();
     let f = evaluate_category(&detector, &cat_f, &opts).unwrap();
     assert_eq!((a.unregistered, f.unregistered), (0, 0));

@@ -14,7 +14,7 @@
 //!
 //! A few hundred cases per run keep CI fast; set `PO3AD_FUZZ_CASES=100000` for a long run.
 
-use po3ad::cli::common::CpuBackend;
+use po3ad::device::CpuBackend;
 use po3ad::model::{ModelConfig, Po3adNet};
 use po3ad::train::checkpoint::CheckpointMeta;
 use po3ad::train::{Checkpoint, CheckpointError, Preset};

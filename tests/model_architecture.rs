@@ -6,7 +6,7 @@
 //! 8 BasicBlocks, final conv 3104, head 1685.
 
 use burn::module::Module;
-use po3ad::cli::common::CpuBackend;
+use po3ad::device::CpuBackend;
 use po3ad::model::{trainable_params, Backbone, ModelConfig, Po3adNet};
 
 mod common;
@@ -94,7 +94,7 @@ fn record_bytes_round_trip_keeps_the_forward() {
 #[test]
 fn prebuilt_kernel_maps_are_the_ones_forward_uses() {
     use burn::prelude::{Tensor, TensorData};
-    use po3ad::cli::common::CpuTrainBackend as B;
+    use po3ad::device::CpuTrainBackend as B;
     use po3ad::model::{collate, minkunet::kernel_map_keys, minkunet::MinkUNet};
     use po3ad_sparse::SparseTensor;
     let cfg = common::small_model_config();

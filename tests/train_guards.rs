@@ -2,7 +2,7 @@
 //! says what to do) and leaves its last good checkpoint intact and loadable; NaN/Inf
 //! coordinates in an input file are refused by the CLI with the file's name.
 
-use po3ad::cli::common::{CpuBackend, CpuTrainBackend};
+use po3ad::device::{CpuBackend, CpuTrainBackend};
 use po3ad::model::Po3adNet;
 use po3ad::train::fit::{TrainError, CHECKPOINT_FILE};
 use po3ad::train::{fit, Checkpoint, Preset};

@@ -6,7 +6,7 @@
 use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::prelude::{Backend, ElementConversion, Tensor, TensorData};
-use po3ad::cli::common::{CpuBackend, CpuTrainBackend};
+use po3ad::device::{CpuBackend, CpuTrainBackend};
 use po3ad::model::{collate, offset_loss, Po3adNet};
 use po3ad::train::data::make_view;
 use po3ad::train::fit::{epoch_rng, BatchSource, Prefetch, MODEL_FILE};

@@ -14,7 +14,7 @@
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::{Backend, Tensor};
-use po3ad::cli::common::{CpuBackend, CpuTrainBackend};
+use po3ad::device::{CpuBackend, CpuTrainBackend};
 use po3ad::model::Po3adNet;
 use po3ad::train::fit::{CHECKPOINT_FILE, MODEL_FILE};
 use po3ad::train::{fit, fit_with, Checkpoint, CheckpointReason, FitHooks, Preset};

@@ -58,6 +58,13 @@ pub fn merge(shards: &[(PathBuf, ResultsTable)]) -> anyhow::Result<ResultsTable>
                 first.model
             );
         }
+        if let Some(diff) = scoring_difference(&first.scoring, &table.scoring) {
+            anyhow::bail!(
+                "{} and {} were scored differently ({diff}): merge shards of one run only",
+                first_dir.display(),
+                dir.display()
+            );
+        }
         for row in &table.rows {
             if let Some(other) = from.insert(row.category.clone(), dir) {
                 anyhow::bail!(
@@ -70,10 +77,40 @@ pub fn merge(shards: &[(PathBuf, ResultsTable)]) -> anyhow::Result<ResultsTable>
             rows.insert(row.category.clone(), row.clone());
         }
     }
+    let scoring = shards
+        .iter()
+        .map(|(_, t)| &t.scoring)
+        .find(|s| !s.is_empty())
+        .cloned()
+        .unwrap_or_default();
     Ok(ResultsTable {
         model: first.model.clone(),
         rows: rows.into_values().collect(),
+        scoring,
     })
+}
+
+/// The keys whose values differ between two shards' scoring, as `key: a vs b`; None
+/// when they agree (a shard without categories records no scoring and agrees with any).
+fn scoring_difference(
+    a: &BTreeMap<String, String>,
+    b: &BTreeMap<String, String>,
+) -> Option<String> {
+    if a.is_empty() || b.is_empty() {
+        return None;
+    }
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    let diffs: Vec<String> = keys
+        .into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(|k| {
+            let show = |m: &BTreeMap<String, String>| {
+                m.get(k).map_or("(none)".to_string(), |v| format!("'{v}'"))
+            };
+            format!("{k}: {} vs {}", show(a), show(b))
+        })
+        .collect();
+    (!diffs.is_empty()).then(|| diffs.join("; "))
 }
 
 pub fn run(args: BenchmarkMergeArgs) -> anyhow::Result<()> {

@@ -3,8 +3,9 @@
 //! results beside the curvature baseline; heatmaps land in the output folder.
 
 use super::benchmark::{benchmark, BenchmarkArgs};
-use super::common::{DeviceArg, FrameArgs};
-use crate::eval::FrameMode;
+use super::common::FrameArgs;
+use crate::detector::FrameMode;
+use crate::device::DeviceArg;
 use po3ad_core::synth::{write_builtin_benchmark, SynthConfig, SynthLayout};
 use std::path::PathBuf;
 
@@ -14,14 +15,19 @@ pub const DEMO_SHAPES: &[&str] = &["vase", "gear", "plate"];
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
   po3ad demo
-  po3ad demo --out /tmp/demo --shapes vase,bowl --epochs 10")]
+  po3ad demo --out /tmp/demo --builtin vase,bowl --epochs 10")]
 pub struct DemoArgs {
     /// Output folder (dataset, models, tables, heatmaps).
     #[arg(long, default_value = "po3ad-demo")]
     pub out: PathBuf,
-    /// Built-in shapes to use (see `po3ad synth --help`).
+    /// Built-in shapes to use, comma-separated (default: vase,gear,plate; all names in
+    /// `po3ad synth --help`).
     #[arg(long, value_delimiter = ',')]
+    pub builtin: Vec<String>,
+    /// Deprecated spelling of --builtin.
+    #[arg(long, value_delimiter = ',', hide = true)]
     pub shapes: Vec<String>,
+    /// PO3AD preset: cpu, paper, tiny, or a TOML file.
     #[arg(long, default_value = "cpu")]
     pub preset: String,
     /// Training epochs per part (the `cpu` preset's own is 120; the demo uses 15 to
@@ -29,17 +35,23 @@ pub struct DemoArgs {
     /// no better on the demo parts).
     #[arg(long, default_value_t = 15)]
     pub epochs: usize,
+    /// Seed of the synthetic data.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Where PO3AD runs: cpu, or cuda[:N] in a binary built with `--features cuda`.
     #[arg(long, default_value = "cpu")]
     pub device: DeviceArg,
 }
 
-pub fn run(args: DemoArgs) -> anyhow::Result<()> {
-    let shapes: Vec<&str> = if args.shapes.is_empty() {
+pub fn run(mut args: DemoArgs) -> anyhow::Result<()> {
+    if !args.shapes.is_empty() {
+        eprintln!("warning: `demo --shapes` is deprecated; use --builtin");
+        args.builtin.append(&mut args.shapes);
+    }
+    let shapes: Vec<&str> = if args.builtin.is_empty() {
         DEMO_SHAPES.to_vec()
     } else {
-        args.shapes.iter().map(String::as_str).collect()
+        args.builtin.iter().map(String::as_str).collect()
     };
     let data = args.out.join("data");
     eprintln!(
@@ -63,11 +75,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             root: data.clone(),
             categories: shapes.iter().map(|s| s.to_string()).collect(),
             preset: args.preset.clone(),
-            model: model.into(),
+            detector: crate::detector::kind(model)?,
+            model: None,
             out: args.out.join(format!("results-{model}")),
             epochs: Some(args.epochs),
             heatmaps: 2,
             device: args.device,
+            reuse_models: None,
             models: None,
             nearest_weight: None,
             object_nearest_weight: None,

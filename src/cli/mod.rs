@@ -4,8 +4,6 @@ pub mod benchmark;
 pub mod benchmark_merge;
 pub mod calibrate;
 pub mod common;
-#[cfg(feature = "cuda")]
-pub mod cuda;
 pub mod demo;
 pub mod inspect;
 pub mod predict;
@@ -84,9 +82,15 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => match e.downcast_ref::<predict::UnregisteredScans>() {
+            Some(u) => {
+                eprintln!("warning: {u}");
+                ExitCode::from(predict::EXIT_UNREGISTERED)
+            }
+            None => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }

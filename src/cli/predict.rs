@@ -3,37 +3,35 @@
 //! with a calibrated model (`calibration.json`) also each scan's normalized score,
 //! verdict and anomalous regions.
 
-use super::calibrate::model_dir;
-use super::common::{
-    load_model, locate_detector, write_heatmaps, DeviceArg, FrameArgs, SavedDetector,
-};
-use super::test::with_fused_nearest;
-use crate::eval::calibration::CALIBRATION_FILE;
-pub use crate::eval::scan::score_scan;
-use crate::eval::scan::{report_scan, ScanReport};
-use crate::eval::{Calibration, FrameMode, ModelScorer, NearestTemplate, Placement, Scorer};
+use super::common::FrameArgs;
+use crate::detector::{Detector, KindSpec, LoadOptions, ScanReport};
+use crate::device::DeviceArg;
+use crate::eval::write_heatmaps;
 use anyhow::Context;
-use burn::tensor::backend::AutodiffBackend;
 use po3ad_core::io;
-use po3ad_core::registration::RegistrationConfig;
-use po3ad_sparse::SparseBackend;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
   po3ad predict --model runs/part scan1.pcd scan2.ply --out predictions/
-  po3ad predict --model runs/part/model.po3ad incoming/*.pcd --out out --device cuda
+  po3ad predict --model runs/part --detector nearest scan.ply --out out   # the folder's nearest companion
   po3ad predict --model runs/part-nearest scan.ply --out out          # a nearest-template detector
-  po3ad predict --model runs/part scan.pcd --frame fixed --out out    # scans from a fixture")]
+  po3ad predict --model runs/part scan.pcd --frame fixed --out out    # scans from a fixture
+
+Exit status: 0 when every scan was judged; 3 when some scan could not be registered to
+the training pose (its verdict is \"unregistered\"; all outputs are still written); 1 on
+an error.")]
 pub struct PredictArgs {
     /// Scans to score.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    /// Trained model: the folder `po3ad train --out` wrote, or its model.po3ad or
-    /// nearest.json.
+    /// Model folder written by `po3ad train --out` (or its model.po3ad / nearest.json).
     #[arg(long)]
     pub model: PathBuf,
+    /// Which of the folder's detectors to use (default: the one it was trained as).
+    #[arg(long, value_parser = crate::detector::kind_parser())]
+    pub detector: Option<&'static KindSpec>,
     #[command(flatten)]
     pub frame: FrameArgs,
     /// Output folder: <name>.ply, <name>.png and predictions.json.
@@ -43,9 +41,33 @@ pub struct PredictArgs {
     /// order (exact: each value reads back to the same float32).
     #[arg(long)]
     pub point_scores: bool,
+    /// Where PO3AD runs: cpu, or cuda[:N] in a binary built with `--features cuda`.
     #[arg(long, default_value = "cpu")]
     pub device: DeviceArg,
 }
+
+/// Exit status of `predict` when some scan could not be registered.
+pub const EXIT_UNREGISTERED: u8 = 3;
+
+/// `predict` finished, but `count` of `total` scans could not be registered.
+#[derive(Debug)]
+pub struct UnregisteredScans {
+    pub count: usize,
+    pub total: usize,
+}
+
+impl std::fmt::Display for UnregisteredScans {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} of {} scans could not be registered to the training pose (verdict \
+             \"unregistered\"); exit status {EXIT_UNREGISTERED}",
+            self.count, self.total
+        )
+    }
+}
+
+impl std::error::Error for UnregisteredScans {}
 
 #[derive(Debug, Serialize)]
 pub struct Prediction {
@@ -56,87 +78,13 @@ pub struct Prediction {
     pub heatmap_png: String,
 }
 
-fn predict_with<B: AutodiffBackend + SparseBackend>(
-    args: &PredictArgs,
-    path: &Path,
-    device: &B::Device,
-) -> anyhow::Result<Vec<Prediction>>
-where
-    B::InnerBackend: SparseBackend,
-{
-    let scorer = load_scorer::<B::InnerBackend>(path, device)?;
-    predict_files(args, &scorer, "po3ad", path)
-}
-
-/// The PO3AD scorer `predict` uses for the model at `model` (a folder or its
-/// model.po3ad): the same one `po3ad test` builds (preset, training frame, the
-/// nearest-template distance fused as the preset says), so scores and thresholds agree.
-/// The Python module scores with it too.
-pub fn load_scorer<B: SparseBackend>(
-    model: &Path,
-    device: &B::Device,
-) -> anyhow::Result<ModelScorer<B>> {
-    let (net, preset, frame) = load_model::<B>(model, device)?;
-    with_fused_nearest(
-        ModelScorer::new(net, &preset, frame, device),
-        model,
-        &preset.test,
-    )
-}
-
-/// Where `predict` puts scans for `scorer` under `--frame mode`.
-pub fn placement_for(scorer: &dyn Scorer, mode: FrameMode) -> anyhow::Result<Placement> {
-    Placement::new(
-        mode,
-        scorer.pose_dependent(),
-        scorer.frame(),
-        &RegistrationConfig::default(),
-    )
-}
-
-/// The calibration saved for `detector` beside `model_path`, if it holds for the
-/// scorer's settings (a warning says why not otherwise).
-pub fn usable_calibration(
-    model_path: &Path,
-    detector: &str,
-    scoring: &str,
-) -> anyhow::Result<Option<Calibration>> {
-    let dir = model_dir(model_path);
-    match Calibration::load(&dir, detector)? {
-        None => {
-            eprintln!(
-                "note: {} has no calibration for {detector}: no verdicts (run `po3ad calibrate --model {}`)",
-                dir.display(),
-                model_path.display()
-            );
-            Ok(None)
-        }
-        Some(c) if c.scoring != scoring => {
-            eprintln!(
-                "warning: {}: the thresholds were chosen for '{}', these scores are '{scoring}': \
-                 no verdicts (run `po3ad calibrate` again)",
-                dir.join(CALIBRATION_FILE).display(),
-                c.scoring
-            );
-            Ok(None)
-        }
-        Some(c) => Ok(Some(c)),
-    }
-}
-
-/// Score every file with `scorer`, each placed in its frame as `--frame` says.
-fn predict_files(
-    args: &PredictArgs,
-    scorer: &dyn Scorer,
-    detector: &str,
-    model_path: &Path,
-) -> anyhow::Result<Vec<Prediction>> {
-    let placement = placement_for(scorer, args.frame.frame)?;
-    let calibration = usable_calibration(model_path, detector, &scorer.scoring())?;
+/// Score every file with `detector`.
+fn predict_files(args: &PredictArgs, detector: &Detector) -> anyhow::Result<Vec<Prediction>> {
     let mut out = Vec::new();
     for file in &args.files {
         let original = io::read(file)?;
-        let (report, scores) = report_scan(&placement, scorer, calibration.as_ref(), &original)
+        let (report, scores) = detector
+            .score(&original)
             .map_err(|e| anyhow::anyhow!("{}: {e:#}", file.display()))?;
         if !report.placed() {
             eprintln!(
@@ -184,14 +132,16 @@ fn unique_stem(file: &Path, done: &[Prediction]) -> String {
 pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
-    let preds = match locate_detector(&args.model)? {
-        SavedDetector::Po3ad(path) => {
-            crate::with_backend!(args.device, |B, dev| predict_with::<B>(&args, &path, &dev))?
-        }
-        SavedDetector::Nearest(path) => {
-            predict_files(&args, &NearestTemplate::load(&path)?, "nearest", &path)?
-        }
-    };
+    let detector = Detector::load(
+        &args.model,
+        &LoadOptions {
+            device: args.device,
+            frame: args.frame.frame,
+            kind: args.detector,
+            ..LoadOptions::default()
+        },
+    )?;
+    let preds = predict_files(&args, &detector)?;
     let json = serde_json::to_string_pretty(&preds)?;
     io::atomic::write_atomic(&args.out.join("predictions.json"), json.as_bytes())?;
     println!(
@@ -238,5 +188,13 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
         }
     }
     println!("wrote {}", args.out.join("predictions.json").display());
+    let count = preds.iter().filter(|p| !p.report.placed()).count();
+    if count > 0 {
+        return Err(UnregisteredScans {
+            count,
+            total: preds.len(),
+        }
+        .into());
+    }
     Ok(())
 }

@@ -10,7 +10,7 @@
 //! command checks that and prints the ratio of the two throughputs measured in the
 //! same process, which is the robust number on a noisy machine.
 
-use crate::cli::common::CpuTrainBackend;
+use crate::device::CpuTrainBackend;
 use crate::model::minkunet::kernel_map_keys;
 use crate::model::{offset_loss, ModelConfig, Po3adNet};
 use crate::train::checkpoint::CheckpointMeta;
@@ -45,8 +45,9 @@ pub struct ProfileArgs {
     /// Points per template.
     #[arg(long, default_value_t = 15000)]
     pub points: usize,
-    /// Built-in shape (vase, bottle, cup, bowl, plate, gear).
-    #[arg(long, default_value = "vase")]
+    /// Built-in shape (vase, bottle, cup, bowl, plate, gear); `--shape` is the old
+    /// spelling.
+    #[arg(long = "builtin", alias = "shape", default_value = "vase")]
     pub shape: String,
     /// Timed steps per mode.
     #[arg(long, default_value_t = 4)]
@@ -64,7 +65,7 @@ pub struct ProfileArgs {
     pub no_checkpoint: bool,
     /// Also write the templates' points (of the first preset) as OBJ vertices in the
     /// Anomaly-ShapeNet layout, `DIR/<shape><i>/<shape><i>_template0.obj`, so a peer
-    /// implementation (../shared/peers/minkunet_torch.py, `OBJ_DIR=DIR --cats ...`) can
+    /// implementation (scripts/peers/minkunet_torch.py, `OBJ_DIR=DIR --cats ...`) can
     /// train on the same clouds (scripts/bench-step-vs-torch.sh).
     #[arg(long, value_name = "DIR")]
     pub export_obj: Option<std::path::PathBuf>,

@@ -82,7 +82,7 @@ pub fn run(args: PseudoArgs) -> anyhow::Result<()> {
     } else {
         dir
     };
-    super::common::write_heatmaps(&dir, &stem, &out_cloud, &mags)?;
+    crate::eval::write_heatmaps(&dir, &stem, &out_cloud, &mags)?;
     println!(
         "{}: {} points, {} displaced (max offset {:.4}); wrote {} and {}",
         args.file.display(),

@@ -2,16 +2,14 @@
 //! ([`crate::service`]). Prints `listening on http://ADDR` once it accepts requests
 //! (with `--addr 127.0.0.1:0` the OS picks the port, and that line says which).
 
-use super::common::{locate_detector, DeviceArg, FrameArgs, SavedDetector};
-use super::predict::{load_scorer, placement_for, usable_calibration};
-use crate::eval::{NearestTemplate, Scorer};
+use super::common::FrameArgs;
+use crate::detector::{Detector, KindSpec, LoadOptions, Scorer};
+use crate::device::DeviceArg;
 use crate::service::{serve, shutdown_signal, DetectorPool, RequestLimits};
 use anyhow::Context;
-use burn::tensor::backend::AutodiffBackend;
-use po3ad_sparse::SparseBackend;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(clap::Args, Debug)]
@@ -28,10 +26,12 @@ Answers: 200 with the same JSON `po3ad predict` writes per scan; 400 unreadable 
 that cannot be scored, 503 (Retry-After: 1) when every worker and queue place is taken.
 SIGTERM or Ctrl-C: stop accepting, finish the requests in flight, exit 0.")]
 pub struct ServeArgs {
-    /// Trained model: the folder `po3ad train --out` wrote, or its model.po3ad or
-    /// nearest.json.
+    /// Model folder written by `po3ad train --out` (or its model.po3ad / nearest.json).
     #[arg(long)]
     pub model: PathBuf,
+    /// Which of the folder's detectors to serve (default: the one it was trained as).
+    #[arg(long, value_parser = crate::detector::kind_parser())]
+    pub detector: Option<&'static KindSpec>,
     /// Address to listen on (port 0: any free port).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
@@ -53,6 +53,7 @@ pub struct ServeArgs {
     pub read_timeout: f64,
     #[command(flatten)]
     pub frame: FrameArgs,
+    /// Where PO3AD runs: cpu, or cuda[:N] in a binary built with `--features cuda`.
     #[arg(long, default_value = "cpu")]
     pub device: DeviceArg,
 }
@@ -98,38 +99,34 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 /// `workers` copies of the detector at `args.model`, with its placement and calibration.
 fn load_pool(args: &ServeArgs, workers: usize) -> anyhow::Result<DetectorPool> {
-    let (path, detector) = match locate_detector(&args.model)? {
-        SavedDetector::Po3ad(p) => (p, "po3ad"),
-        SavedDetector::Nearest(p) => (p, "nearest"),
-    };
     let mut scorers: Vec<Box<dyn Scorer + Send>> = Vec::with_capacity(workers);
-    for _ in 0..workers {
-        scorers.push(match detector {
-            "po3ad" => {
-                crate::with_backend!(args.device, |B, dev| load_po3ad::<B>(&args.model, &dev))?
-            }
-            _ => Box::new(NearestTemplate::load(&path)?),
-        });
+    let mut first = None;
+    for i in 0..workers {
+        let detector = Detector::load(
+            &args.model,
+            &LoadOptions {
+                device: args.device,
+                frame: args.frame.frame,
+                kind: args.detector,
+                // Looked up (and any note printed) once.
+                calibration: i == 0,
+                ..LoadOptions::default()
+            },
+        )?;
+        let name = detector.name();
+        let (scorer, placement, calibration) = detector.into_parts();
+        scorers.push(scorer);
+        if first.is_none() {
+            first = Some((name, placement, calibration));
+        }
     }
-    let first = scorers.first().context("no workers")?;
-    let placement = placement_for(first.as_ref(), args.frame.frame)?;
-    let calibration = usable_calibration(&path, detector, &first.scoring())?;
+    let (name, placement, calibration) = first.context("no workers")?;
     Ok(DetectorPool::new(
         scorers,
         placement,
         calibration,
-        detector,
+        name,
         args.model.display().to_string(),
         args.queue,
     ))
-}
-
-fn load_po3ad<B: AutodiffBackend + SparseBackend>(
-    model: &Path,
-    device: &B::Device,
-) -> anyhow::Result<Box<dyn Scorer + Send>>
-where
-    B::InnerBackend: SparseBackend,
-{
-    Ok(Box::new(load_scorer::<B::InnerBackend>(model, device)?))
 }

@@ -50,8 +50,8 @@ pub struct SynthArgs {
     /// Defect kinds (comma-separated): bulge, concavity, crack, scratch, hole, broken.
     #[arg(long, value_delimiter = ',')]
     pub defects: Vec<DefectKind>,
-    /// Severity range as `lo,hi` within [0, 1] (0 subtle, 1 obvious).
-    #[arg(long, value_delimiter = ',', num_args = 2)]
+    /// Severity range as `lo,hi` within [0, 1] (0 subtle, 1 obvious), e.g. 0.2,0.8.
+    #[arg(long, value_delimiter = ',', num_args = 1..=2, allow_negative_numbers = true)]
     pub severity: Vec<f32>,
     /// Gaussian sensor noise sigma added to test points (unit-sphere units).
     #[arg(long)]
@@ -96,6 +96,12 @@ pub fn run(args: SynthArgs) -> anyhow::Result<()> {
     }
     if !args.defects.is_empty() {
         cfg.defects = args.defects.clone();
+    }
+    if !args.severity.is_empty() && args.severity.len() != 2 {
+        bail!(
+            "--severity takes two values, lo,hi (e.g. 0.2,0.8); got {}",
+            args.severity.len()
+        );
     }
     if let [lo, hi] = args.severity[..] {
         cfg.severity = [lo, hi];

@@ -3,52 +3,44 @@
 //! the model's calibrated object threshold (`results.json` → `decisions`,
 //! `decisions.csv`).
 
-use super::common::{
-    load_model, locate_detector, show_progress, DataArgs, DeviceArg, FrameArgs, SavedDetector,
-};
-use super::predict::usable_calibration;
+use super::common::{fit_and_load, show_progress, DataArgs, FrameArgs};
+use crate::detector::{Calibration, Detector, KindSpec, LoadOptions, TestOverrides};
+use crate::device::DeviceArg;
 use crate::eval::decisions::{decide, f1_max, Decision};
-use crate::eval::nearest::NEAREST_FILE;
-use crate::eval::Calibration;
-use crate::eval::{
-    evaluate_category, CategoryEval, CurvatureScorer, EvalOptions, FrameMode, ModelScorer,
-    NearestConfig, NearestTemplate, ObjectScore, Scorer,
-};
-use crate::train::TestConfig;
+use crate::eval::evaluate::frame_summary;
+use crate::eval::{evaluate_category, CategoryEval, EvalOptions};
+use crate::score_rule::ObjectScore;
 use anyhow::Context;
-use burn::tensor::backend::AutodiffBackend;
-use po3ad_core::dataset::Category;
 use po3ad_core::io;
-use po3ad_core::registration::RegistrationConfig;
 use po3ad_core::report::{write_samples_csv, write_samples_json, ResultsTable};
-use po3ad_sparse::SparseBackend;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
-  po3ad test --model runs/ashtray0 --layout anomaly-shapenet --root data/Anomaly-ShapeNet --category ashtray0 --out results/ashtray0
-  po3ad test --detector curvature --layout folder --root my_scans --out results/baseline
-  po3ad test --detector nearest --layout real3d --root data/Real3D-AD --category seahorse --out results/nn
-  po3ad test --model runs/part --layout folder --root fixtured_scans --frame fixed --out results/fixed")]
+  po3ad test --model runs/ashtray0 --root data/Anomaly-ShapeNet --category ashtray0 --out results/ashtray0
+  po3ad test --detector curvature --root my_scans --out results/baseline
+  po3ad test --detector nearest --root data/Real3D-AD --category seahorse --out results/nn
+  po3ad test --model runs/part --detector nearest --root my_scans --out results/nn   # the folder's companion
+  po3ad test --model runs/part --root fixtured_scans --frame fixed --out results/fixed")]
 pub struct TestArgs {
     #[command(flatten)]
     pub data: DataArgs,
-    /// Trained model: the folder `po3ad train --out` wrote, or its model.po3ad (PO3AD)
-    /// or nearest.json (nearest-template detector).
+    /// Model folder written by `po3ad train --out` (or its model.po3ad / nearest.json).
     #[arg(long, required_unless_present = "detector")]
     pub model: Option<PathBuf>,
-    /// Use a training-free detector instead of a saved model: nearest (distance to the
-    /// category's training clouds, built on the fly) or curvature.
-    #[arg(long)]
-    pub detector: Option<String>,
+    /// Detector kind. Without --model: built on the fly from the category's training
+    /// files into OUT/model (training-free kinds). With --model: which of the folder's
+    /// detectors to use (e.g. `nearest`, the companion of every PO3AD model).
+    #[arg(long, value_parser = crate::detector::kind_parser())]
+    pub detector: Option<&'static KindSpec>,
     #[command(flatten)]
     pub frame: FrameArgs,
-    /// Output folder: results.csv/json, scores.csv/json, decisions.csv, heatmaps/.
+    /// Output folder: results.csv/json/md, scores.csv/json, decisions.csv, heatmaps/.
     #[arg(long)]
     pub out: PathBuf,
     /// Heatmaps (PLY + PNG) to write, anomalous samples first.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = super::common::DEFAULT_HEATMAPS)]
     pub heatmaps: usize,
     /// Gaussian noise σ added to test clouds (robustness check).
     #[arg(long, default_value_t = 0.0)]
@@ -65,129 +57,9 @@ pub struct TestArgs {
     /// model's preset (`test.object_nearest_weight`, 0 to 1).
     #[arg(long)]
     pub object_nearest_weight: Option<f32>,
+    /// Where PO3AD runs: cpu, or cuda[:N] in a binary built with `--features cuda`.
     #[arg(long, default_value = "cpu")]
     pub device: DeviceArg,
-}
-
-pub fn eval_options(
-    out: &Path,
-    heatmaps: usize,
-    noise: f32,
-    batch_size: usize,
-    frame: FrameMode,
-) -> EvalOptions {
-    EvalOptions {
-        noise_sigma: noise,
-        seed: 0,
-        batch_size,
-        heatmap_dir: (heatmaps > 0).then(|| out.join("heatmaps")),
-        max_heatmaps: heatmaps,
-        progress: show_progress(),
-        frame,
-        registration: RegistrationConfig::default(),
-    }
-}
-
-/// Score `category` with the model at `model_path` on backend `B`'s inference side.
-/// Test-time overrides of a model's preset (`test.*`).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TestOverrides {
-    pub object_score: Option<ObjectScore>,
-    /// Sets both weights (point and object) unless `object_nearest_weight` is given too.
-    pub nearest_weight: Option<f32>,
-    pub object_nearest_weight: Option<f32>,
-}
-
-pub fn test_with_model<B: AutodiffBackend + SparseBackend>(
-    model_path: &Path,
-    category: &Category,
-    opts: &EvalOptions,
-    overrides: TestOverrides,
-    device: &B::Device,
-) -> anyhow::Result<CategoryEval>
-where
-    B::InnerBackend: SparseBackend,
-{
-    let (model, mut preset, frame) = load_model::<B::InnerBackend>(model_path, device)?;
-    if let Some(rule) = overrides.object_score {
-        preset.test.object_score = rule;
-    }
-    if let Some(w) = overrides.nearest_weight {
-        preset.test.nearest_weight = w;
-        preset.test.object_nearest_weight = None;
-    }
-    if let Some(w) = overrides.object_nearest_weight {
-        preset.test.object_nearest_weight = Some(w);
-    }
-    preset.validate().map_err(anyhow::Error::msg)?;
-    let scorer = with_fused_nearest(
-        ModelScorer::new(model, &preset, frame, device),
-        model_path,
-        &preset.test,
-    )?;
-    let opts = EvalOptions {
-        batch_size: preset.test.batch_size,
-        noise_sigma: if opts.noise_sigma > 0.0 {
-            opts.noise_sigma
-        } else {
-            preset.test.noise_sigma
-        },
-        ..opts.clone()
-    };
-    evaluate_category(&scorer, category, &opts)
-}
-
-/// Add the nearest-template detector saved beside the model when `test` fuses it
-/// (`nearest_weight` or `object_nearest_weight` > 0).
-pub fn with_fused_nearest<B: SparseBackend>(
-    scorer: ModelScorer<B>,
-    model_path: &Path,
-    test: &TestConfig,
-) -> anyhow::Result<ModelScorer<B>> {
-    let (weight, object_weight) = (test.nearest_weight, test.object_weight());
-    if weight <= 0.0 && object_weight <= 0.0 {
-        return Ok(scorer);
-    }
-    let dir = if model_path.is_dir() {
-        model_path
-    } else {
-        model_path.parent().unwrap_or(Path::new("."))
-    };
-    let path = dir.join(NEAREST_FILE);
-    if !path.is_file() {
-        anyhow::bail!(
-            "{}: missing; test.nearest_weight = {weight} (object: {object_weight}) fuses the \
-             nearest-template distance, \
-             which `po3ad train` saves beside the model (or build it with \
-             `po3ad train --detector nearest --out {}`)",
-            path.display(),
-            dir.display()
-        );
-    }
-    Ok(scorer.with_nearest(NearestTemplate::load(&path)?, weight, object_weight))
-}
-
-/// A training-free detector for `category`: `nearest` is built from its training
-/// files, `curvature` needs none.
-pub fn detector(name: &str, category: &Category) -> anyhow::Result<Box<dyn Scorer>> {
-    match name {
-        "curvature" => Ok(Box::new(CurvatureScorer::default())),
-        "nearest" => Ok(Box::new(NearestTemplate::fit(
-            &category.train,
-            &NearestConfig::default(),
-            &RegistrationConfig::default(),
-        )?)),
-        _ => anyhow::bail!("unknown detector '{name}' (available: nearest, curvature)"),
-    }
-}
-
-/// `register (2 of 40 not registered)` and the like, for the end of a run.
-pub fn frame_summary(eval: &CategoryEval) -> String {
-    match (eval.frame, eval.unregistered) {
-        ("register", 0) => "register (all registered)".into(),
-        ("register", n) => format!("register ({n} of {} NOT registered)", eval.samples.len()),
-        (f, _) => f.to_string(),
-    }
 }
 
 /// Object-level decisions of a test run: at the calibrated threshold (when the model
@@ -203,6 +75,11 @@ pub struct TestDecisions {
     pub at_threshold: Option<Decision>,
     /// The best F1 over all object thresholds, and where it is reached.
     pub f1_max: Option<Decision>,
+    /// Scans that could not be registered (verdict `unregistered` in decisions.csv;
+    /// still counted in the object-level numbers by their score).
+    pub unregistered: usize,
+    /// Reported regions against the labels (with a calibration).
+    pub regions: Option<crate::eval::evaluate::RegionStats>,
 }
 
 impl TestDecisions {
@@ -215,6 +92,8 @@ impl TestDecisions {
             calibration_source: calibration.map(|c| c.source.clone()),
             at_threshold: calibration.map(|c| decide(&labels, &scores, c.object_threshold)),
             f1_max: f1_max(&labels, &scores),
+            unregistered: eval.unregistered,
+            regions: eval.regions.clone(),
         }
     }
 
@@ -234,6 +113,22 @@ impl TestDecisions {
                 )
             }
             _ => out += "no calibration for these scores: no verdicts\n",
+        }
+        if let Some(r) = &self.regions {
+            out += &format!(
+                "regions: {} of {} normal scans report one; {} of {} defective scans have one \
+                 on the defect\n",
+                r.normal_scans_with_regions,
+                r.normal_scans,
+                r.anomalous_scans_hit,
+                r.anomalous_scans
+            );
+        }
+        if self.unregistered > 0 {
+            out += &format!(
+                "{} scan(s) could not be registered: verdict unregistered\n",
+                self.unregistered
+            );
         }
         if let Some(d) = &self.f1_max {
             out += &format!(
@@ -257,10 +152,19 @@ pub fn decisions_csv(
         .from_writer(Vec::new());
     w.write_record(DECISIONS_CSV_HEADER.split(','))?;
     for s in &eval.samples {
+        let unregistered = s.registration.is_some_and(|f| !f.registered);
         let (norm, verdict) = match calibration {
             Some(c) => (
                 c.normalized(s.object_score).to_string(),
-                c.verdict(s.object_score).to_string(),
+                if unregistered {
+                    crate::detector::report::UNREGISTERED.to_string()
+                } else {
+                    c.verdict(s.object_score).to_string()
+                },
+            ),
+            None if unregistered => (
+                String::new(),
+                crate::detector::report::UNREGISTERED.to_string(),
             ),
             None => Default::default(),
         };
@@ -292,6 +196,7 @@ pub fn write_outputs(
     let table = ResultsTable {
         model: model_name.to_string(),
         rows: vec![eval.result.clone()],
+        scoring: eval.provenance.clone(),
     };
     table.write_csv(&out.join("results.csv"))?;
     let decisions = TestDecisions::new(eval, calibration);
@@ -314,42 +219,45 @@ pub fn write_outputs(
 
 pub fn run(args: TestArgs) -> anyhow::Result<()> {
     let category = args.data.category()?;
-    let opts = eval_options(&args.out, args.heatmaps, args.noise, 4, args.frame.frame);
-    let (name, eval, saved) = match (&args.detector, &args.model) {
-        (Some(d), _) => (
-            d.clone(),
-            evaluate_category(detector(d, &category)?.as_ref(), &category, &opts)?,
-            None,
-        ),
-        (None, Some(m)) => match locate_detector(m)? {
-            SavedDetector::Po3ad(path) => (
-                "po3ad".to_string(),
-                crate::with_backend!(args.device, |B, dev| test_with_model::<B>(
-                    &path,
-                    &category,
-                    &opts,
-                    TestOverrides {
-                        object_score: args.object_score,
-                        nearest_weight: args.nearest_weight,
-                        object_nearest_weight: args.object_nearest_weight,
-                    },
-                    &dev
-                ))?,
-                Some(path),
-            ),
-            SavedDetector::Nearest(path) => (
-                "nearest".to_string(),
-                evaluate_category(&NearestTemplate::load(&path)?, &category, &opts)?,
-                Some(path),
-            ),
-        },
+    let opts = EvalOptions::for_output(&args.out, args.heatmaps, args.noise, show_progress());
+    let overrides = TestOverrides {
+        object_score: args.object_score,
+        nearest_weight: args.nearest_weight,
+        object_nearest_weight: args.object_nearest_weight,
+    };
+    let detector = match (&args.model, args.detector) {
+        (Some(m), kind) => Detector::load(
+            m,
+            &LoadOptions {
+                device: args.device,
+                frame: args.frame.frame,
+                overrides,
+                kind,
+                calibration: true,
+            },
+        )?,
+        (None, Some(kind)) => {
+            if kind.name == "po3ad" {
+                anyhow::bail!(
+                    "--detector po3ad needs a trained model: give --model DIR (train one with \
+                     `po3ad train`), or use `po3ad benchmark`, which trains and tests"
+                );
+            }
+            fit_and_load(
+                kind,
+                &category.train,
+                &args.out.join("model"),
+                &category.name,
+                args.device,
+                args.frame.frame,
+                overrides,
+            )?
+        }
         (None, None) => anyhow::bail!("give --model or --detector"),
     };
-    let calibration = match &saved {
-        Some(path) => usable_calibration(path, &name, &eval.scoring)?,
-        None => None,
-    };
-    let (table, decisions) = write_outputs(&args.out, &name, &eval, calibration.as_ref())?;
+    let eval = evaluate_category(&detector, &category, &opts)?;
+    let (table, decisions) =
+        write_outputs(&args.out, detector.name(), &eval, detector.calibration())?;
     println!("{}", table.to_terminal());
     print!("{}", decisions.to_terminal());
     println!("scans placed by: {}", frame_summary(&eval));

@@ -1,15 +1,11 @@
 //! `po3ad train`: fit a PO3AD model on the normal samples of one part.
 
-use super::calibrate::{calibrate_saved, summary, NormalSource};
-use super::common::{progress_hooks, DataArgs, DeviceArg};
-use crate::eval::{FrameMode, NearestConfig, NearestTemplate};
-use crate::train::{fit_with, load_training_set, FitHooks, FitOptions, Preset};
+use super::calibrate::{calibrate_saved, summary, CalibrateOptions};
+use super::common::{progress_hooks, DataArgs};
+use crate::detector::{Detector, FitRequest, FrameMode, KindSpec, NormalSource};
+use crate::device::DeviceArg;
+use crate::train::Preset;
 use anyhow::Context;
-use burn::tensor::backend::AutodiffBackend;
-use po3ad_core::registration::RegistrationConfig;
-use po3ad_sparse::SparseBackend;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
@@ -26,14 +22,16 @@ pub struct TrainArgs {
     /// Train on this mesh/cloud, or every file in this folder, instead of a dataset.
     #[arg(long, conflicts_with = "root")]
     pub train: Option<PathBuf>,
-    /// Build a training-free detector instead of training PO3AD: `nearest` (distance
-    /// to the training clouds; saved as nearest.json, used like a model).
-    #[arg(long, value_parser = ["nearest"])]
-    pub detector: Option<String>,
-    /// Preset name (cpu, paper, tiny) or a TOML file.
+    /// Detector kind to build: po3ad trains the network (minutes); the others are
+    /// training-free (seconds).
+    #[arg(long, value_parser = crate::detector::kind_parser(), default_value = "po3ad")]
+    pub detector: &'static KindSpec,
+    /// PO3AD preset: cpu, paper, tiny, or a TOML file.
     #[arg(long, default_value = "cpu")]
     pub preset: String,
-    /// Output folder for checkpoint.po3ad, model.po3ad and loss.csv.
+    /// Model folder to write: detector.json and calibration.json always; for po3ad also
+    /// model.po3ad, checkpoint.po3ad, loss.csv and the nearest.json companion; for
+    /// nearest, nearest.json.
     #[arg(long)]
     pub out: PathBuf,
     /// Continue from <out>/checkpoint.po3ad.
@@ -50,19 +48,23 @@ pub struct TrainArgs {
     /// mesh samples / 80 % subsets, σ = 0.002 noise); see `po3ad calibrate --help`.
     #[arg(long)]
     pub calibrate: Option<PathBuf>,
-    /// cpu (default) or cuda[:N].
+    /// Where PO3AD trains: cpu, or cuda[:N] in a binary built with `--features cuda`.
     #[arg(long, default_value = "cpu")]
     pub device: DeviceArg,
 }
 
 /// The calibration every `po3ad train` ends with: thresholds into
-/// `<out>/calibration.json` (see [`crate::eval::calibration`]).
+/// `<out>/calibration.json` (see [`crate::detector::calibration`]).
 fn calibrate_after_training(args: &TrainArgs, files: &[PathBuf]) -> anyhow::Result<()> {
     let source = match &args.calibrate {
         Some(dir) => NormalSource::Scans(dir.clone()),
         None => NormalSource::TrainingViews(files.to_vec()),
     };
-    let (cal, path) = calibrate_saved(&args.out, &source, FrameMode::Auto, args.device)?;
+    let opts = CalibrateOptions {
+        device: args.device,
+        frame: FrameMode::Auto,
+    };
+    let (cal, path) = calibrate_saved(&args.out, Some(args.detector), &source, &opts)?;
     println!("{}", summary(&cal, &path));
     Ok(())
 }
@@ -72,53 +74,10 @@ pub fn preset_with_overrides(
     epochs: Option<usize>,
     seed: Option<u64>,
 ) -> anyhow::Result<Preset> {
-    let mut preset = Preset::load(name)?;
-    if let Some(e) = epochs {
-        preset.train.epochs = e;
-    }
-    if let Some(s) = seed {
-        preset.train.seed = s;
-    }
-    preset.validate().map_err(anyhow::Error::msg)?;
-    Ok(preset)
+    Preset::load_with(name, epochs, seed)
 }
 
-/// Train one category (or one user's part) and return the training report. `hooks`
-/// reach the training loop: the CLI passes its progress bar ([`progress_hooks`]), the
-/// Python module its callback.
-pub fn train_on<B: AutodiffBackend + SparseBackend>(
-    files: &[PathBuf],
-    preset: &Preset,
-    opts: &FitOptions,
-    device: &B::Device,
-    hooks: FitHooks<'_>,
-) -> anyhow::Result<crate::train::FitReport> {
-    let mut rng = ChaCha8Rng::seed_from_u64(preset.train.seed);
-    let samples = load_training_set(files, &preset.train, &mut rng)?;
-    let (_, report) = fit_with::<B>(&samples, preset, opts, device, hooks)?;
-    // The nearest-template companion (seconds to build): `test.nearest_weight` fuses it
-    // into PO3AD's scores, and it is a detector of its own (`--model DIR/nearest.json`).
-    NearestTemplate::fit(
-        files,
-        &NearestConfig::default(),
-        &RegistrationConfig::default(),
-    )?
-    .save(&opts.out_dir)?;
-    Ok(report)
-}
-
-/// `--train PATH`: the training files (the file itself, or every supported file in the
-/// folder) and the part's name (the path's stem).
-pub fn training_files(path: &Path) -> anyhow::Result<(Vec<PathBuf>, String)> {
-    let files = crate::train::data::files_in(path)
-        .with_context(|| format!("reading {}", path.display()))?;
-    let name = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("part")
-        .to_string();
-    Ok((files, name))
-}
+pub use crate::train::data::training_files;
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let preset = preset_with_overrides(&args.preset, args.epochs, args.seed)?;
@@ -129,46 +88,29 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             (cat.train.clone(), cat.name.clone())
         }
     };
-    if args.detector.is_some() {
-        let t0 = std::time::Instant::now();
-        let d = NearestTemplate::fit(
-            &files,
-            &NearestConfig::default(),
-            &RegistrationConfig::default(),
-        )?;
-        let path = d.save(&args.out)?;
-        println!(
-            "built nearest-template detector '{name}' from {} file(s): {} points, {:.1} s; model: {}",
-            files.len(),
-            d.len(),
-            t0.elapsed().as_secs_f64(),
-            path.display()
-        );
-        return calibrate_after_training(&args, &files);
-    }
-    let opts = FitOptions {
-        out_dir: args.out.clone(),
-        resume: args.resume,
-        category: name.clone(),
-        stop_after: None,
-    };
-    // Announced after the device check, so a missing GPU is the only line printed.
-    let report = crate::with_backend!(args.device, |B, dev| {
-        eprintln!(
-            "training '{name}' on {} file(s) with preset '{}' ({} epochs)",
-            files.len(),
-            preset.name,
-            preset.train.epochs
-        );
-        train_on::<B>(&files, &preset, &opts, &dev, progress_hooks(&name))
-    })?;
-    println!(
-        "trained '{name}': {} epochs, final loss {:.4}, {:.1} s ({:.2} clouds/s); model: {}",
-        report.epochs_done,
-        report.final_loss,
-        report.seconds,
-        report.clouds_per_second,
-        report.model_path.display()
-    );
+    let outcome = fit(args.detector, &files, &args.out, &name, &preset, &args)?;
+    println!("{}", outcome.summary);
     calibrate_after_training(&args, &files)
+}
+
+fn fit(
+    kind: &'static KindSpec,
+    files: &[PathBuf],
+    out: &Path,
+    name: &str,
+    preset: &Preset,
+    args: &TrainArgs,
+) -> anyhow::Result<crate::detector::FitOutcome> {
+    Detector::fit(
+        kind,
+        FitRequest {
+            files,
+            out,
+            preset,
+            resume: args.resume,
+            category: name,
+            device: args.device,
+            hooks: progress_hooks(name),
+        },
+    )
 }

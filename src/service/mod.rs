@@ -2,7 +2,7 @@
 //! loaded detector — routes, admission control (a fixed number of scoring workers and
 //! a bounded queue, 503 beyond it), request limits (body size, read timeout), the
 //! Prometheus metrics and graceful shutdown. What a scan's score *is* stays in
-//! [`crate::eval::scan`], which `po3ad predict` uses too, so the service and the CLI
+//! [`crate::detector::report`], which `po3ad predict` uses too, so the service and the CLI
 //! give the same numbers for the same file.
 //!
 //! Routes:

@@ -4,8 +4,8 @@
 //! at most `workers` scans are scored at once and `queue` more wait; the next one is
 //! refused at once (503) instead of piling up memory.
 
-use crate::eval::scan::{report_scan, ScanReport};
-use crate::eval::{Calibration, Placement, Scorer};
+use crate::detector::report::{report_scan, ScanReport};
+use crate::detector::{Calibration, Placement, Scorer};
 use po3ad_core::PointCloud;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -5,7 +5,7 @@ use super::format::{name_for_content_type, name_for_format};
 use super::metrics::{Metrics, RequestLabels, RouteLabels, CONTENT_TYPE};
 use super::pool::{DetectorPool, ScoreFailure};
 use super::RequestLimits;
-use crate::eval::scan::ScanReport;
+use crate::detector::ScanReport;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{MatchedPath, Query, Request, State};

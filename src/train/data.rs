@@ -109,3 +109,16 @@ pub fn files_in(path: &Path) -> std::io::Result<Vec<PathBuf>> {
     files.sort();
     Ok(files)
 }
+
+/// `--train PATH`: the training files (the file itself, or every supported file in the
+/// folder) and the part's name (the path's stem).
+pub fn training_files(path: &Path) -> anyhow::Result<(Vec<PathBuf>, String)> {
+    use anyhow::Context;
+    let files = files_in(path).with_context(|| format!("reading {}", path.display()))?;
+    let name = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("part")
+        .to_string();
+    Ok((files, name))
+}

@@ -2,7 +2,7 @@
 //! test). Built-in ones live in `presets/*.toml` at the repository root and are
 //! compiled in; a user's file may override any field.
 
-use crate::eval::ObjectScore;
+use crate::score_rule::ObjectScore;
 use crate::model::{LossConfig, ModelConfig};
 use po3ad_core::pseudo::NormAsConfig;
 use serde::{Deserialize, Serialize};
@@ -166,6 +166,23 @@ pub enum PresetError {
 
 impl Preset {
     /// A built-in name (`cpu`, `paper`, `tiny`) or a path to a TOML file.
+    /// [`Self::load`] with the epoch count and seed overridden where given, validated.
+    pub fn load_with(
+        name_or_path: &str,
+        epochs: Option<usize>,
+        seed: Option<u64>,
+    ) -> anyhow::Result<Preset> {
+        let mut preset = Preset::load(name_or_path)?;
+        if let Some(e) = epochs {
+            preset.train.epochs = e;
+        }
+        if let Some(s) = seed {
+            preset.train.seed = s;
+        }
+        preset.validate().map_err(anyhow::Error::msg)?;
+        Ok(preset)
+    }
+
     pub fn load(name_or_path: &str) -> Result<Preset, PresetError> {
         if let Some((_, text)) = BUILTIN.iter().find(|(n, _)| *n == name_or_path) {
             return Self::parse(text, name_or_path);

@@ -6,6 +6,7 @@ use po3ad_core::report::{paper_table, CategoryResult, ResultsTable};
 
 fn row(cat: &str, m: [f64; 4], train: f64, test: f64) -> CategoryResult {
     CategoryResult {
+        by_defect: Default::default(),
         category: cat.into(),
         object_auroc: m[0],
         object_ap: m[1],
@@ -19,6 +20,7 @@ fn row(cat: &str, m: [f64; 4], train: f64, test: f64) -> CategoryResult {
 fn table() -> ResultsTable {
     ResultsTable {
         model: "po3ad-cpu".into(),
+        scoring: Default::default(),
         rows: vec![
             row("ashtray0", [1.0, 0.9, 0.95, 0.5], 120.0, 3.25),
             row("bag0", [0.8, 0.7, 0.85, 0.25], 60.0, 2.0),
@@ -61,6 +63,7 @@ fn mean_is_columnwise_and_skips_nan() {
     assert!((t.mean().point_ap - 0.3125).abs() < 1e-12);
     let empty = ResultsTable {
         model: "x".into(),
+        scoring: Default::default(),
         rows: vec![],
     };
     assert!(empty.mean().object_auroc.is_nan());

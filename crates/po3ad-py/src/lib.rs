@@ -2,30 +2,25 @@
 //! and carries the type stubs).
 //!
 //! Nothing here decides anything about scoring or training: `read` is
-//! `po3ad_core::io::read`, `train` is `po3ad train` (`cli::train`), `benchmark` is
-//! `po3ad benchmark` (`cli::benchmark::benchmark`), and `Model.score` places and
-//! scores a scan with the very functions `po3ad predict` uses
-//! (`cli::predict::{load_scorer, placement_for, score_scan}`, `--frame auto`), so a
-//! Python score equals the CLI's for the same points. The GIL is released while
+//! `po3ad_core::io::read`, `train` is `po3ad::detector::Detector::fit` (what `po3ad
+//! train` runs, calibration included), `Model` is a `po3ad::detector::Detector` (what
+//! `po3ad predict` and `po3ad serve` load, `--frame auto`), so a Python report equals
+//! the CLI's for the same points, and `benchmark` is `po3ad benchmark`
+//! (`cli::benchmark::benchmark`, its arguments as keywords). The GIL is released while
 //! training, benchmarking, loading and scoring; training takes it back between steps
 //! for the progress callback and Ctrl-C.
 
 use numpy::{PyArray1, PyArray2, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
-use po3ad::cli::benchmark::{benchmark as run_benchmark, BenchmarkArgs, Shard};
-use po3ad::cli::common::{
-    locate_detector, CpuBackend, CpuTrainBackend, DeviceArg, FrameArgs, SavedDetector,
-};
-use po3ad::cli::predict::{load_scorer, placement_for, score_scan};
-use po3ad::cli::train::{preset_with_overrides, train_on, training_files};
-use po3ad::eval::{
-    FrameMode, ModelScorer, NearestConfig, NearestTemplate, ObjectScore, Placement, Scorer,
-};
-use po3ad::train::{FitHooks, FitOptions, FitProgress};
-use po3ad_core::registration::RegistrationConfig;
+use po3ad::eval::benchmark::{benchmark as run_benchmark, BenchmarkSpec, Shard};
+use po3ad::detector::calibration::NormalSource;
+use po3ad::detector::{Detector, FitRequest, FrameMode, LoadOptions, ScanReport};
+use po3ad::device::DeviceArg;
+use po3ad::score_rule::ObjectScore;
+use po3ad::train::{FitHooks, FitProgress, Preset};
 use po3ad_core::PointCloud;
 use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyList};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -92,60 +87,43 @@ fn read<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyArray2<f32
     PyArray1::from_vec(py, flat).reshape([n, 3])
 }
 
-enum Detector {
-    Po3ad(Box<ModelScorer<CpuBackend>>),
-    Nearest(Box<NearestTemplate>),
-}
-
-impl Detector {
-    fn scorer(&self) -> &dyn Scorer {
-        match self {
-            Detector::Po3ad(s) => s.as_ref(),
-            Detector::Nearest(n) => n.as_ref(),
-        }
-    }
-}
-
-struct Loaded {
-    detector: Detector,
-    placement: Placement,
-}
-
 /// A trained detector, as `po3ad predict --model PATH` loads it.
 #[pyclass(frozen, module = "po3ad._po3ad")]
 struct Model {
-    inner: Mutex<Loaded>,
+    inner: Mutex<Detector>,
     path: PathBuf,
     kind: &'static str,
+    settings: String,
 }
 
 impl Model {
     fn open(path: &Path) -> anyhow::Result<Self> {
-        let (detector, kind) = match locate_detector(path)? {
-            SavedDetector::Po3ad(_) => (
-                // The path as given, as predict passes `--model` (the fused nearest
-                // detector is found beside it).
-                Detector::Po3ad(Box::new(load_scorer::<CpuBackend>(
-                    path,
-                    &Default::default(),
-                )?)),
-                "po3ad",
-            ),
-            SavedDetector::Nearest(file) => (
-                Detector::Nearest(Box::new(NearestTemplate::load(&file)?)),
-                "nearest",
-            ),
-        };
-        let placement = placement_for(detector.scorer(), FrameMode::Auto)?;
+        let detector = Detector::load(path, &LoadOptions::default())?;
+        let kind = detector.name();
+        let settings = serde_json::to_string(&detector.manifest().settings)?;
         Ok(Model {
-            inner: Mutex::new(Loaded {
-                detector,
-                placement,
-            }),
+            inner: Mutex::new(detector),
             path: path.to_path_buf(),
             kind,
+            settings,
         })
     }
+}
+
+/// A region of a report as a dict (the keys of predictions.json).
+fn region_dict<'py>(
+    py: Python<'py>,
+    r: &po3ad::detector::regions::Region,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("points", r.points)?;
+    d.set_item("centroid", r.centroid.to_vec())?;
+    d.set_item("extent", r.extent.to_vec())?;
+    d.set_item("bbox_min", r.bbox_min.to_vec())?;
+    d.set_item("bbox_max", r.bbox_max.to_vec())?;
+    d.set_item("max_score", r.max_score)?;
+    d.set_item("mean_score", r.mean_score)?;
+    Ok(d)
 }
 
 #[pymethods]
@@ -156,39 +134,60 @@ impl Model {
         py.detach(|| Model::open(&path)).map_err(to_py)
     }
 
-    /// model.score(points) -> Score: the scan is placed as `po3ad predict --frame auto`
-    /// places it (registered onto the training pose when the detector needs it).
+    /// model.score(points) -> Score: the report `po3ad predict` gives for the scan
+    /// (placed as `--frame auto` places it).
     fn score(&self, py: Python<'_>, points: &Bound<'_, PyAny>) -> PyResult<Score> {
         let points = points_from(py, points)?;
-        let (scores, object, fit, frame) = py
-            .detach(|| -> anyhow::Result<_> {
+        let (report, scores) = py
+            .detach(|| -> anyhow::Result<(ScanReport, Vec<f32>)> {
                 let guard = self
                     .inner
                     .lock()
                     .map_err(|_| anyhow::anyhow!("the model was poisoned by a panic"))?;
-                let scorer = guard.detector.scorer();
                 let cloud = PointCloud {
                     points,
                     ..Default::default()
                 };
-                let (scored, fit) = score_scan(&guard.placement, scorer, cloud)?;
-                Ok((scored.points, scored.object, fit, guard.placement.name()))
+                guard.score(&cloud)
             })
             .map_err(to_py)?;
+        let regions = match &report.regions {
+            None => None,
+            Some(rs) => {
+                let list = PyList::empty(py);
+                for r in rs {
+                    list.append(region_dict(py, r)?)?;
+                }
+                Some(list.unbind())
+            }
+        };
+        let fit = report.registration;
         Ok(Score {
-            object_score: object,
+            object_score: report.object_score,
             point_scores: PyArray1::from_vec(py, scores).unbind(),
             registered: fit.map(|f| f.registered),
             fitness: fit.map(|f| f.fitness as f64),
             inlier_rmse: fit.map(|f| f.inlier_rmse as f64),
-            frame: frame.to_string(),
+            frame: report.frame.clone(),
+            normalized_score: report.normalized_score,
+            verdict: report.verdict.clone(),
+            anomalous_points: report.anomalous_points,
+            max_point_score: report.max_point_score,
+            regions,
+            report_json: serde_json::to_string(&report).map_err(|e| to_py(e.into()))?,
         })
     }
 
-    /// "po3ad" or "nearest".
+    /// The detector kind ("po3ad", "nearest", "curvature", ...).
     #[getter]
     fn kind(&self) -> &'static str {
         self.kind
+    }
+
+    /// The settings it was built with (detector.json's `settings`), as a dict.
+    #[getter]
+    fn settings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        py.import("json")?.call_method1("loads", (self.settings.as_str(),))
     }
 
     #[getter]
@@ -201,7 +200,7 @@ impl Model {
     }
 }
 
-/// The scores of one scan.
+/// The report of one scan (what `po3ad predict` writes per scan).
 #[pyclass(frozen, get_all, module = "po3ad._po3ad")]
 struct Score {
     object_score: f64,
@@ -210,14 +209,21 @@ struct Score {
     fitness: Option<f64>,
     inlier_rmse: Option<f64>,
     frame: String,
+    normalized_score: Option<f64>,
+    verdict: Option<String>,
+    anomalous_points: Option<usize>,
+    max_point_score: f32,
+    regions: Option<Py<PyList>>,
+    /// The report as predictions.json writes it (one scan's object).
+    report_json: String,
 }
 
 #[pymethods]
 impl Score {
     fn __repr__(&self) -> String {
         format!(
-            "Score(object_score={}, frame={:?}, registered={:?}, fitness={:?})",
-            self.object_score, self.frame, self.registered, self.fitness
+            "Score(object_score={}, verdict={:?}, normalized_score={:?}, frame={:?}, registered={:?})",
+            self.object_score, self.verdict, self.normalized_score, self.frame, self.registered
         )
     }
 }
@@ -259,8 +265,8 @@ fn python_progress(
 
 /// train(train, out, preset="cpu", epochs=None, detector=None, seed=None,
 /// progress=None) -> Model: `po3ad train --train TRAIN --out OUT [--preset ...]
-/// [--detector nearest]`; `progress(epoch, epochs, loss)` after every epoch (the
-/// package's `po3ad.train` turns `progress=True` into a tqdm bar).
+/// [--detector KIND]` (calibration included); `progress(epoch, epochs, loss)` after
+/// every epoch (the package's `po3ad.train` turns `progress=True` into a tqdm bar).
 #[pyfunction]
 #[pyo3(signature = (train, out, preset = "cpu", epochs = None, detector = None, seed = None, progress = None))]
 #[allow(clippy::too_many_arguments)] // the keyword arguments of the Python function
@@ -274,14 +280,8 @@ fn train(
     seed: Option<u64>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<Model> {
-    match detector {
-        None | Some("nearest") => {}
-        Some(d) => {
-            return Err(PyValueError::new_err(format!(
-                "unknown detector '{d}' (None for PO3AD, or 'nearest')"
-            )))
-        }
-    }
+    let kind = po3ad::detector::kind(detector.unwrap_or("po3ad"))
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
     if let Some(p) = &progress {
         if !p.bind(py).is_callable() {
             return Err(PyTypeError::new_err(
@@ -291,30 +291,36 @@ fn train(
     }
     let mut failure: Option<PyErr> = None;
     let result = py.detach(|| -> anyhow::Result<Model> {
-        let preset = preset_with_overrides(preset, epochs, seed)?;
-        let (files, name) = training_files(&train)?;
-        if detector.is_some() {
-            NearestTemplate::fit(
-                &files,
-                &NearestConfig::default(),
-                &RegistrationConfig::default(),
-            )?
-            .save(&out)?;
-        } else {
-            let opts = FitOptions {
-                out_dir: out.clone(),
+        let preset = Preset::load_with(preset, epochs, seed)?;
+        let (files, name) = po3ad::train::data::training_files(&train)?;
+        let hooks = FitHooks {
+            on_progress: Some(Box::new(|event| {
+                python_progress(event, progress.as_ref(), &mut failure)
+            })),
+            ..FitHooks::default()
+        };
+        Detector::fit(
+            kind,
+            FitRequest {
+                files: &files,
+                out: &out,
+                preset: &preset,
                 resume: false,
-                category: name,
-                stop_after: None,
-            };
-            let hooks = FitHooks {
-                on_progress: Some(Box::new(|event| {
-                    python_progress(event, progress.as_ref(), &mut failure)
-                })),
-                ..FitHooks::default()
-            };
-            train_on::<CpuTrainBackend>(&files, &preset, &opts, &Default::default(), hooks)?;
-        }
+                category: &name,
+                device: DeviceArg::Cpu,
+                hooks,
+            },
+        )?;
+        // As `po3ad train`: thresholds from views of the training files.
+        let mut d = Detector::load(
+            &out,
+            &LoadOptions {
+                kind: Some(kind),
+                calibration: false,
+                ..LoadOptions::default()
+            },
+        )?;
+        d.calibrate(&NormalSource::TrainingViews(files))?;
         Model::open(&out)
     });
     match (result, failure) {
@@ -362,9 +368,9 @@ fn row_dict<'py>(
 /// options (CPU only); the rows of its results.csv, mean row last, full precision.
 #[pyfunction]
 #[pyo3(signature = (
-    root, out, layout, categories = None, model = "po3ad", preset = "cpu", epochs = None,
-    models = None, frame = "auto", nearest_weight = None, object_score = None,
-    heatmaps = 2, shard = None, object_nearest_weight = None
+    root, out, layout, categories = None, detector = None, preset = "cpu", epochs = None,
+    reuse_models = None, frame = "auto", nearest_weight = None, object_score = None,
+    heatmaps = 4, shard = None, object_nearest_weight = None, model = None, models = None
 ))]
 #[allow(clippy::too_many_arguments)] // the keyword arguments of the Python function
 fn benchmark<'py>(
@@ -373,17 +379,43 @@ fn benchmark<'py>(
     out: PathBuf,
     layout: String,
     categories: Option<Vec<String>>,
-    model: &str,
+    detector: Option<&str>,
     preset: &str,
     epochs: Option<usize>,
-    models: Option<PathBuf>,
+    reuse_models: Option<PathBuf>,
     frame: &str,
     nearest_weight: Option<f32>,
     object_score: Option<&str>,
     heatmaps: usize,
     shard: Option<&str>,
     object_nearest_weight: Option<f32>,
+    model: Option<&str>,
+    models: Option<PathBuf>,
 ) -> PyResult<Vec<Bound<'py, PyDict>>> {
+    let warn = |msg: &str| -> PyResult<()> {
+        let warnings = py.import("warnings")?;
+        let category = py.import("builtins")?.getattr("DeprecationWarning")?;
+        warnings.call_method1("warn", (msg, category, 2))?;
+        Ok(())
+    };
+    let detector = match (detector, model) {
+        (Some(d), _) => d,
+        (None, Some(m)) => {
+            warn("benchmark(model=...) is deprecated; use detector=...")?;
+            m
+        }
+        (None, None) => "po3ad",
+    };
+    let reuse_models = match (reuse_models, models) {
+        (Some(r), _) => Some(r),
+        (None, Some(m)) => {
+            warn("benchmark(models=...) is deprecated; use reuse_models=...")?;
+            Some(m)
+        }
+        (None, None) => None,
+    };
+    let detector =
+        po3ad::detector::kind(detector).map_err(|e| PyValueError::new_err(e.to_string()))?;
     let frame = value_enum::<FrameMode>("frame", frame)?;
     let object_score = object_score
         .map(|s| value_enum::<ObjectScore>("object_score", s))
@@ -394,22 +426,27 @@ fn benchmark<'py>(
                 .map_err(|e| PyValueError::new_err(format!("shard: {e}")))
         })
         .transpose()?;
-    let args = BenchmarkArgs {
+    let no_hooks = |_: &str| FitHooks::default();
+    let args = BenchmarkSpec {
         layout,
         root,
         categories: categories.unwrap_or_default(),
         preset: preset.to_string(),
-        model: model.to_string(),
-        models,
-        frame: FrameArgs { frame },
-        nearest_weight,
-        object_nearest_weight,
-        object_score,
-        out,
         epochs,
+        detector,
+        reuse_models,
+        frame,
+        overrides: po3ad::detector::TestOverrides {
+            object_score,
+            nearest_weight,
+            object_nearest_weight,
+        },
+        out,
         heatmaps,
         shard,
         device: DeviceArg::Cpu,
+        progress: false,
+        hooks: &no_hooks,
     };
     let table = py.detach(|| run_benchmark(&args)).map_err(to_py)?;
     let mean = table.mean();

@@ -118,6 +118,14 @@ def test_scores_equal_cli(which, request, data, tmp_path):
         else:
             assert s.registered == reg["registered"]
             assert s.fitness == pytest.approx(reg["fitness"], rel=1e-6)
+        # The judgement too: `train` calibrated the model as `po3ad train` does.
+        assert s.verdict == pred["verdict"] and s.verdict in ("normal", "anomalous")
+        assert s.normalized_score == pred["normalized_score"]
+        assert s.anomalous_points == pred["anomalous_points"]
+        assert [r["points"] for r in s.regions] == [r["points"] for r in pred["regions"]]
+        report = json.loads(s.report_json)
+        assert report == {k: v for k, v in pred.items() if k in report}
+        assert report["scoring"]["detector"] == model.kind
     if which != "tiny_model":
         assert preds[0]["frame"] == "register"
 
@@ -131,6 +139,8 @@ def test_model_load_forms(nearest_model, po3ad_model, data):
             np.testing.assert_array_equal(a.point_scores, b.point_scores)
             assert a.object_score == b.object_score
     assert nearest_model.kind == "nearest" and po3ad_model.kind == "po3ad"
+    assert nearest_model.settings["top_fraction"] == 0.01
+    assert po3ad_model.settings["test"]["nearest_weight"] == 0.5
 
 
 def test_anomaly_scores_higher(nearest_model, data):
@@ -410,11 +420,11 @@ def test_benchmark_rows_equal_cli(bench_data, tmp_path, model, extra):
     for k, v in extra.items():
         flags += [f"--{k.replace('_', '-')}", ",".join(v) if isinstance(v, list) else str(v)]
     run_cli(
-        "benchmark", "--layout", "anomaly-shapenet", "--root", bench_data, "--model", model,
-        "--heatmaps", "0", "--out", tmp_path / "cli", *flags,
+        "benchmark", "--layout", "anomaly-shapenet", "--root", bench_data, "--detector",
+        model, "--heatmaps", "0", "--out", tmp_path / "cli", *flags,
     )  # fmt: skip
     rows = po3ad.benchmark(
-        bench_data, tmp_path / "py", layout="anomaly-shapenet", model=model, heatmaps=0,
+        bench_data, tmp_path / "py", layout="anomaly-shapenet", detector=model, heatmaps=0,
         **extra,
     )  # fmt: skip
     cli = json.loads((tmp_path / "cli" / "results.json").read_text())
@@ -443,19 +453,23 @@ def test_benchmark_rows_equal_cli(bench_data, tmp_path, model, extra):
 
 def test_benchmark_errors(bench_data, tmp_path):
     with pytest.raises(ValueError, match="layout"):
-        po3ad.benchmark(bench_data, tmp_path / "o", layout="nope", model="curvature")
+        po3ad.benchmark(bench_data, tmp_path / "o", layout="nope", detector="curvature")
     with pytest.raises(ValueError, match="frame.*register"):
         po3ad.benchmark(
-            bench_data, tmp_path / "o", layout="anomaly-shapenet", model="curvature",
+            bench_data, tmp_path / "o", layout="anomaly-shapenet", detector="curvature",
             frame="sideways",
         )  # fmt: skip
     with pytest.raises(ValueError, match="shard"):
         po3ad.benchmark(
-            bench_data, tmp_path / "o", layout="anomaly-shapenet", model="curvature",
+            bench_data, tmp_path / "o", layout="anomaly-shapenet", detector="curvature",
             shard="3/2",
         )  # fmt: skip
-    with pytest.raises(ValueError, match="po3ad, nearest or curvature"):
-        po3ad.benchmark(bench_data, tmp_path / "o", layout="anomaly-shapenet", model="bogus")
+    with pytest.raises(ValueError, match="available: po3ad, nearest, curvature"):
+        po3ad.benchmark(bench_data, tmp_path / "o", layout="anomaly-shapenet", detector="bogus")
+    # The old keyword still works for one release, with a warning.
+    with pytest.warns(DeprecationWarning, match="detector="):
+        with pytest.raises(ValueError, match="available"):
+            po3ad.benchmark(bench_data, tmp_path / "o", layout="anomaly-shapenet", model="bogus")
     with pytest.raises(ValueError, match="no_data"):
-        po3ad.benchmark(tmp_path / "no_data", tmp_path / "o", layout="folder", model="curvature")
+        po3ad.benchmark(tmp_path / "no_data", tmp_path / "o", layout="folder", detector="curvature")
     assert not (tmp_path / "o").exists()  # every error came before any output

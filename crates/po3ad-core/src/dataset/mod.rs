@@ -108,6 +108,28 @@ pub fn list_categories(layout: Layout, root: &Path) -> Result<Vec<String>> {
     }
 }
 
+/// The layout of the dataset at `root` (`--layout auto`): the first of Anomaly-ShapeNet
+/// (`pcd/<cat>/test/`), Real3D-AD (`Real3D-AD-PCD/<cat>/test/`) and a plain folder
+/// (`<cat>/train/`, `<cat>/test/`, or `train/` and `test/` in `root`) that finds a
+/// category. Errors with what each layout looked for when none fits.
+pub fn detect_layout(root: &Path) -> Result<Layout> {
+    if !root.is_dir() {
+        return Err(Error::layout(root, "not a folder"));
+    }
+    let mut tried = Vec::new();
+    for layout in Layout::ALL {
+        match list_categories(layout, root) {
+            Ok(c) if !c.is_empty() => return Ok(layout),
+            Ok(_) => tried.push(format!("{layout}: no category")),
+            Err(e) => tried.push(format!("{layout}: {e}")),
+        }
+    }
+    Err(Error::layout(
+        root,
+        format!("no dataset layout fits ({})", tried.join("; ")),
+    ))
+}
+
 /// The training files and test samples of category `name`. Errors when the category
 /// does not exist or has neither training nor test files.
 pub fn load_category(layout: Layout, root: &Path, name: &str) -> Result<Category> {

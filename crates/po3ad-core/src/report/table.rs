@@ -11,6 +11,7 @@ use super::paper::PaperTable;
 use super::write::write_output;
 use crate::{Error, Result};
 use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The exact CSV header of [`ResultsTable::to_csv`].
@@ -33,6 +34,10 @@ pub struct CategoryResult {
     pub train_seconds: f64,
     #[serde(deserialize_with = "nan_if_null")]
     pub test_seconds: f64,
+    /// Object AUROC of each defect kind: that kind's scans against the normal scans
+    /// (kinds come from the test files' names or folders; empty when unknown).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_defect: BTreeMap<String, f64>,
 }
 
 impl CategoryResult {
@@ -56,6 +61,11 @@ fn nan_if_null<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<f64, D::E
 pub struct ResultsTable {
     pub model: String,
     pub rows: Vec<CategoryResult>,
+    /// How the scores were made: detector kind, `label` (what the scores are, e.g.
+    /// "po3ad `cpu` (object score: template distance)"), preset and its hash, test-time
+    /// weights and rules, frame mode, tool version. Empty for tables from older files.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub scoring: BTreeMap<String, String>,
 }
 
 /// What [`ResultsTable::to_json`] writes: the table plus its mean row, so a reader of
@@ -63,6 +73,8 @@ pub struct ResultsTable {
 #[derive(Serialize)]
 struct JsonView<'a> {
     model: &'a str,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    scoring: &'a BTreeMap<String, String>,
     rows: &'a [CategoryResult],
     mean: CategoryResult,
 }
@@ -79,7 +91,20 @@ impl ResultsTable {
                 v.iter().sum::<f64>() / v.len() as f64
             }
         };
+        let mut kinds: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        for r in &self.rows {
+            for (k, v) in &r.by_defect {
+                if !v.is_nan() {
+                    kinds.entry(k.clone()).or_default().push(*v);
+                }
+            }
+        }
+        let by_defect = kinds
+            .into_iter()
+            .map(|(k, v)| (k, v.iter().sum::<f64>() / v.len() as f64))
+            .collect();
         CategoryResult {
+            by_defect,
             category: "mean".into(),
             object_auroc: avg(|r| r.object_auroc),
             object_ap: avg(|r| r.object_ap),
@@ -143,10 +168,20 @@ impl ResultsTable {
         String::from_utf8_lossy(&bytes).into_owned()
     }
 
-    /// Pretty JSON: `{"model", "rows": [...], "mean": {...}}`; NaN becomes `null`.
+    /// What the table's scores are: the `label` of [`Self::scoring`], else the model.
+    pub fn label(&self) -> &str {
+        self.scoring
+            .get("label")
+            .map(String::as_str)
+            .unwrap_or(&self.model)
+    }
+
+    /// Pretty JSON: `{"model", "scoring": {...}, "rows": [...], "mean": {...}}`; NaN
+    /// becomes `null`.
     pub fn to_json(&self) -> String {
         let view = JsonView {
             model: &self.model,
+            scoring: &self.scoring,
             rows: &self.rows,
             mean: self.mean(),
         };
@@ -170,7 +205,16 @@ impl ResultsTable {
         }
         header.extend(["point AP", "train s", "test s"]);
 
-        let mut out = format!("### {}\n\n", self.model);
+        let mut out = format!("### {}\n\n", escape_md(self.label()));
+        if !self.scoring.is_empty() {
+            let parts: Vec<String> = self
+                .scoring
+                .iter()
+                .filter(|(k, _)| k.as_str() != "label")
+                .map(|(k, v)| format!("{k} = `{}`", v.replace('`', "'")))
+                .collect();
+            out += &format!("Scoring: {}\n\n", parts.join(", "));
+        }
         out += &format!("| {} |\n", header.join(" | "));
         out += &format!(
             "|{}\n",
@@ -206,6 +250,7 @@ impl ResultsTable {
         let mut mean = self.mean();
         mean.category = "**mean**".into();
         out += &line(&mean, (mean_of(&paper_obj), mean_of(&paper_pt)));
+        out += &self.defect_markdown();
         if let Some(t) = paper {
             out += &format!(
                 "\nPaper: PO3AD (CVPR 2025), {}; paper columns are as published (%), their \
@@ -216,6 +261,32 @@ impl ResultsTable {
                 opt1(t.stated_object_auroc),
                 opt1(t.stated_point_auroc)
             );
+        }
+        out
+    }
+
+    /// The object AUROC of each defect kind, per category and mean (empty when no row
+    /// knows its defect kinds).
+    fn defect_markdown(&self) -> String {
+        let kinds: std::collections::BTreeSet<&String> =
+            self.rows.iter().flat_map(|r| r.by_defect.keys()).collect();
+        if kinds.is_empty() {
+            return String::new();
+        }
+        let mut out = String::from("\nObject AUROC by defect kind (that kind against the normal scans):\n\n");
+        out += &format!(
+            "| category | {} |\n|---|{}\n",
+            kinds.iter().map(|k| escape_md(k)).collect::<Vec<_>>().join(" | "),
+            "---:|".repeat(kinds.len())
+        );
+        let mut mean = self.mean();
+        mean.category = "**mean**".into();
+        for r in self.rows.iter().chain(std::iter::once(&mean)) {
+            let cells: Vec<String> = kinds
+                .iter()
+                .map(|k| r.by_defect.get(*k).map_or("–".to_string(), |v| pct(*v)))
+                .collect();
+            out += &format!("| {} | {} |\n", escape_md(&r.category), cells.join(" | "));
         }
         out
     }
@@ -269,7 +340,7 @@ impl ResultsTable {
         let total: usize = widths.iter().sum::<usize>() + 2 * (widths.len() - 1);
         let rule = "-".repeat(total) + "\n";
         let header: Vec<String> = header.iter().map(|s| s.to_string()).collect();
-        let mut out = format!("model: {}\n", self.model);
+        let mut out = format!("model: {}\n", self.label());
         out += &fmt_row(&header);
         out += &rule;
         for row in &body {

@@ -2,7 +2,7 @@
 
 import os
 import pathlib
-from typing import Callable, List, Literal, Optional, Sequence, TypedDict, Union
+from typing import Any, Callable, Dict, List, Literal, Optional, Sequence, TypedDict, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -11,8 +11,24 @@ __version__: str
 
 _Path = Union[str, "os.PathLike[str]"]
 
+#: The registered detector kinds (``po3ad --help`` lists the same).
+_Kind = Literal["po3ad", "nearest", "curvature"]
+
 #: ``progress(epoch, epochs, loss)``: called after every training epoch.
 _ProgressCallback = Callable[[int, int, float], object]
+
+class Region(TypedDict):
+    """A connected cluster of points above the calibrated point threshold that stands
+    out more than any region of the normal calibration scans (file coordinates)."""
+
+    points: int
+    centroid: List[float]
+    extent: List[float]
+    bbox_min: List[float]
+    bbox_max: List[float]
+    max_score: float
+    mean_score: float
+    excess: float
 
 class _BenchmarkRow(TypedDict):
     """One row of ``benchmark``: a category (or ``"mean"``), as in results.csv."""
@@ -39,16 +55,18 @@ def train(
     out: _Path,
     preset: str = "cpu",
     epochs: Optional[int] = None,
-    detector: Optional[Literal["nearest"]] = None,
+    detector: Optional[_Kind] = None,
     seed: Optional[int] = None,
     progress: Union[bool, _ProgressCallback, None] = None,
 ) -> Model:
     """Train on a mesh, a scan, or every supported file in a folder, writing the model
-    to ``out`` (as ``po3ad train --train TRAIN --out OUT``) and return it loaded.
+    to ``out`` (as ``po3ad train --train TRAIN --out OUT [--detector KIND]``, which ends
+    by calibrating the verdict thresholds) and return it loaded.
 
     ``preset``: ``"cpu"`` (default), ``"paper"``, ``"tiny"`` or a TOML file;
-    ``epochs``/``seed`` override the preset's; ``detector="nearest"`` builds the
-    training-free nearest-template detector instead (seconds). Releases the GIL.
+    ``epochs``/``seed`` override the preset's; ``detector``: ``None``/``"po3ad"``
+    trains PO3AD, ``"nearest"`` / ``"curvature"`` build a training-free detector
+    (seconds). Releases the GIL.
 
     ``progress``: ``True`` shows a tqdm bar over the epochs (nothing when tqdm is not
     installed); a callable is called as ``progress(epoch, epochs, loss)`` after every
@@ -56,38 +74,42 @@ def train(
     ``out/loss.csv``), with the GIL held. An exception raised by the callback stops
     training and is raised by ``train`` itself, as is ``KeyboardInterrupt`` on Ctrl-C
     (``out`` keeps what was written by then: loss.csv, a checkpoint if one was due).
-    ``detector="nearest"`` has no epochs and never calls it.
+    The training-free detectors have no epochs and never call it.
     """
 
 def benchmark(
     root: _Path,
     out: _Path,
-    layout: Literal["anomaly-shapenet", "real3d", "folder"],
+    layout: Literal["auto", "anomaly-shapenet", "real3d", "folder"],
     categories: Optional[Sequence[str]] = None,
-    model: Literal["po3ad", "nearest", "curvature"] = "po3ad",
+    detector: Optional[_Kind] = None,
     preset: str = "cpu",
     epochs: Optional[int] = None,
-    models: Optional[_Path] = None,
+    reuse_models: Optional[_Path] = None,
     frame: Literal["auto", "register", "fixed", "scan"] = "auto",
     nearest_weight: Optional[float] = None,
     object_score: Optional[Literal["mean", "top_mean"]] = None,
-    heatmaps: int = 2,
+    heatmaps: int = 4,
     shard: Optional[str] = None,
     object_nearest_weight: Optional[float] = None,
+    model: Optional[_Kind] = None,
+    models: Optional[_Path] = None,
 ) -> List[_BenchmarkRow]:
-    """``po3ad benchmark``: train (``model="po3ad"``) or build the training-free
-    detector (``"nearest"``, ``"curvature"``: seconds) for every category of the dataset
+    """``po3ad benchmark``: train (``detector="po3ad"``, the default) or build the
+    training-free detector (``"nearest"``, ``"curvature"``: seconds) for every category of the dataset
     at ``root`` (or just ``categories``), test it, and write the CLI's tables into
     ``out`` (results.csv/.json/.md, per-category scores.csv and ``heatmaps`` heatmaps).
 
     Returns the rows of results.csv as dicts, one per category in the order tested and
     the row ``"mean"`` last, at full precision (metrics are fractions in [0, 1]; NaN
     where one cannot be computed). The keyword arguments are the CLI's options
-    (``models``: reuse the models an earlier benchmark wrote there; ``shard="I/N"``;
+    (``reuse_models``: reuse the models an earlier benchmark wrote there; ``shard="I/N"``;
     ``nearest_weight`` / ``object_nearest_weight``: the template distance's weight in the
     point scores / in the scores behind the object score, as ``--nearest-weight`` /
     ``--object-nearest-weight``);
     CPU only. Prints a line per category to stderr like the CLI. Releases the GIL.
+    ``model=`` and ``models=`` are the old names of ``detector=`` and ``reuse_models=``:
+    they still work and raise a ``DeprecationWarning``.
     """
 
 class Score:
@@ -113,9 +135,30 @@ class Score:
     @property
     def frame(self) -> Literal["register", "fixed", "scan"]:
         """How the scan was put into the detector's frame."""
+    @property
+    def verdict(self) -> Optional[Literal["normal", "anomalous", "unregistered"]]:
+        """``"anomalous"`` when the object score is above the calibrated threshold,
+        ``"normal"`` below it, ``"unregistered"`` when the scan could not be put into the
+        training pose (its scores measure a wrong pose); None without a calibration."""
+    @property
+    def normalized_score(self) -> Optional[float]:
+        """``clamp(0.5 · object_score / threshold, 0, 1)``: the threshold maps to 0.5."""
+    @property
+    def anomalous_points(self) -> Optional[int]:
+        """Points above the calibrated point threshold."""
+    @property
+    def max_point_score(self) -> float: ...
+    @property
+    def regions(self) -> Optional[List[Region]]:
+        """Anomalous regions, largest first (None without a calibration or when the
+        scan is unregistered)."""
+    @property
+    def report_json(self) -> str:
+        """The whole report as ``po3ad predict`` writes it per scan in predictions.json
+        (with ``scoring``: detector, settings, frame, version)."""
 
 class Model:
-    """A trained detector (PO3AD or nearest-template), as ``po3ad predict`` loads it."""
+    """A trained detector (any kind), as ``po3ad predict`` loads it."""
 
     @staticmethod
     def load(path: _Path) -> Model:
@@ -127,7 +170,11 @@ class Model:
         places it. Raises ``ValueError`` for other shapes or non-finite values.
         Releases the GIL."""
     @property
-    def kind(self) -> Literal["po3ad", "nearest"]: ...
+    def kind(self) -> _Kind:
+        """The detector kind (detector.json's ``kind``)."""
+    @property
+    def settings(self) -> Dict[str, Any]:
+        """The settings it was built with (detector.json's ``settings``)."""
     @property
     def path(self) -> pathlib.Path:
         """The path the model was loaded from."""

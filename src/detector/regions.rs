@@ -42,6 +42,21 @@ pub struct Region {
     pub bbox_max: [f32; 3],
     pub max_score: f32,
     pub mean_score: f32,
+    /// How far the region stands above the point threshold τ: Σ (score / τ − 1) over
+    /// its points (Σ (score − τ) when τ ≤ 0). Calibration sets the level a region must
+    /// pass to be reported ([`significant`]).
+    pub excess: f32,
+}
+
+/// The regions whose [`Region::excess`] is above `min_excess` (all of them with None).
+pub fn significant(regions: Vec<Region>, min_excess: Option<f64>) -> Vec<Region> {
+    match min_excess {
+        None => regions,
+        Some(t) => regions
+            .into_iter()
+            .filter(|r| r.excess as f64 > t)
+            .collect(),
+    }
 }
 
 /// Median distance from a point to its nearest other point (over at most 4096 points,
@@ -68,6 +83,19 @@ pub fn find_regions(
     threshold: f32,
     cfg: &RegionConfig,
 ) -> Vec<Region> {
+    find_regions_with_members(points, scores, threshold, cfg)
+        .into_iter()
+        .map(|(r, _)| r)
+        .collect()
+}
+
+/// [`find_regions`] with each region's point indices.
+pub fn find_regions_with_members(
+    points: &[[f32; 3]],
+    scores: &[f32],
+    threshold: f32,
+    cfg: &RegionConfig,
+) -> Vec<(Region, Vec<usize>)> {
     let hot: Vec<usize> = (0..points.len().min(scores.len()))
         .filter(|&i| scores[i] > threshold)
         .collect();
@@ -101,25 +129,33 @@ pub fn find_regions(
         }
         if members.len() >= cfg.min_points.max(1) {
             first_index.push(hot[start]);
-            regions.push(summarize(&members, &hot, points, scores));
+            let region = summarize(&members, &hot, points, scores, threshold);
+            regions.push((region, members.iter().map(|&m| hot[m]).collect::<Vec<_>>()));
         }
     }
     let mut order: Vec<usize> = (0..regions.len()).collect();
     order.sort_by(|&a, &b| {
         regions[b]
+            .0
             .points
-            .cmp(&regions[a].points)
-            .then(regions[b].max_score.total_cmp(&regions[a].max_score))
+            .cmp(&regions[a].0.points)
+            .then(regions[b].0.max_score.total_cmp(&regions[a].0.max_score))
             .then(first_index[a].cmp(&first_index[b]))
     });
     order.into_iter().map(|i| regions[i].clone()).collect()
 }
 
-fn summarize(members: &[usize], hot: &[usize], points: &[[f32; 3]], scores: &[f32]) -> Region {
+fn summarize(
+    members: &[usize],
+    hot: &[usize],
+    points: &[[f32; 3]],
+    scores: &[f32],
+    threshold: f32,
+) -> Region {
     let mut lo = [f32::INFINITY; 3];
     let mut hi = [f32::NEG_INFINITY; 3];
     let mut sum = [0.0f64; 3];
-    let (mut max_score, mut score_sum) = (f32::NEG_INFINITY, 0.0f64);
+    let (mut max_score, mut score_sum, mut excess) = (f32::NEG_INFINITY, 0.0f64, 0.0f64);
     for &m in members {
         let i = hot[m];
         for a in 0..3 {
@@ -129,6 +165,11 @@ fn summarize(members: &[usize], hot: &[usize], points: &[[f32; 3]], scores: &[f3
         }
         max_score = max_score.max(scores[i]);
         score_sum += scores[i] as f64;
+        excess += if threshold > 0.0 {
+            (scores[i] / threshold) as f64 - 1.0
+        } else {
+            (scores[i] - threshold) as f64
+        };
     }
     let n = members.len() as f64;
     Region {
@@ -143,5 +184,6 @@ fn summarize(members: &[usize], hot: &[usize], points: &[[f32; 3]], scores: &[f3
         bbox_max: hi,
         max_score,
         mean_score: (score_sum / n) as f32,
+        excess: excess as f32,
     }
 }

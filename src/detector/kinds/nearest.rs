@@ -8,7 +8,9 @@
 //! the training frame and the template points, so `test`, `predict` and `benchmark`
 //! load it like a trained model.
 
-use super::score::{top_mean, Scorer};
+use crate::detector::registry::{FitOutcome, FitRequest, KindSpec, LoadRequest};
+use crate::detector::scorer::Scorer;
+use crate::score_rule::top_mean;
 use anyhow::Context;
 use po3ad_core::frame::TrainingFrame;
 use po3ad_core::geometry::{normalize_unit_sphere, voxel_downsample, KdTree};
@@ -21,6 +23,48 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 pub const NEAREST_FILE: &str = "nearest.json";
+
+pub const KIND: KindSpec = KindSpec {
+    name: "nearest",
+    about: "distance to the nearest point of the pooled training clouds (training-free)",
+    marker_file: NEAREST_FILE,
+    fit,
+    load,
+};
+
+/// Build with the default settings from `files` and save into `out`; returns the
+/// detector and the file it went to.
+pub fn fit_default(files: &[PathBuf], out: &Path) -> anyhow::Result<(NearestTemplate, PathBuf)> {
+    let d = NearestTemplate::fit(
+        files,
+        &NearestConfig::default(),
+        &RegistrationConfig::default(),
+    )?;
+    let path = d.save(out)?;
+    Ok((d, path))
+}
+
+fn fit(req: FitRequest<'_>) -> anyhow::Result<FitOutcome> {
+    let t0 = std::time::Instant::now();
+    let (d, path) = fit_default(req.files, req.out)?;
+    Ok(FitOutcome {
+        settings: serde_json::to_value(&d.config)?,
+        files: vec![("reference", NEAREST_FILE.to_string())],
+        frame: Some((&d.frame).into()),
+        summary: format!(
+            "built nearest-template detector '{}' from {} file(s): {} points, {:.1} s; model: {}",
+            req.category,
+            req.files.len(),
+            d.len(),
+            t0.elapsed().as_secs_f64(),
+            path.display()
+        ),
+    })
+}
+
+fn load(req: &LoadRequest<'_>) -> anyhow::Result<Box<dyn Scorer + Send>> {
+    Ok(Box::new(NearestTemplate::load(&req.file)?))
+}
 const FORMAT: &str = "po3ad-nearest-template";
 const FORMAT_VERSION: u32 = 1;
 
@@ -91,6 +135,61 @@ fn prepare(
     Ok((cloud, shift))
 }
 
+/// The training files in the training frame, as every pose-dependent kind sees them:
+/// each prepared like PO3AD's training clouds (mesh surface samples, normals,
+/// CenterShift, unit sphere), then aligned onto the first by ICP (when
+/// `cfg.align_templates`), with the frame the first one defines. Normals are kept
+/// (rotated with the points).
+pub fn training_clouds(
+    files: &[PathBuf],
+    cfg: &NearestConfig,
+    registration: &RegistrationConfig,
+) -> anyhow::Result<(TrainingFrame, Vec<PointCloud>)> {
+    if files.is_empty() {
+        anyhow::bail!("no training files were found");
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let mut prepared = Vec::with_capacity(files.len());
+    for f in files {
+        prepared.push(prepare(f, cfg, &mut rng)?);
+    }
+    let (first, first_shift) = &prepared[0];
+    let frame = TrainingFrame::from_centered(first, *first_shift)?;
+    let target = RegistrationTarget::new(&frame.points, &frame.normals, registration)?;
+    let mut clouds = Vec::with_capacity(prepared.len());
+    for (i, (cloud, _)) in prepared.iter().enumerate() {
+        // Each training cloud in its own normalization, as PO3AD trains on it.
+        let mut c = cloud.clone();
+        normalize_unit_sphere(&mut c)
+            .with_context(|| format!("{}: normalizing", files[i].display()))?;
+        if i > 0 && cfg.align_templates {
+            let reg = refine(&c.points, &target, &Registration::identity(), registration)?;
+            // Templates of one part differ slightly in shape (scale, tolerances),
+            // which a rigid fit cannot remove, so the RMSE gate is not asked for:
+            // ICP from the identity only moves a template that overlaps.
+            if reg.fitness >= registration.min_fitness {
+                for p in &mut c.points {
+                    *p = reg.apply(*p);
+                }
+                if let Some(normals) = &mut c.normals {
+                    for n in normals.iter_mut() {
+                        *n = reg.apply_vector(*n);
+                    }
+                }
+            } else {
+                eprintln!(
+                    "warning: {} does not align with {} (fitness {:.2}); pooled unaligned",
+                    files[i].display(),
+                    files[0].display(),
+                    reg.fitness
+                );
+            }
+        }
+        clouds.push(c);
+    }
+    Ok((frame, clouds))
+}
+
 impl NearestTemplate {
     /// Build from the training files of a category (meshes or normal scans).
     pub fn fit(
@@ -98,43 +197,8 @@ impl NearestTemplate {
         cfg: &NearestConfig,
         registration: &RegistrationConfig,
     ) -> anyhow::Result<Self> {
-        if files.is_empty() {
-            anyhow::bail!("no training files were found");
-        }
-        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-        let mut prepared = Vec::with_capacity(files.len());
-        for f in files {
-            prepared.push(prepare(f, cfg, &mut rng)?);
-        }
-        let (first, first_shift) = &prepared[0];
-        let frame = TrainingFrame::from_centered(first, *first_shift)?;
-        let target = RegistrationTarget::new(&frame.points, &frame.normals, registration)?;
-        let mut pooled = Vec::new();
-        for (i, (cloud, _)) in prepared.iter().enumerate() {
-            // Each training cloud in its own normalization, as PO3AD trains on it.
-            let mut c = cloud.clone();
-            normalize_unit_sphere(&mut c)
-                .with_context(|| format!("{}: normalizing", files[i].display()))?;
-            if i > 0 && cfg.align_templates {
-                let reg = refine(&c.points, &target, &Registration::identity(), registration)?;
-                // Templates of one part differ slightly in shape (scale, tolerances),
-                // which a rigid fit cannot remove, so the RMSE gate is not asked for:
-                // ICP from the identity only moves a template that overlaps.
-                if reg.fitness >= registration.min_fitness {
-                    for p in &mut c.points {
-                        *p = reg.apply(*p);
-                    }
-                } else {
-                    eprintln!(
-                        "warning: {} does not align with {} (fitness {:.2}); pooled unaligned",
-                        files[i].display(),
-                        files[0].display(),
-                        reg.fitness
-                    );
-                }
-            }
-            pooled.extend(c.points);
-        }
+        let (frame, clouds) = training_clouds(files, cfg, registration)?;
+        let pooled: Vec<[f32; 3]> = clouds.into_iter().flat_map(|c| c.points).collect();
         let pooled = voxel_downsample(&PointCloud::from_points(pooled), cfg.pool_voxel)?.points;
         Ok(Self::from_parts(
             cfg.clone(),
@@ -253,6 +317,17 @@ impl Scorer for NearestTemplate {
             "nearest object_score=top_mean({})",
             self.config.top_fraction
         )
+    }
+
+    fn settings(&self) -> Vec<(String, String)> {
+        vec![
+            (
+                "object_score".into(),
+                format!("top_mean({})", self.config.top_fraction),
+            ),
+            ("pool_voxel".into(), self.config.pool_voxel.to_string()),
+            ("templates".into(), self.sources.len().to_string()),
+        ]
     }
 }
 

@@ -5,11 +5,12 @@
 
 use super::calibration::Calibration;
 use super::placement::Placement;
-use super::regions::{find_regions, Region, RegionConfig};
-use super::score::{Scored, Scorer};
+use super::regions::{find_regions, significant, Region, RegionConfig};
+use super::scorer::{Scored, Scorer};
 use po3ad_core::report::RegistrationFit;
 use po3ad_core::PointCloud;
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// What is reported for one scan.
 #[derive(Debug, Clone, Serialize)]
@@ -19,14 +20,17 @@ pub struct ScanReport {
     /// null when the model has no calibration.
     pub normalized_score: Option<f64>,
     /// `"anomalous"` (object score above the calibrated threshold) or `"normal"`; null
-    /// when the model has no calibration.
+    /// when the model has no calibration. `"unregistered"` (calibrated or not) when the
+    /// scan had to be registered to the training pose and could not be: its scores
+    /// measure a wrong pose, so it is neither normal nor anomalous.
     pub verdict: Option<String>,
     pub max_point_score: f32,
     pub points: usize,
     /// Points scoring above the calibrated point threshold (null when uncalibrated).
     pub anomalous_points: Option<usize>,
-    /// Connected clusters of those points (`crate::eval::regions`), in the scan's own
-    /// file coordinates, largest first; null when uncalibrated.
+    /// Connected clusters of those points that stand out more than any region of the
+    /// normal calibration scans (`super::regions`), in the scan's own file
+    /// coordinates, largest first; null when uncalibrated or unregistered.
     pub regions: Option<Vec<Region>>,
     /// How the scan was put into the detector's frame: register, fixed or scan.
     pub frame: String,
@@ -34,7 +38,13 @@ pub struct ScanReport {
     /// the scan could not be put into the training pose and its scores are unreliable.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registration: Option<RegistrationFit>,
+    /// How the scores were made: detector, label, settings, frame, version
+    /// ([`super::provenance`]).
+    pub scoring: BTreeMap<String, String>,
 }
+
+/// The verdict of a scan that could not be registered.
+pub const UNREGISTERED: &str = "unregistered";
 
 impl ScanReport {
     /// False when the scan had to be registered and could not be.
@@ -78,16 +88,27 @@ pub fn report_scan(
         regions: None,
         frame: placement.name().into(),
         registration: fit,
+        scoring: super::provenance(scorer, placement),
     };
+    if fit.is_some_and(|f| !f.registered) {
+        report.verdict = Some(UNREGISTERED.to_string());
+        if let Some(c) = calibration {
+            report.normalized_score = Some(c.normalized(object_score));
+        }
+        return Ok((report, scores));
+    }
     if let Some(c) = calibration {
         report.normalized_score = Some(c.normalized(object_score));
         report.verdict = Some(c.verdict(object_score).to_string());
         report.anomalous_points = Some(scores.iter().filter(|&&s| s > c.point_threshold).count());
-        report.regions = Some(find_regions(
-            &original.points,
-            &scores,
-            c.point_threshold,
-            &RegionConfig::default(),
+        report.regions = Some(significant(
+            find_regions(
+                &original.points,
+                &scores,
+                c.point_threshold,
+                &RegionConfig::default(),
+            ),
+            c.region_threshold,
         ));
     }
     Ok((report, scores))

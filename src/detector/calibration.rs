@@ -9,6 +9,12 @@
 //!   scores pooled, with linear interpolation between order statistics (numpy's
 //!   default: position h = (n − 1)·q, value x⌊h⌋ + (h − ⌊h⌋)(x⌊h⌋+1 − x⌊h⌋)).
 //!
+//! - **region threshold** = the largest [`Region::excess`](super::regions::Region) of
+//!   any region (connected over-threshold points, [`super::regions`]) in the normal
+//!   scans × `object_margin`: a region is reported only when it stands out more than
+//!   anything the normal data showed (the point threshold alone flags 1 % of every
+//!   normal scan's points, which cluster into "regions" on a defect-free part).
+//!
 //! A scan is **anomalous** when its object score is strictly above the object
 //! threshold. Its **normalized score** maps the threshold to 0.5, as anomalib does:
 //! `clamp(0.5 · score / threshold, 0, 1)` (scores are non-negative for every detector).
@@ -25,9 +31,8 @@
 //! One file holds one entry per detector (`po3ad`, `nearest`), since a model folder
 //! holds PO3AD's `model.po3ad` and its `nearest.json` companion side by side.
 
-use super::evaluate::prepare_cloud_with_noise;
-use super::placement::Placement;
-use super::score::Scorer;
+use super::placement::{place_with_noise, Placement};
+use super::scorer::Scorer;
 use anyhow::Context;
 use po3ad_core::{io, PointCloud};
 use rand::seq::index::sample;
@@ -83,6 +88,11 @@ pub struct Calibration {
     pub scoring: String,
     /// Largest object score among the normal scans (before the margin).
     pub max_normal_object_score: f64,
+    /// Smallest [`Region::excess`](super::regions::Region) a reported region must exceed
+    /// (None in calibrations saved before regions were calibrated: every region is
+    /// reported).
+    #[serde(default)]
+    pub region_threshold: Option<f64>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -136,6 +146,7 @@ impl Calibration {
             normal_points: point_scores.len(),
             scoring: scoring.to_string(),
             max_normal_object_score: max,
+            region_threshold: None,
         })
     }
 
@@ -267,10 +278,23 @@ pub fn score_normal_clouds(
     noise: f32,
     seed: u64,
 ) -> anyhow::Result<(Vec<f64>, Vec<f32>)> {
+    let (objects, views) = score_normal_views(scorer, placement, clouds, noise, seed)?;
+    Ok((objects, views.into_iter().flat_map(|(_, s)| s).collect()))
+}
+
+/// Like [`score_normal_clouds`], with each view's placed points and point scores kept
+/// apart (for the region threshold).
+pub fn score_normal_views(
+    scorer: &dyn Scorer,
+    placement: &Placement,
+    clouds: Vec<PointCloud>,
+    noise: f32,
+    seed: u64,
+) -> anyhow::Result<(Vec<f64>, Vec<NormalView>)> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let (mut objects, mut points, mut skipped) = (Vec::new(), Vec::new(), 0);
+    let (mut objects, mut views, mut skipped) = (Vec::new(), Vec::new(), 0);
     for (i, mut cloud) in clouds.into_iter().enumerate() {
-        let fit = prepare_cloud_with_noise(&mut cloud, placement, noise, &mut rng)
+        let fit = place_with_noise(&mut cloud, placement, noise, &mut rng)
             .with_context(|| format!("normal view {i}"))?;
         if fit.is_some_and(|f| !f.registered) {
             skipped += 1;
@@ -278,7 +302,7 @@ pub fn score_normal_clouds(
         }
         if let Some(s) = scorer.score(&[&cloud])?.pop() {
             objects.push(s.object);
-            points.extend(s.points);
+            views.push((cloud.points, s.points));
         }
     }
     if objects.is_empty() {
@@ -293,7 +317,147 @@ pub fn score_normal_clouds(
             skipped + objects.len()
         );
     }
-    Ok((objects, points))
+    Ok((objects, views))
+}
+
+/// Where normal scores come from.
+#[derive(Debug, Clone)]
+pub enum NormalSource {
+    /// Default views of these training files (noisy, resampled).
+    TrainingViews(Vec<PathBuf>),
+    /// Real normal scans in this folder, scored as they are.
+    Scans(PathBuf),
+}
+
+/// The scan files of a folder of normal scans (hidden files skipped), sorted.
+pub fn normal_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let files: Vec<PathBuf> = crate::train::data::files_in(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| !n.starts_with('.'))
+        })
+        .collect();
+    if files.is_empty() {
+        anyhow::bail!("{}: no normal scans in this folder", dir.display());
+    }
+    Ok(files)
+}
+
+/// Calibrate `scorer` (placed by `placement`) from `source` and save it as
+/// `detector`'s entry in `dir`.
+pub fn calibrate_scorer(
+    scorer: &dyn Scorer,
+    detector: &str,
+    dir: &Path,
+    source: &NormalSource,
+    placement: &Placement,
+) -> anyhow::Result<(Calibration, PathBuf)> {
+    let (clouds, noise, name) = match source {
+        NormalSource::TrainingViews(files) => (
+            default_normal_views(files, 7)?,
+            DEFAULT_VIEW_NOISE,
+            "training-views".to_string(),
+        ),
+        NormalSource::Scans(folder) => {
+            let files = normal_files(folder)?;
+            let clouds = files
+                .iter()
+                .map(|f| io::read(f).with_context(|| format!("reading {}", f.display())))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            (clouds, 0.0, folder.display().to_string())
+        }
+    };
+    let (objects, views) = score_normal_views(scorer, placement, clouds, noise, 11)?;
+    let points: Vec<f32> = views.iter().flat_map(|(_, s)| s.iter().copied()).collect();
+    let mut cal = Calibration::from_scores(
+        &objects,
+        &points,
+        CalibrationRule::default(),
+        &name,
+        &scorer.scoring(),
+    )?;
+    cal.region_threshold = Some(region_threshold(&views, &cal));
+    let path = cal.save(dir, detector)?;
+    Ok((cal, path))
+}
+
+/// One normal view: its placed points and their scores.
+pub type NormalView = (Vec<[f32; 3]>, Vec<f32>);
+
+/// `object_margin` × the largest region excess over the normal views at the point
+/// threshold (0 when no normal view has a region).
+pub fn region_threshold(views: &[NormalView], cal: &Calibration) -> f64 {
+    let max = views
+        .iter()
+        .flat_map(|(p, s)| {
+            super::regions::find_regions(p, s, cal.point_threshold, &Default::default())
+        })
+        .map(|r| r.excess as f64)
+        .fold(0.0, f64::max);
+    max * cal.rule.object_margin
+}
+
+/// The training files recorded in a model folder (its `nearest.json` sources, which
+/// every PO3AD fit writes too), for the default calibration.
+pub fn recorded_training_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let path = dir.join(super::NEAREST_FILE);
+    let manifest = super::Manifest::load(dir).ok().flatten();
+    let files: Vec<PathBuf> = match manifest.filter(|m| !m.sources.is_empty()) {
+        Some(m) => m.sources.iter().map(PathBuf::from).collect(),
+        None => super::NearestTemplate::load(&path)
+            .with_context(|| {
+                format!(
+                    "the default calibration needs the training files, recorded in {}; give --normal DIR",
+                    path.display()
+                )
+            })?
+            .sources
+            .iter()
+            .map(PathBuf::from)
+            .collect(),
+    };
+    if let Some(missing) = files.iter().find(|f| !f.is_file()) {
+        anyhow::bail!(
+            "{}: training file recorded in {} is gone; give --normal DIR",
+            missing.display(),
+            dir.display()
+        );
+    }
+    Ok(files)
+}
+
+/// The calibration saved for `detector` in `dir`, if it holds for the scorer's
+/// settings (a note or warning on stderr says why not otherwise). `model_path` is the
+/// path the user named, for the hint.
+pub fn usable(
+    dir: &Path,
+    model_path: &Path,
+    detector: &str,
+    scoring: &str,
+) -> anyhow::Result<Option<Calibration>> {
+    match Calibration::load(dir, detector)? {
+        None => {
+            eprintln!(
+                "note: {} has no calibration for {detector}: no verdicts (run `po3ad calibrate --model {}`)",
+                dir.display(),
+                model_path.display()
+            );
+            Ok(None)
+        }
+        Some(c) if c.scoring != scoring => {
+            eprintln!(
+                "warning: {}: the thresholds were chosen for '{}', these scores are '{scoring}': \
+                 no verdicts (run `po3ad calibrate` again)",
+                dir.join(CALIBRATION_FILE).display(),
+                c.scoring
+            );
+            Ok(None)
+        }
+        Some(c) => Ok(Some(c)),
+    }
 }
 
 #[cfg(test)]

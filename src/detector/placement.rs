@@ -13,6 +13,8 @@ use po3ad_core::geometry::preprocess_test;
 use po3ad_core::registration::{register, RegistrationConfig, RegistrationTarget};
 use po3ad_core::report::RegistrationFit;
 use po3ad_core::PointCloud;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
 
 /// `--frame`: how a scan is put into the detector's frame.
@@ -139,6 +141,25 @@ impl Placement {
             }
         }
     }
+}
+
+/// Place `cloud` in the detector's frame, then add Gaussian noise σ = `noise` there.
+pub fn place_with_noise(
+    cloud: &mut PointCloud,
+    placement: &Placement,
+    noise: f32,
+    rng: &mut ChaCha8Rng,
+) -> anyhow::Result<Option<RegistrationFit>> {
+    let fit = placement.place(cloud)?;
+    if noise > 0.0 {
+        let normal = Normal::new(0.0f32, noise)?;
+        for p in &mut cloud.points {
+            for v in p.iter_mut() {
+                *v += normal.sample(rng);
+            }
+        }
+    }
+    Ok(fit)
 }
 
 fn check_finite(cloud: &PointCloud) -> anyhow::Result<()> {

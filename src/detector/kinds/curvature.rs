@@ -2,11 +2,41 @@
 //! λ_min / (λ_0 + λ_1 + λ_2) of each point's k-neighbourhood covariance; an object's
 //! score is the mean of its top 1 % point scores. No training.
 
-use super::score::{top_mean, Scorer};
+use crate::detector::registry::{FitOutcome, FitRequest, KindSpec, LoadRequest};
+use crate::detector::scorer::Scorer;
+use crate::score_rule::top_mean;
 use nalgebra::{Matrix3, SymmetricEigen};
 use po3ad_core::geometry::KdTree;
 use po3ad_core::PointCloud;
 use rayon::prelude::*;
+
+pub const KIND: KindSpec = KindSpec {
+    name: "curvature",
+    about: "surface variation of each point's neighbourhood (training-free, any pose)",
+    marker_file: "",
+    fit,
+    load,
+};
+
+/// Nothing to learn: the folder holds only its `detector.json`.
+fn fit(req: FitRequest<'_>) -> anyhow::Result<FitOutcome> {
+    let d = CurvatureScorer::default();
+    Ok(FitOutcome {
+        settings: serde_json::json!({ "k": d.k, "top_fraction": d.top_fraction }),
+        files: vec![],
+        frame: None,
+        summary: format!(
+            "curvature detector for '{}': nothing to train (k = {}, top {} %)",
+            req.category,
+            d.k,
+            d.top_fraction * 100.0
+        ),
+    })
+}
+
+fn load(_req: &LoadRequest<'_>) -> anyhow::Result<Box<dyn Scorer + Send>> {
+    Ok(Box::new(CurvatureScorer::default()))
+}
 
 pub struct CurvatureScorer {
     pub k: usize,
@@ -83,6 +113,16 @@ impl Scorer for CurvatureScorer {
             "curvature k={} object_score=top_mean({})",
             self.k, self.top_fraction
         )
+    }
+
+    fn settings(&self) -> Vec<(String, String)> {
+        vec![
+            ("k".into(), self.k.to_string()),
+            (
+                "object_score".into(),
+                format!("top_mean({})", self.top_fraction),
+            ),
+        ]
     }
 }
 

@@ -1,0 +1,5 @@
+//! The detector kinds, one file each (listed in [`super::registry::KINDS`]).
+
+pub mod curvature;
+pub mod nearest;
+pub mod po3ad;

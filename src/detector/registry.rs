@@ -1,0 +1,111 @@
+//! The detector kinds this build knows, and what each one provides.
+//!
+//! Adding a kind: write `kinds/<name>.rs` with a `pub const KIND: KindSpec` (its `fit`
+//! writes the model folder's files, its `load` returns a [`Scorer`]), then add `mod`
+//! and one entry to [`KINDS`] in this file. `--detector` in every command, the model
+//! folder's `detector.json`, the service and Python then know it.
+
+use super::kinds;
+use super::scorer::Scorer;
+use crate::device::DeviceArg;
+use crate::train::{FitHooks, Preset};
+use std::path::{Path, PathBuf};
+
+pub use kinds::po3ad::TestOverrides;
+
+/// Every registered kind, the default (`po3ad`) first.
+pub const KINDS: &[&KindSpec] = &[
+    &kinds::po3ad::KIND,
+    &kinds::nearest::KIND,
+    &kinds::curvature::KIND,
+];
+
+/// One detector kind.
+pub struct KindSpec {
+    /// The name used by `--detector`, `detector.json` and calibration entries.
+    pub name: &'static str,
+    /// One line for `--help`.
+    pub about: &'static str,
+    /// The file that marks an older model folder (saved before `detector.json`) as this
+    /// kind; empty when the kind never had one.
+    pub marker_file: &'static str,
+    /// Build the detector from training files into `req.out`.
+    pub fit: fn(FitRequest<'_>) -> anyhow::Result<FitOutcome>,
+    /// The scorer saved in a model folder.
+    pub load: fn(&LoadRequest<'_>) -> anyhow::Result<Box<dyn Scorer + Send>>,
+}
+
+impl std::fmt::Debug for KindSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+impl PartialEq for KindSpec {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+/// What a kind's `fit` gets.
+pub struct FitRequest<'a> {
+    pub files: &'a [PathBuf],
+    pub out: &'a Path,
+    /// The training preset (only PO3AD reads it).
+    pub preset: &'a Preset,
+    /// Continue from `out/checkpoint.po3ad` (PO3AD).
+    pub resume: bool,
+    /// The part's name, for messages.
+    pub category: &'a str,
+    pub device: DeviceArg,
+    pub hooks: FitHooks<'a>,
+}
+
+/// What a kind's `fit` returns besides the files it wrote.
+pub struct FitOutcome {
+    /// The settings recorded in `detector.json`.
+    pub settings: serde_json::Value,
+    /// The folder's files by role (`weights`, `reference`), for `detector.json`.
+    pub files: Vec<(&'static str, String)>,
+    /// The training frame's origin and scale (None for pose-free kinds).
+    pub frame: Option<super::manifest::FrameSummary>,
+    /// One line for the terminal.
+    pub summary: String,
+}
+
+/// What a kind's `load` gets.
+pub struct LoadRequest<'a> {
+    /// The model folder.
+    pub dir: &'a Path,
+    /// The kind's main file: the one named on the command line, or the folder's
+    /// `marker_file`.
+    pub file: PathBuf,
+    pub device: DeviceArg,
+    /// Test-time overrides of a PO3AD preset (ignored by the other kinds).
+    pub overrides: TestOverrides,
+}
+
+/// The kind called `name`.
+pub fn kind(name: &str) -> anyhow::Result<&'static KindSpec> {
+    KINDS
+        .iter()
+        .copied()
+        .find(|k| k.name == name)
+        .ok_or_else(|| anyhow::anyhow!("unknown detector '{name}' (available: {})", names().join(", ")))
+}
+
+/// The registered names, in [`KINDS`] order.
+pub fn names() -> Vec<&'static str> {
+    KINDS.iter().map(|k| k.name).collect()
+}
+
+/// `--detector KIND`: a clap parser that lists every registered kind.
+pub fn kind_parser() -> impl clap::builder::TypedValueParser<Value = &'static KindSpec> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(
+        KINDS
+            .iter()
+            .map(|k| clap::builder::PossibleValue::new(k.name).help(k.about)),
+    )
+    .try_map(|name: String| kind(&name).map_err(|e| e.to_string()))
+}
