@@ -90,7 +90,8 @@ fn cube_submanifold_k1_k3_k5_match_dense() {
     submanifold(5, 3, 2, 30);
     // Wider channels than one cube's units, so outputs span several cubes.
     submanifold(3, 16, 40, 70);
-    assert_all_fused(before, 4);
+    // k = 1 is a plain matmul (`SparseConv3d::forward`), no sparse-conv launch.
+    assert_all_fused(before, 3);
 }
 
 #[test]
