@@ -21,7 +21,7 @@
 #                              per epoch, which the first H200 run could not finish in
 #                              330 s); 16 gives 64 clouds (2 steps of 32) per epoch. 0 keeps
 #                              the preset's own. The projection scales to the paper's epoch.
-#   PO3AD_GPU_TOL=1e-4         relative tolerance of the agreement tests
+#   PO3AD_GPU_TOL=2e-3         relative tolerance of the agreement tests (tests/gpu_conv.rs)
 #   GPU_BUNDLE=gpu-bundle      where the binaries are
 # Results go to $OUT when it is set (the device tool brings that folder back), else to
 # the work folder the script prints.
@@ -101,7 +101,7 @@ if [ "$DEVICE" = cuda ]; then
         FAILED+=("agreement tests")
     fi
     worst=$(awk '/ rel=/ { sub(/.* rel=/, ""); if ($1 + 0 > m) m = $1 + 0 } END { printf "%.2e", m }' "$RESULTS/gpu_conv.log")
-    CONV="$CONV (worst relative error $worst, tolerance ${PO3AD_GPU_TOL:-1e-4})"
+    CONV="$CONV (worst relative error $worst, tolerance ${PO3AD_GPU_TOL:-2e-3})"
 else
     "$BIN/gpu_conv" --list || FAILED+=("gpu_conv binary")
     CONV="skipped (dry run; the test binary lists its tests)"

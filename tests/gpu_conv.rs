@@ -1,7 +1,7 @@
 //! CUDA against CPU: the same sparse convolutions (submanifold k=3, stride-2 down, stride-2
 //! transposed up), forward and backward, and the same small network forward, run on
-//! `Autodiff<Cuda>` (the composed-ops path) and on `Autodiff<Flex>` (the fused CPU path) from
-//! identical inputs and weights must agree.
+//! `Autodiff<Cuda>` (po3ad-sparse's fused CubeCL kernels) and on `Autodiff<Flex>` (the fused
+//! CPU path) from identical inputs and weights must agree.
 //!
 //! Needs the `cuda` feature and an NVIDIA GPU: `cargo test --release --features cuda --test
 //! gpu_conv -- --nocapture` (or `scripts/gpu-check.sh`, which runs the prebuilt binary).
@@ -10,7 +10,9 @@
 //! Tolerance: max |cuda − cpu| ≤ TOL · max |cpu| per tensor, TOL = 2e-3 unless the environment
 //! sets `PO3AD_GPU_TOL`. burn's CUDA matmul runs f32 products through TF32 tensor cores
 //! (10-bit mantissa) on Ampere and newer GPUs: the first H200 run measured 3.4e-4 on one
-//! submanifold conv (notes/gpu.md), so 1e-4 would flag rounding, not bugs.
+//! submanifold conv of the composed path of then (notes/gpu.md), so 1e-4 would flag
+//! rounding, not bugs. The fused conv kernels are plain f32, but the network tests also
+//! go through the head's Linear layers.
 #![cfg(feature = "cuda")]
 
 mod common;

@@ -518,3 +518,134 @@ fn serve_refuses_beyond_its_queue_and_drains_on_sigterm() {
     assert!(err.contains("stopped"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// Parses the status code and body of a raw HTTP answer.
+fn answer_of(bytes: &[u8]) -> Answer {
+    let text = String::from_utf8_lossy(bytes).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Answer { status, body }
+}
+
+#[test]
+fn serve_reads_bodies_before_taking_a_place_and_refuses_too_many_points() {
+    let f = fixture();
+    // One worker and 8 queue places: before issue #22 a request took its place before
+    // its body arrived, so 40 slow uploads held all 9 and everyone else got 503.
+    let server = Server::start(
+        &f.root.join("model/nearest.json"),
+        &[
+            "--workers",
+            "1",
+            "--queue",
+            "8",
+            "--read-timeout",
+            "120",
+            "--max-points",
+            "5000",
+        ],
+    );
+    let addr = server.addr.clone();
+    let scan = std::fs::read(&f.scans[0]).unwrap();
+    let head = format!(
+        "POST /v1/score HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/x-pcd\r\nContent-Length: {}\r\n\r\n",
+        scan.len()
+    );
+    let half = scan.len() / 2;
+    // 40 clients send their headers and half of their body, then stall.
+    let mut slow: Vec<TcpStream> = (0..40)
+        .map(|_| {
+            let mut s = TcpStream::connect(&addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+            s.write_all(head.as_bytes()).unwrap();
+            s.write_all(&scan[..half]).unwrap();
+            s
+        })
+        .collect();
+    // Give the server time to start a handler for each of them.
+    std::thread::sleep(Duration::from_millis(500));
+    let fast = post(&addr, "/v1/score", "application/x-pcd", &scan);
+    assert_eq!(
+        fast.status, 200,
+        "a fast client behind 40 slow uploads: {}",
+        fast.body
+    );
+    let want = fast.json()["object_score"].clone();
+    // More points than --max-points: 413, not 400.
+    let a = post(&addr, "/v1/score", "application/x-pcd", &bowl_scan(6000, 3));
+    assert_eq!(a.status, 413, "{}", a.body);
+    assert!(
+        a.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("limit of 5000"),
+        "{}",
+        a.body
+    );
+    // The slow clients finish one by one; each is scored like the fast one.
+    for (i, s) in slow.iter_mut().enumerate() {
+        s.write_all(&scan[half..]).unwrap();
+        let mut bytes = Vec::new();
+        let _ = s.read_to_end(&mut bytes);
+        let a = answer_of(&bytes);
+        assert_eq!(a.status, 200, "slow client {i}: {}", a.body);
+        assert_eq!(a.json()["object_score"], want, "slow client {i}");
+    }
+    assert_eq!(metric(&addr, "po3ad_rejected_requests_total", ""), 0.0);
+}
+
+#[test]
+fn serve_answers_late_scans_503_and_frees_the_worker() {
+    let f = fixture();
+    // One worker, one spare scorer for a late scan. The big scan takes seconds to score
+    // (registration and nearest-template distances over LATE_POINTS points), the small
+    // fixture scans a few milliseconds: the deadline lies far from both.
+    const LATE_POINTS: usize = 1_500_000;
+    let server = Server::start(
+        &f.root.join("model/nearest.json"),
+        &[
+            "--workers",
+            "1",
+            "--queue",
+            "4",
+            "--score-timeout",
+            "1.5",
+            "--max-overrun",
+            "1",
+        ],
+    );
+    let addr = server.addr.clone();
+    let big = bowl_scan(LATE_POINTS, 7);
+    let small = std::fs::read(&f.scans[0]).unwrap();
+    let late = post(&addr, "/v1/score", "application/x-pcd", &big);
+    assert_eq!(late.status, 503, "{}", late.body);
+    assert!(late.body.contains("score-timeout"), "{}", late.body);
+    // The late scan still computes, on the spare; the worker serves the next scan.
+    assert_eq!(metric(&addr, "po3ad_scans_overrunning", ""), 1.0);
+    let next = post(&addr, "/v1/score", "application/x-pcd", &small);
+    assert_eq!(next.status, 200, "the scan after a late one: {}", next.body);
+    assert_eq!(metric(&addr, "po3ad_scoring_timeouts_total", ""), 1.0);
+    // When the late scan ends, its scorer is back: the pool serves as before.
+    let start = Instant::now();
+    while metric(&addr, "po3ad_scans_overrunning", "") > 0.0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "the late scan never ended"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(metric(&addr, "po3ad_scans_in_progress", ""), 0.0);
+    for _ in 0..3 {
+        let a = post(&addr, "/v1/score", "application/x-pcd", &small);
+        assert_eq!(a.status, 200, "{}", a.body);
+        assert_eq!(a.json()["object_score"], next.json()["object_score"]);
+    }
+}

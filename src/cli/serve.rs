@@ -5,7 +5,7 @@
 use super::common::FrameArgs;
 use crate::detector::{Detector, KindSpec, LoadOptions, Scorer};
 use crate::device::DeviceArg;
-use crate::service::{serve, shutdown_signal, DetectorPool, RequestLimits};
+use crate::service::{serve, shutdown_signal, DetectorPool, PoolLimits, RequestLimits};
 use anyhow::Context;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -22,8 +22,9 @@ use std::time::Duration;
   po3ad serve --model runs/part --addr 0.0.0.0:9000 --workers 4 --queue 64
 
 Answers: 200 with the same JSON `po3ad predict` writes per scan; 400 unreadable scan,
-408 body too slow, 413 body too large, 415 not a point-cloud content type, 422 a scan
-that cannot be scored, 503 (Retry-After: 1) when every worker and queue place is taken.
+408 body too slow, 413 body too large or too many points, 415 not a point-cloud content
+type, 422 a scan that cannot be scored, 503 (Retry-After: 1) when every worker and queue
+place is taken or scoring ran past --score-timeout.
 SIGTERM or Ctrl-C: stop accepting, finish the requests in flight, exit 0.")]
 pub struct ServeArgs {
     /// Model folder written by `po3ad train --out` (or its model.po3ad / nearest.json).
@@ -51,6 +52,14 @@ pub struct ServeArgs {
     /// Seconds allowed to receive a whole body.
     #[arg(long, default_value_t = 30.0)]
     pub read_timeout: f64,
+    /// Seconds one scan may be scored; longer is answered 503 and its worker is freed
+    /// for the next scan while the late one finishes on a spare copy of the model.
+    #[arg(long, default_value_t = 60.0)]
+    pub score_timeout: f64,
+    /// Late scans (past --score-timeout) that may finish on spare copies of the model
+    /// (each one more copy in memory); a late scan beyond them keeps its worker.
+    #[arg(long, default_value_t = 1)]
+    pub max_overrun: usize,
     #[command(flatten)]
     pub frame: FrameArgs,
     /// Where PO3AD runs: cpu, or cuda[:N] in a binary built with `--features cuda`.
@@ -66,10 +75,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             .min(4)
     });
     anyhow::ensure!(workers >= 1, "--workers must be at least 1");
-    anyhow::ensure!(
-        args.read_timeout.is_finite() && args.read_timeout > 0.0,
-        "--read-timeout must be a positive number of seconds"
-    );
+    for (flag, secs) in [
+        ("--read-timeout", args.read_timeout),
+        ("--score-timeout", args.score_timeout),
+    ] {
+        anyhow::ensure!(
+            secs.is_finite() && secs > 0.0 && secs < 1e9,
+            "{flag} must be a positive number of seconds"
+        );
+    }
     let pool = load_pool(&args, workers)?;
     let limits = RequestLimits {
         max_body_bytes: args.max_body_mib.saturating_mul(1 << 20),
@@ -99,9 +113,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 /// `workers` copies of the detector at `args.model`, with its placement and calibration.
 fn load_pool(args: &ServeArgs, workers: usize) -> anyhow::Result<DetectorPool> {
-    let mut scorers: Vec<Box<dyn Scorer + Send>> = Vec::with_capacity(workers);
+    let copies = workers + args.max_overrun;
+    let mut scorers: Vec<Box<dyn Scorer + Send>> = Vec::with_capacity(copies);
     let mut first = None;
-    for i in 0..workers {
+    for i in 0..copies {
         let detector = Detector::load(
             &args.model,
             &LoadOptions {
@@ -127,6 +142,11 @@ fn load_pool(args: &ServeArgs, workers: usize) -> anyhow::Result<DetectorPool> {
         calibration,
         name,
         args.model.display().to_string(),
-        args.queue,
+        PoolLimits {
+            workers,
+            queue: args.queue,
+            overrun: args.max_overrun,
+            score_timeout: Duration::from_secs_f64(args.score_timeout),
+        },
     ))
 }

@@ -34,8 +34,10 @@ pub struct Metrics {
     pub points: Counter,
     pub rejected: Counter,
     pub panics: Counter,
+    pub timeouts: Counter,
     pub busy: Gauge,
     pub queued: Gauge,
+    pub overrunning: Gauge,
 }
 
 impl Metrics {
@@ -46,8 +48,10 @@ impl Metrics {
         let points = Counter::default();
         let rejected = Counter::default();
         let panics = Counter::default();
+        let timeouts = Counter::default();
         let busy = Gauge::default();
         let queued = Gauge::default();
+        let overrunning = Gauge::default();
         let mut registry = Registry::with_prefix("po3ad");
         registry.register(
             "http_requests",
@@ -70,8 +74,22 @@ impl Metrics {
             "Scans whose scoring panicked (a bug; answered with 500)",
             panics.clone(),
         );
-        registry.register("scans_in_progress", "Scans being scored now", busy.clone());
+        registry.register(
+            "scoring_timeouts",
+            "Scans answered with 503 because scoring ran past --score-timeout",
+            timeouts.clone(),
+        );
+        registry.register(
+            "scans_in_progress",
+            "Scans being scored on a worker now",
+            busy.clone(),
+        );
         registry.register("scans_queued", "Scans waiting for a worker", queued.clone());
+        registry.register(
+            "scans_overrunning",
+            "Scans past --score-timeout still computing on a spare scorer",
+            overrunning.clone(),
+        );
         Self {
             registry,
             requests,
@@ -79,8 +97,10 @@ impl Metrics {
             points,
             rejected,
             panics,
+            timeouts,
             busy,
             queued,
+            overrunning,
         }
     }
 

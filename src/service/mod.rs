@@ -14,9 +14,15 @@
 //! - `GET /metrics` — Prometheus text format: requests by route and status, latency
 //!   histograms, queue depth, rejections.
 //!
+//! A request's body is read whole (within the size limit and the read timeout) before
+//! it asks for a scoring place, so slow uploads hold connections, not workers. Scoring
+//! has a deadline (`score_timeout`): past it the client gets 503 and the worker is freed
+//! for the next scan while the late one finishes on a spare scorer (`pool.rs` says how).
+//!
 //! Errors are JSON `{"error": ..., "status": ...}` with a 4xx for anything the client
-//! sent (400 unreadable scan, 408 body too slow, 413 too large, 415 unknown content
-//! type, 422 a readable scan that cannot be scored) and 503 when the queue is full.
+//! sent (400 unreadable scan, 408 body too slow, 413 body too large or more points than
+//! `max_points`, 415 unknown content type, 422 a readable scan that cannot be scored)
+//! and 503 when the queue is full or scoring ran past its deadline.
 
 mod error;
 pub mod format;

@@ -111,6 +111,10 @@ async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
 async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     state.metrics.busy.set(state.pool.busy() as i64);
     state.metrics.queued.set(state.pool.queued() as i64);
+    state
+        .metrics
+        .overrunning
+        .set(state.pool.overrunning() as i64);
     (
         [(header::CONTENT_TYPE, CONTENT_TYPE)],
         state.metrics.encode(),
@@ -162,6 +166,9 @@ async fn score(
             return Err(too_large(state.limits.max_body_bytes));
         }
     }
+    // The whole body first, then a place: a slow upload holds a connection, never a
+    // scoring place, so slow clients cannot starve the workers.
+    let bytes = read_body(body, &state.limits).await?;
     let Some(admission) = state.pool.try_admit() else {
         state.metrics.rejected.inc();
         return Err(ApiError::new(
@@ -169,7 +176,6 @@ async fn score(
             "every scoring worker is busy and the queue is full; retry later",
         ));
     };
-    let bytes = read_body(body, &state.limits).await?;
     let cloud = parse(name, &bytes, state.limits.max_points).await?;
     if cloud.points.len() < MIN_POINTS {
         return Err(ApiError::new(
@@ -186,6 +192,17 @@ async fn score(
     let (report, scores) = scored.map_err(|failure| match failure {
         ScoreFailure::Unscorable(msg) => {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("{name}: {msg}"))
+        }
+        ScoreFailure::TimedOut(limit) => {
+            state.metrics.timeouts.inc();
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "scoring took longer than the limit of {} s (--score-timeout); retry later \
+                     or send a smaller scan",
+                    limit.as_secs_f64()
+                ),
+            )
         }
         ScoreFailure::Panicked(msg) => {
             state.metrics.panics.inc();
@@ -296,7 +313,13 @@ async fn parse(
             format!("internal error while parsing (please report it): {e}"),
         )
     })?
-    .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))
+    .map_err(|e| {
+        let status = match e {
+            po3ad_core::Error::TooManyPoints { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, e.to_string())
+    })
 }
 
 fn heatmap(cloud: &PointCloud, scores: &[f32]) -> Result<String, ApiError> {

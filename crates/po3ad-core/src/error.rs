@@ -21,6 +21,15 @@ pub enum Error {
     /// A folder does not have the layout that was asked for.
     #[error("{path}: {msg}")]
     Layout { path: PathBuf, msg: String },
+    /// The file holds (or its header claims) more points than the caller allows: a
+    /// variant of its own so a service can answer "too large" rather than "malformed".
+    #[error("{path}: {what} claims {claimed} points, more than the limit of {limit}")]
+    TooManyPoints {
+        path: PathBuf,
+        what: String,
+        claimed: usize,
+        limit: usize,
+    },
     /// Arguments that make no sense (empty cloud, k = 0, ...), not tied to a file.
     #[error("{0}")]
     Invalid(String),

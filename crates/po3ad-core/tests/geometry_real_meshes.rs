@@ -1,4 +1,5 @@
-//! Normal estimation on real meshes (../shared/data/meshes, skipped when absent):
+//! Normal estimation on real meshes (../shared/data/meshes, skipped when absent,
+//! failing under `PO3AD_REQUIRE_SHARED=1`):
 //! points sampled on the surface carry their face's outward normal; the PCA normals
 //! estimated from the points alone must agree in sign almost everywhere. Vase has thin
 //! walls, where plain normal-similarity propagation flips whole regions.
@@ -9,14 +10,11 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::path::PathBuf;
 
+#[path = "common/shared.rs"]
+mod shared;
+
 fn meshes_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/meshes");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        println!("skipping: {} not found", dir.display());
-        None
-    }
+    shared::shared("data/meshes")
 }
 
 #[test]

@@ -320,3 +320,37 @@ fn lying_headers_without_a_cap_do_not_allocate() {
     b.extend(u32::MAX.to_le_bytes());
     check("huge.stl", b);
 }
+
+/// Every reader's point cap is the typed `TooManyPoints` (a service answers 413 for it,
+/// 400 for the other errors), with the file, the count and the limit.
+#[test]
+fn over_the_point_limit_is_its_own_error() {
+    let xyz = b"0 0 0\n1 0 0\n0 1 0\n".as_slice();
+    let ply = b"ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\nend_header\n0 0 0\n1 0 0\n0 1 0\n".as_slice();
+    let pcd = b"VERSION 0.7\nFIELDS x y z\nSIZE 4 4 4\nTYPE F F F\nCOUNT 1 1 1\nWIDTH 3\nHEIGHT 1\nPOINTS 3\nDATA ascii\n0 0 0\n1 0 0\n0 1 0\n".as_slice();
+    let obj = b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n".as_slice();
+    let stl = b"solid t\nfacet normal 0 0 1\nouter loop\nvertex 0 0 0\nvertex 1 0 0\nvertex 0 1 0\nendloop\nendfacet\nendsolid t\n".as_slice();
+    for (name, bytes) in [
+        ("a.xyz", xyz),
+        ("a.ply", ply),
+        ("a.pcd", pcd),
+        ("a.obj", obj),
+        ("a.stl", stl),
+    ] {
+        let path = std::path::Path::new(name);
+        assert_eq!(io::parse_bytes(path, bytes, 3).unwrap().len(), 3, "{name}");
+        match io::parse_bytes(path, bytes, 2) {
+            Err(po3ad_core::Error::TooManyPoints {
+                path: p,
+                claimed,
+                limit,
+                ..
+            }) => {
+                assert_eq!(p, path, "{name}");
+                assert_eq!(limit, 2, "{name}");
+                assert_eq!(claimed, 3, "{name}");
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+}

@@ -1,6 +1,9 @@
 //! The real STL/OBJ meshes in ../shared/data/meshes read to the counts Open3D gives
 //! (tests/fixtures/io/shared_meshes.json, from scripts/make_io_fixtures.py). Skips with
-//! a message when ../shared is absent.
+//! a message when ../shared is absent (fails under `PO3AD_REQUIRE_SHARED=1`).
+
+#[path = "common/shared.rs"]
+mod shared;
 
 use po3ad_core::io;
 use serde_json::Value;
@@ -9,11 +12,9 @@ use std::path::Path;
 #[test]
 fn shared_meshes_match_open3d() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dir = root.join("../shared/data/meshes");
-    if !dir.is_dir() {
-        println!("skipping: {} not present", dir.display());
+    let Some(dir) = shared::shared("data/meshes") else {
         return;
-    }
+    };
     let refs: Value = serde_json::from_str(
         &std::fs::read_to_string(
             root.join("crates/po3ad-core/tests/fixtures/io/shared_meshes.json"),
@@ -27,7 +28,7 @@ fn shared_meshes_match_open3d() {
         let file = m["file"].as_str().unwrap();
         let path = dir.join(file);
         if !path.exists() {
-            println!("skipping {file}: not present");
+            shared::missing(&path);
             continue;
         }
         let c = io::read(&path).unwrap_or_else(|e| panic!("{e}"));

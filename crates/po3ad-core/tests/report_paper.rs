@@ -1,9 +1,12 @@
 //! The transcribed paper tables: complete, consistent with the paper's stated means,
-//! and (when the paper text is present under shared/) equal to the numbers in it.
+//! and (when the paper text is present under ../shared; `PO3AD_REQUIRE_SHARED=1` makes its
+//! absence a failure) equal to the numbers in it.
 
 use po3ad_core::report::paper_table;
 use std::collections::HashMap;
-use std::path::PathBuf;
+
+#[path = "common/shared.rs"]
+mod shared;
 
 fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len() as f64
@@ -55,15 +58,8 @@ fn lookup_by_layout_and_category() {
 }
 
 fn paper_text() -> Option<String> {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/paper/po3ad-paper.txt");
-    match std::fs::read_to_string(&path) {
-        Ok(t) => Some(t),
-        Err(_) => {
-            println!("skipping: paper text not found at {}", path.display());
-            None
-        }
-    }
+    let path = shared::shared("paper/po3ad-paper.txt")?;
+    Some(std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
 }
 
 fn numbers(line: &str) -> Vec<f64> {

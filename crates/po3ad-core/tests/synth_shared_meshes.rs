@@ -1,16 +1,18 @@
 //! Run the benchmark writer over every real mesh in the shared data folder and report
-//! which are rejected and why. Skips when the folder is absent.
+//! which are rejected and why. Skips when the folder is absent (fails under
+//! `PO3AD_REQUIRE_SHARED=1`).
 
 use po3ad_core::synth::{write_category, SynthConfig, SynthLayout};
-use std::path::Path;
+
+#[path = "common/shared.rs"]
+mod shared;
 
 #[test]
 fn every_shared_mesh_makes_a_category_or_a_clear_rejection() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/meshes");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        println!("skipped: {} not found", dir.display());
+    let Some(dir) = shared::shared("data/meshes") else {
         return;
     };
+    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     let mut files: Vec<_> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {

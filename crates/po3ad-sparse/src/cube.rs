@@ -21,6 +21,7 @@
 //! tensor cores), so on CUDA they are exact f32 — no TF32 — and agree with the CPU to
 //! summation-order rounding (~1e-6 relative). Tiling them is the next step for speed.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use burn::tensor::ops::{FloatTensor, FloatTensorOps};
@@ -41,6 +42,51 @@ const CUBE_UNITS: u32 = 256;
 const MAX_PARTIAL: usize = 1 << 23;
 /// At most this many ranges per offset in the weight gradient.
 const MAX_SPLITS: usize = 64;
+
+/// How often each sparse-convolution op on a CubeCL backend ran the fused kernels and
+/// how often it fell back to the composed path (a map the kernels cannot take: an output
+/// fed twice through one offset, or sizes past u32). Process-wide, since the start; a
+/// test reads it to know which code produced its results.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CubeLaunches {
+    pub fused_forward: u64,
+    pub fused_input_grad: u64,
+    pub fused_weight_grad: u64,
+    pub fallback_forward: u64,
+    pub fallback_input_grad: u64,
+    pub fallback_weight_grad: u64,
+}
+
+/// Counters in [`CubeLaunches`]' field order.
+static LAUNCHES: [AtomicU64; 6] = [const { AtomicU64::new(0) }; 6];
+
+/// The counts so far (see [`CubeLaunches`]).
+pub fn cube_launches() -> CubeLaunches {
+    let n = |i: usize| LAUNCHES[i].load(Ordering::Relaxed);
+    CubeLaunches {
+        fused_forward: n(0),
+        fused_input_grad: n(1),
+        fused_weight_grad: n(2),
+        fallback_forward: n(3),
+        fallback_input_grad: n(4),
+        fallback_weight_grad: n(5),
+    }
+}
+
+/// Which op ran, for the counters.
+#[derive(Clone, Copy)]
+enum Op {
+    Forward = 0,
+    InputGrad = 1,
+    WeightGrad = 2,
+}
+
+/// Counts one run of `op`: fused when `fused` holds a result, else a fallback.
+fn count<T>(op: Op, fused: Option<T>) -> Option<T> {
+    let slot = op as usize + if fused.is_some() { 0 } else { 3 };
+    LAUNCHES[slot].fetch_add(1, Ordering::Relaxed);
+    fused
+}
 
 #[cube(launch_unchecked)]
 fn conv_kernel<F: Float>(
@@ -290,8 +336,8 @@ where
         map: &Arc<KernelMap>,
     ) -> FloatTensor<Self> {
         let [_, c_in, c_out] = weight.shape().dims::<3>();
-        conv::<R, F>(x.clone(), weight.clone(), map, c_in, c_out, false)
-            .unwrap_or_else(|| composed_conv_primitive::<Self>(x, weight, map))
+        let fused = conv::<R, F>(x.clone(), weight.clone(), map, c_in, c_out, false);
+        count(Op::Forward, fused).unwrap_or_else(|| composed_conv_primitive::<Self>(x, weight, map))
     }
 
     fn sparse_conv_weight_grad(
@@ -299,7 +345,8 @@ where
         grad_out: FloatTensor<Self>,
         map: &Arc<KernelMap>,
     ) -> FloatTensor<Self> {
-        weight_grad::<R, F, I, BT>(x.clone(), grad_out.clone(), map)
+        let fused = weight_grad::<R, F, I, BT>(x.clone(), grad_out.clone(), map);
+        count(Op::WeightGrad, fused)
             .unwrap_or_else(|| composed_weight_grad_primitive::<Self>(x, grad_out, map))
     }
 
@@ -315,12 +362,11 @@ where
             let t = map.transposed();
             // dx = grad · wᵀ over the transposed map: an op from C_out to C_in channels
             // reading w: [K, C_in, C_out] transposed in place.
-            conv::<R, F>(grad_out.clone(), weight.clone(), &t, c_out, c_in, true).unwrap_or_else(
-                || {
-                    let wt = Self::float_swap_dims(weight.clone(), 1, 2);
-                    composed_conv_primitive::<Self>(grad_out.clone(), wt, &t)
-                },
-            )
+            let fused = conv::<R, F>(grad_out.clone(), weight.clone(), &t, c_out, c_in, true);
+            count(Op::InputGrad, fused).unwrap_or_else(|| {
+                let wt = Self::float_swap_dims(weight.clone(), 1, 2);
+                composed_conv_primitive::<Self>(grad_out.clone(), wt, &t)
+            })
         });
         let dw = needs[1].then(|| Self::sparse_conv_weight_grad(x, grad_out, map));
         [dx, dw]

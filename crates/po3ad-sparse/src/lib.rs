@@ -45,6 +45,8 @@ pub use backend::{
 };
 pub use conv::{SparseConv3d, SparseConv3dConfig};
 pub use coords::{Coord, CoordinateManager, KernelMap, MapKey, MapKind};
+#[cfg(feature = "cube")]
+pub use cube::{cube_launches, CubeLaunches};
 pub use error::SparseError;
 pub use norm::{batch_norm_rows, SparseBatchNorm, SparseBatchNormConfig};
 pub use stats::{take_kernel_times, Kernel};

@@ -29,10 +29,12 @@ pub(crate) fn capacity(claimed: usize, available: usize, min_item_bytes: usize) 
 
 pub(crate) fn check_limit(path: &Path, what: &str, n: usize, max_points: usize) -> Result<()> {
     if n > max_points {
-        return Err(Error::format(
-            path,
-            format!("{what} claims {n} points, more than the limit of {max_points}"),
-        ));
+        return Err(Error::TooManyPoints {
+            path: path.to_path_buf(),
+            what: what.to_string(),
+            claimed: n,
+            limit: max_points,
+        });
     }
     Ok(())
 }
