@@ -13,6 +13,9 @@ pub(crate) struct Parsed {
     pub format: String,
     /// Field / property / column names as the file calls them.
     pub fields: Vec<String>,
+    /// The file is a sensor grid (PCD `HEIGHT` > 1, E57 row/column indices): exact
+    /// (0, 0, 0) points are missing pixels there (see `scene::invalid`).
+    pub organized: bool,
 }
 
 /// Never reserve more than this many items up front, whatever a header claims; vectors
