@@ -18,6 +18,7 @@ const BATCH: u64 = 1 << 16;
 
 pub(crate) fn read(path: &Path, bytes: &[u8], max_points: usize) -> Result<Parsed> {
     let bad = |e: las::Error| Error::format(path, format!("LAS: {e}"));
+    precheck(path, bytes, max_points)?;
     // The crate's reader owns its source ('static), hence the copy.
     let mut reader = las::Reader::new(Cursor::new(bytes.to_vec())).map_err(bad)?;
     let header = reader.header().clone();
@@ -77,4 +78,81 @@ pub(crate) fn read(path: &Path, bytes: &[u8], max_points: usize) -> Result<Parse
         fields,
         organized: false,
     })
+}
+
+/// Checks on the raw header before the crate sees it: the point count against the cap,
+/// and `offset + count x record length` without overflow (the crate computes it
+/// unchecked, which panics in debug builds and wraps in release ones).
+fn precheck(path: &Path, bytes: &[u8], max_points: usize) -> Result<()> {
+    let raw = las::raw::Header::read_from(Cursor::new(bytes))
+        .map_err(|e| Error::format(path, format!("LAS header: {e}")))?;
+    // The crate's rule (LAS 1.4 R15): the legacy 32-bit count unless it is 0.
+    let count = match (raw.number_of_point_records, raw.large_file) {
+        (0, Some(lf)) => lf.number_of_point_records,
+        (legacy, _) => u64::from(legacy),
+    };
+    common::check_limit(
+        path,
+        "LAS header",
+        usize::try_from(count).unwrap_or(usize::MAX),
+        max_points,
+    )?;
+    // Bit 7 of the point format marks LAZ (bit 6 in some older writers).
+    if raw.point_data_record_format & 0xC0 != 0 {
+        check_chunk_table(path, bytes, u64::from(raw.offset_to_point_data), count)?;
+    }
+    count
+        .checked_mul(u64::from(raw.point_data_record_length))
+        .and_then(|n| n.checked_add(u64::from(raw.offset_to_point_data)))
+        .map(|_| ())
+        .ok_or_else(|| {
+            Error::format(
+                path,
+                format!(
+                    "LAS header claims {count} points of {} bytes, past any file size",
+                    raw.point_data_record_length
+                ),
+            )
+        })
+}
+
+/// The LAZ chunk table's count sizes an allocation in the `laz` crate before any chunk
+/// is read. Every chunk holds at least one point, stored raw (20 bytes or more) at the
+/// chunk's start, so a table claiming more chunks than points or than the file has
+/// 20-byte pieces is a lie. The table is found as `laz` finds it: through the 64-bit
+/// offset at the start of the point data, or the file's last 8 bytes when that offset
+/// was never filled in.
+fn check_chunk_table(path: &Path, bytes: &[u8], data_start: u64, points: u64) -> Result<()> {
+    let i64_at = |at: u64| -> Option<i64> {
+        let at = usize::try_from(at).ok()?;
+        let b = bytes.get(at..at.checked_add(8)?)?;
+        Some(i64::from_le_bytes(b.try_into().ok()?))
+    };
+    let Some(mut table) = i64_at(data_start) else {
+        return Ok(()); // the crate reports the missing bytes itself
+    };
+    if table <= data_start as i64 {
+        match i64_at((bytes.len() as u64).saturating_sub(8)) {
+            Some(t) if t > data_start as i64 => table = t,
+            _ => return Ok(()),
+        }
+    }
+    let Some(n) = usize::try_from(table)
+        .ok()
+        .and_then(|t| bytes.get(t.checked_add(4)?..t.checked_add(8)?))
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    else {
+        return Ok(());
+    };
+    let n = u64::from(n);
+    if n > points || n > bytes.len() as u64 / 20 {
+        return Err(Error::format(
+            path,
+            format!(
+                "LAZ chunk table claims {n} chunks for {points} points in {} bytes",
+                bytes.len()
+            ),
+        ));
+    }
+    Ok(())
 }
