@@ -153,3 +153,62 @@ fn e57_spherical_coordinates_are_converted() {
         want
     );
 }
+
+#[test]
+fn organized_pcd_with_nan_and_zero_pixels_is_cleaned_with_a_mapping() {
+    // A 3 x 2 structured-light frame: pixel 1 NaN, pixel 3 (0, 0, 0), pixel 4 -inf.
+    let body = "1 2 3\nnan nan nan\n4 5 6\n0 0 0\n-inf 0 1\n7 8 9\n";
+    let pcd = format!(
+        "VERSION 0.7\nFIELDS x y z\nSIZE 4 4 4\nTYPE F F F\nCOUNT 1 1 1\nWIDTH 3\nHEIGHT 2\n\
+         VIEWPOINT 0 0 0 1 0 0 0\nPOINTS 6\nDATA ascii\n{body}"
+    );
+    let path = Path::new("zivid_frame.pcd");
+    let scan = io::parse_scan_bytes(path, pcd.as_bytes(), &ScanOptions::default()).unwrap();
+    assert_eq!(
+        scan.cloud.points,
+        vec![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]
+    );
+    assert_eq!((scan.dropped.non_finite, scan.dropped.origin), (2, 1));
+    assert_eq!(scan.dropped.kept, vec![0, 2, 5]);
+    let scores = scan.dropped.scatter(&[0.1f32, 0.2, 0.3], f32::NAN).unwrap();
+    assert_eq!(scores.len(), 6);
+    assert_eq!((scores[0], scores[2], scores[5]), (0.1, 0.2, 0.3));
+    // `read` keeps refusing non-finite points, naming the file and the point.
+    let e = io::parse_bytes(path, pcd.as_bytes(), 100).unwrap_err().to_string();
+    assert!(e.contains("zivid_frame.pcd") && e.contains("point 1"), "{e}");
+    // A clean file reads the same through both.
+    let clean = "VERSION 0.7\nFIELDS x y z\nSIZE 4 4 4\nTYPE F F F\nCOUNT 1 1 1\nWIDTH 2\n\
+                 HEIGHT 1\nVIEWPOINT 0 0 0 1 0 0 0\nPOINTS 2\nDATA ascii\n0 0 0\n1 1 1\n";
+    let a = io::parse_bytes(path, clean.as_bytes(), 100).unwrap();
+    let b = io::parse_scan_bytes(path, clean.as_bytes(), &ScanOptions::default()).unwrap();
+    assert_eq!(a, b.cloud);
+    assert_eq!(b.dropped, po3ad_core::scene::DroppedPoints::none(2));
+}
+
+#[test]
+fn broken_scanner_files_are_errors_naming_the_file() {
+    let cases: [(&str, &[u8], &str); 5] = [
+        ("empty.e57", b"", "E57"),
+        ("garbage.e57", b"ASTM-E57 but then nothing useful", "E57"),
+        ("empty.las", b"", "LAS"),
+        ("short.laz", b"LASF\x00\x00", "LAS"),
+        ("text.las", b"x y z\n1 2 3\n", "LAS"),
+    ];
+    for (name, bytes, word) in cases {
+        let e = io::parse_bytes(Path::new(name), bytes, 1000).unwrap_err().to_string();
+        assert!(e.contains(name) && e.contains(word), "{name}: {e}");
+    }
+    // Truncated real files.
+    for name in ["pye57_two_scans.e57", "laspy_v14_pf7.laz", "laspy_v12_pf0.las"] {
+        let b = std::fs::read(dir().join(name)).unwrap();
+        let e = io::parse_bytes(Path::new(name), &b[..b.len() * 2 / 3], 1000).unwrap_err();
+        assert!(e.to_string().contains(name), "{e}");
+    }
+    // The point cap applies before decoding.
+    let b = std::fs::read(dir().join("laspy_v14_pf7.laz")).unwrap();
+    let e = io::parse_bytes(Path::new("cap.laz"), &b, 10).unwrap_err().to_string();
+    assert!(e.contains("limit of 10"), "{e}");
+    let b = std::fs::read(dir().join("pye57_two_scans.e57")).unwrap();
+    let e = io::parse_bytes(Path::new("cap.e57"), &b, 10).unwrap_err().to_string();
+    assert!(e.contains("limit of 10"), "{e}");
+}

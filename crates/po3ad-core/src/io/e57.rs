@@ -31,6 +31,10 @@ pub(crate) fn read(
     max_points: usize,
     scans: E57Scans,
 ) -> Result<Parsed> {
+    common::guard_decoder(path, "E57", || decode(path, bytes, max_points, scans))
+}
+
+fn decode(path: &Path, bytes: &[u8], max_points: usize, scans: E57Scans) -> Result<Parsed> {
     let bad = |e: e57::Error| Error::format(path, format!("E57: {e}"));
     let mut reader = E57Reader::new(Cursor::new(bytes)).map_err(bad)?;
     let all = reader.pointclouds();
@@ -102,6 +106,10 @@ pub(crate) fn read(
 
 /// Name and point count of each scan of an E57 file, in file order.
 pub(crate) fn list(path: &Path, bytes: &[u8]) -> Result<Vec<(Option<String>, u64)>> {
+    common::guard_decoder(path, "E57", || list_scans(path, bytes))
+}
+
+fn list_scans(path: &Path, bytes: &[u8]) -> Result<Vec<(Option<String>, u64)>> {
     let reader =
         E57Reader::new(Cursor::new(bytes)).map_err(|e| Error::format(path, format!("E57: {e}")))?;
     Ok(reader

@@ -17,8 +17,12 @@ use std::path::Path;
 const BATCH: u64 = 1 << 16;
 
 pub(crate) fn read(path: &Path, bytes: &[u8], max_points: usize) -> Result<Parsed> {
-    let bad = |e: las::Error| Error::format(path, format!("LAS: {e}"));
     precheck(path, bytes, max_points)?;
+    common::guard_decoder(path, "LAS/LAZ", || decode(path, bytes, max_points))
+}
+
+fn decode(path: &Path, bytes: &[u8], max_points: usize) -> Result<Parsed> {
+    let bad = |e: las::Error| Error::format(path, format!("LAS: {e}"));
     // The crate's reader owns its source ('static), hence the copy.
     let mut reader = las::Reader::new(Cursor::new(bytes.to_vec())).map_err(bad)?;
     let header = reader.header().clone();
