@@ -174,8 +174,13 @@ fn organized_pcd_with_nan_and_zero_pixels_is_cleaned_with_a_mapping() {
     assert_eq!(scores.len(), 6);
     assert_eq!((scores[0], scores[2], scores[5]), (0.1, 0.2, 0.3));
     // `read` keeps refusing non-finite points, naming the file and the point.
-    let e = io::parse_bytes(path, pcd.as_bytes(), 100).unwrap_err().to_string();
-    assert!(e.contains("zivid_frame.pcd") && e.contains("point 1"), "{e}");
+    let e = io::parse_bytes(path, pcd.as_bytes(), 100)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("zivid_frame.pcd") && e.contains("point 1"),
+        "{e}"
+    );
     // A clean file reads the same through both.
     let clean = "VERSION 0.7\nFIELDS x y z\nSIZE 4 4 4\nTYPE F F F\nCOUNT 1 1 1\nWIDTH 2\n\
                  HEIGHT 1\nVIEWPOINT 0 0 0 1 0 0 0\nPOINTS 2\nDATA ascii\n0 0 0\n1 1 1\n";
@@ -195,20 +200,30 @@ fn broken_scanner_files_are_errors_naming_the_file() {
         ("text.las", b"x y z\n1 2 3\n", "LAS"),
     ];
     for (name, bytes, word) in cases {
-        let e = io::parse_bytes(Path::new(name), bytes, 1000).unwrap_err().to_string();
+        let e = io::parse_bytes(Path::new(name), bytes, 1000)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains(name) && e.contains(word), "{name}: {e}");
     }
     // Truncated real files.
-    for name in ["pye57_two_scans.e57", "laspy_v14_pf7.laz", "laspy_v12_pf0.las"] {
+    for name in [
+        "pye57_two_scans.e57",
+        "laspy_v14_pf7.laz",
+        "laspy_v12_pf0.las",
+    ] {
         let b = std::fs::read(dir().join(name)).unwrap();
         let e = io::parse_bytes(Path::new(name), &b[..b.len() * 2 / 3], 1000).unwrap_err();
         assert!(e.to_string().contains(name), "{e}");
     }
     // The point cap applies before decoding.
     let b = std::fs::read(dir().join("laspy_v14_pf7.laz")).unwrap();
-    let e = io::parse_bytes(Path::new("cap.laz"), &b, 10).unwrap_err().to_string();
+    let e = io::parse_bytes(Path::new("cap.laz"), &b, 10)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("limit of 10"), "{e}");
     let b = std::fs::read(dir().join("pye57_two_scans.e57")).unwrap();
-    let e = io::parse_bytes(Path::new("cap.e57"), &b, 10).unwrap_err().to_string();
+    let e = io::parse_bytes(Path::new("cap.e57"), &b, 10)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("limit of 10"), "{e}");
 }

@@ -104,6 +104,7 @@ fn precheck(path: &Path, bytes: &[u8], max_points: usize) -> Result<()> {
     // Bit 7 of the point format marks LAZ (bit 6 in some older writers).
     if raw.point_data_record_format & 0xC0 != 0 {
         check_chunk_table(path, bytes, u64::from(raw.offset_to_point_data), count)?;
+        check_laszip_items(path, bytes)?;
     }
     count
         .checked_mul(u64::from(raw.point_data_record_length))
@@ -159,4 +160,28 @@ fn check_chunk_table(path: &Path, bytes: &[u8], data_start: u64, points: u64) ->
         ));
     }
     Ok(())
+}
+
+/// The LASzip VLR (user "laszip encoded", record 22204) lists the compressed point
+/// items; `laz` expects at least one and panics on an empty list, so it is checked here:
+/// `num_items` is the u16 at byte 32 of the record, each item 6 bytes after byte 34.
+fn check_laszip_items(path: &Path, bytes: &[u8]) -> Result<()> {
+    let Ok(header) = las::Header::new(Cursor::new(bytes)) else {
+        return Ok(()); // the crate reports it when it reads the same header
+    };
+    let Some(vlr) = header
+        .all_vlrs()
+        .find(|v| v.user_id == "laszip encoded" && v.record_id == 22204)
+    else {
+        return Ok(());
+    };
+    let d = &vlr.data;
+    let items = d.get(32..34).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    match items {
+        Some(n) if n > 0 && d.len() >= 34 + 6 * n as usize => Ok(()),
+        _ => Err(Error::format(
+            path,
+            "LAZ: the LASzip record lists no point items (or fewer bytes than it claims)",
+        )),
+    }
 }
