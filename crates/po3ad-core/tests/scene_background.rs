@@ -197,7 +197,7 @@ fn synth_scene_scans_separate_into_part_and_background() {
         if let Some(gt) = &t.gt {
             let labels = io::read_gt(&dir.path().join(gt)).unwrap().labels.unwrap();
             assert!(labels[s.part_points..].iter().all(|&l| l == 0));
-            assert!(labels[..s.part_points].iter().any(|&l| l == 1));
+            assert!(labels[..s.part_points].contains(&1));
         }
         let bg = BackgroundConfig {
             expected_extent: Some((t_extent * 1000.0) as f32),
