@@ -7,7 +7,7 @@ use std::path::PathBuf;
     after_help = "Examples:\n  po3ad inspect scan.pcd part.stl\n  po3ad inspect --json data/*.ply"
 )]
 pub struct InspectArgs {
-    /// Files to inspect (PCD, PLY, OBJ, STL, XYZ/TXT).
+    /// Files to inspect (PCD, PLY, OBJ, STL, XYZ/TXT, E57, LAS/LAZ).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Print JSON instead of text.
@@ -29,6 +29,20 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
                 println!("  fields      {}", info.fields.join(" "));
                 println!("  points      {}", info.points);
                 println!("  faces       {}", info.faces);
+                if info.invalid_points > 0 {
+                    println!(
+                        "  invalid     {} (NaN / inf / (0, 0, 0) pixels, dropped when scored)",
+                        info.invalid_points
+                    );
+                }
+                for (i, (name, n)) in info.scans.iter().enumerate() {
+                    println!(
+                        "  scan {i}      {n} points{}",
+                        name.as_deref()
+                            .map(|n| format!(" ({n})"))
+                            .unwrap_or_default()
+                    );
+                }
                 println!(
                     "  normals     {}",
                     if info.has_normals { "yes" } else { "no" }

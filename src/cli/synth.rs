@@ -11,6 +11,7 @@ use std::path::PathBuf;
   po3ad synth --mesh part.stl --out data/                         # Anomaly-ShapeNet layout
   po3ad synth --mesh part.stl --out data-free/ --pose random      # same clouds, free poses
   po3ad synth --mesh part.stl --out real/ --layout real3d --partial  # one-sided scans
+  po3ad synth --builtin gear --out cell/ --scene      # part on a table with clutter, in mm
   po3ad synth --builtin all --out demo/")]
 pub struct SynthArgs {
     /// Mesh file(s) to build categories from (STL, OBJ, PLY with faces). Repeatable.
@@ -68,6 +69,18 @@ pub struct SynthArgs {
     /// rotations).
     #[arg(long, default_value_t = 180.0)]
     pub max_angle: f32,
+    /// Test scans of the part in an inspection cell: any pose, resting on a table, with
+    /// a fixture block and distractor objects, seen from above, one-sided, in mm
+    /// (templates stay in their units, read as metres). GT labels background 0; the
+    /// manifest's `scene.part_points` says how many leading points are the part.
+    #[arg(long, conflicts_with_all = ["partial"])]
+    pub scene: bool,
+    /// With `--scene`: millimetres per template unit.
+    #[arg(long, default_value_t = 1000.0, requires = "scene")]
+    pub scene_mm_per_unit: f32,
+    /// With `--scene`: distractor objects on the table.
+    #[arg(long, default_value_t = 2, requires = "scene")]
+    pub scene_distractors: usize,
 }
 
 pub fn run(args: SynthArgs) -> anyhow::Result<()> {
@@ -78,6 +91,13 @@ pub fn run(args: SynthArgs) -> anyhow::Result<()> {
     };
     if args.pose == "random" {
         cfg.test_pose_deg = args.max_angle;
+    }
+    if args.scene {
+        cfg.scene = Some(synth::SceneConfig {
+            mm_per_unit: args.scene_mm_per_unit,
+            distractors: args.scene_distractors,
+            ..synth::SceneConfig::default()
+        });
     }
     if let Some(v) = args.n_train {
         cfg.n_train = v;

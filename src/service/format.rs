@@ -1,7 +1,10 @@
 //! Which reader a request body goes to: `?format=` first, then the `Content-Type`,
 //! else the bytes decide (`po3ad_core::io` sniffs PCD / PLY / STL / OBJ / XYZ
-//! headers). The result is a file name whose extension picks the reader, since the
+//! headers and the E57 / LAS signatures). The result is a file name whose extension picks the reader, since the
 //! readers name their input in every error message.
+
+/// The `?format=` values [`name_for_format`] accepts, for error messages.
+pub const FORMATS: &str = "pcd, ply, obj, stl, xyz, e57, las, laz";
 
 /// A file name for a body in `format` (an extension such as `pcd`), or `None` when the
 /// format is not one po3ad reads.
@@ -11,6 +14,9 @@ pub fn name_for_format(format: &str) -> Option<&'static str> {
         "ply" => "body.ply",
         "obj" => "body.obj",
         "stl" => "body.stl",
+        "e57" => "body.e57",
+        "las" => "body.las",
+        "laz" => "body.laz",
         "xyz" | "txt" | "csv" | "pts" | "asc" | "xyzn" => "body.xyz",
         _ => return None,
     })
@@ -42,6 +48,10 @@ pub fn name_for_content_type(content_type: Option<&str>) -> Option<&'static str>
         | "model/x.stl-binary"
         | "model/x.stl-ascii"
         | "application/x-stl" => "body.stl",
+        // ASTM E57 has no registered type; these are what tools send.
+        "model/e57" | "application/e57" | "application/x-e57" => "body.e57",
+        "application/vnd.las" | "application/x-las" | "application/las" => "body.las",
+        "application/vnd.laszip" | "application/x-laz" | "application/laz" => "body.laz",
         // Text types: XYZ / TXT / CSV rows, or a PCD / PLY / OBJ header the sniffer finds.
         "text/plain" => "body",
         "text/csv" | "chemical/x-xyz" | "application/x-xyz" => "body.xyz",
@@ -57,6 +67,13 @@ mod tests {
     fn types_map_to_readers() {
         assert_eq!(name_for_format("PCD"), Some("body.pcd"));
         assert_eq!(name_for_format("png"), None);
+        assert_eq!(name_for_format("E57"), Some("body.e57"));
+        assert_eq!(name_for_format("laz"), Some("body.laz"));
+        assert_eq!(
+            name_for_content_type(Some("application/vnd.laszip")),
+            Some("body.laz")
+        );
+        assert_eq!(name_for_content_type(Some("model/e57")), Some("body.e57"));
         assert_eq!(
             name_for_content_type(Some("application/ply; charset=binary")),
             Some("body.ply")

@@ -13,6 +13,9 @@ pub(crate) struct Parsed {
     pub format: String,
     /// Field / property / column names as the file calls them.
     pub fields: Vec<String>,
+    /// The file is a sensor grid (PCD `HEIGHT` > 1, E57 row/column indices): exact
+    /// (0, 0, 0) points are missing pixels there (see `scene::invalid`).
+    pub organized: bool,
 }
 
 /// Never reserve more than this many items up front, whatever a header claims; vectors
@@ -37,6 +40,29 @@ pub(crate) fn check_limit(path: &Path, what: &str, n: usize, max_points: usize) 
         });
     }
     Ok(())
+}
+
+/// Run a third-party decoder on untrusted bytes, turning a panic inside it into an
+/// error naming the file. The `laz` decoder ports C++ code that relies on integer
+/// wrap-around; with overflow checks on (debug builds) corrupt data makes it panic, and
+/// no decoder of compressed data can promise never to index out of range on garbage.
+/// The panic hook still prints the panic; the caller gets an `Err`, never an unwind.
+pub(crate) fn guard_decoder<T>(
+    path: &Path,
+    what: &str,
+    decode: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)).unwrap_or_else(|payload| {
+        let why = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(Error::format(
+            path,
+            format!("{what} decoder failed on corrupt data ({why})"),
+        ))
+    })
 }
 
 /// Reject NaN / infinite coordinates (they poison every distance computation later).

@@ -106,7 +106,6 @@ pub(crate) fn read(path: &Path, bytes: &[u8], max_points: usize) -> Result<Parse
             _ => {}
         }
     }
-    common::check_finite(path, &points)?;
     let normals = if faces.is_empty() {
         // A point-cloud OBJ: normals pair with vertices in order when counts agree.
         (!vn.is_empty() && vn.len() == points.len()).then(|| vn.clone())
@@ -137,6 +136,7 @@ pub(crate) fn read(path: &Path, bytes: &[u8], max_points: usize) -> Result<Parse
         },
         format: "OBJ".into(),
         fields,
+        organized: false,
     })
 }
 

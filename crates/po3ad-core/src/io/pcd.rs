@@ -28,6 +28,8 @@ struct Field {
 struct Header {
     fields: Vec<Field>,
     points: usize,
+    /// `HEIGHT` > 1: an organized cloud (one point per sensor pixel).
+    organized: bool,
     data: String,
     /// Bytes per point record (sum of SIZE x COUNT).
     record: usize,
@@ -184,6 +186,7 @@ fn parse_header(path: &Path, lines: &[String]) -> Result<Header> {
     Ok(Header {
         fields,
         points,
+        organized: height.is_some_and(|h| h > 1),
         data,
         record: offset,
     })
@@ -293,7 +296,6 @@ pub(crate) fn read(path: &Path, bytes: &[u8], max_points: usize) -> Result<Parse
             ]
         })
         .collect();
-    common::check_finite(path, &points)?;
     let normals = normal.and_then(|[a, b, c]| {
         common::finite_normals(
             (0..n)
@@ -325,6 +327,7 @@ pub(crate) fn read(path: &Path, bytes: &[u8], max_points: usize) -> Result<Parse
         },
         format,
         fields,
+        organized: h.organized,
     })
 }
 

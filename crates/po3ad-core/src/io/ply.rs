@@ -282,7 +282,6 @@ pub(crate) fn read(path: &Path, bytes: &[u8], max_points: usize) -> Result<Parse
             }
         }
     }
-    common::check_finite(path, &cloud.points)?;
     common::check_faces(path, &cloud.faces, cloud.points.len())?;
     if has_normals {
         cloud.normals = common::finite_normals(normals);
@@ -303,6 +302,7 @@ pub(crate) fn read(path: &Path, bytes: &[u8], max_points: usize) -> Result<Parse
         cloud,
         format: format!("PLY {}", enc.name()),
         fields,
+        organized: false,
     })
 }
 

@@ -65,7 +65,6 @@ pub(crate) fn read(path: &Path, bytes: &[u8], max_points: usize) -> Result<Parse
         }
         faces.push(f);
     }
-    common::check_finite(path, &points)?;
     Ok(Parsed {
         cloud: PointCloud {
             points,
@@ -75,6 +74,7 @@ pub(crate) fn read(path: &Path, bytes: &[u8], max_points: usize) -> Result<Parse
         },
         format: format.into(),
         fields: vec!["facet normal".into(), "vertex".into()],
+        organized: false,
     })
 }
 

@@ -68,7 +68,6 @@ pub(crate) fn read(path: &Path, bytes: &[u8], max_points: usize) -> Result<Parse
     let points: Vec<[f32; 3]> = (0..n)
         .map(|i| [at(i, 0) as f32, at(i, 1) as f32, at(i, 2) as f32])
         .collect();
-    common::check_finite(path, &points)?;
     let normals = (cols >= 6).then(|| {
         (0..n)
             .map(|i| [at(i, 3) as f32, at(i, 4) as f32, at(i, 5) as f32])
@@ -106,12 +105,14 @@ pub(crate) fn read(path: &Path, bytes: &[u8], max_points: usize) -> Result<Parse
         },
         format: format!("XYZ text ({sep}, {cols} columns)"),
         fields,
+        organized: false,
     })
 }
 
 /// Ground truth: a text table whose rows carry a label column.
 pub(crate) fn read_gt(path: &Path, bytes: &[u8], max_points: usize) -> Result<PointCloud> {
     let parsed = read(path, bytes, max_points)?;
+    common::check_finite(path, &parsed.cloud.points)?;
     if parsed.cloud.labels.is_none() {
         return Err(Error::format(
             path,

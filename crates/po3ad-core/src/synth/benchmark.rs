@@ -11,6 +11,7 @@ use super::mesh_check::{edge_report, signed_volume, surface_area, validate_mesh,
 use super::obj::write_obj;
 use super::pose::{random_pose, RigidPose};
 use super::scan::{add_noise, partial_scan, random_view};
+use super::scene::{scan_scene, SceneConfig, SceneEntry};
 use super::shapes::{builtin, BUILTIN_SHAPES};
 use super::vec3::{normalize_or, rotate, V3};
 use crate::geometry::{sample_surface, subdivide_to, vertex_normals};
@@ -63,6 +64,9 @@ pub struct SynthConfig {
     pub test_pose_deg: f32,
     /// Largest translation of a test cloud (unit-sphere units) when it is posed.
     pub test_pose_shift: f32,
+    /// Scans of the part on a table with a fixture and other objects, in mm, one-sided
+    /// and in any pose (`synth::scene`); replaces `partial` and `test_pose_deg`.
+    pub scene: Option<SceneConfig>,
 }
 
 impl Default for SynthConfig {
@@ -82,6 +86,7 @@ impl Default for SynthConfig {
             partial: false,
             test_pose_deg: 0.0,
             test_pose_shift: 0.5,
+            scene: None,
         }
     }
 }
@@ -173,6 +178,9 @@ pub struct TestEntry {
     /// Points removed by a hole or break, and added on a fracture face.
     pub n_removed: usize,
     pub n_added: usize,
+    /// A scene scan: which points are the part, units, the part's pose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scene: Option<SceneEntry>,
 }
 
 /// Everything written for one category; saved as `manifest.json` in the category's
@@ -478,7 +486,7 @@ pub fn write_category(
             let mut rng = file_rng(cfg.seed, name, (1 << 32) + j as u64);
             let mut test = make_test(&base, fill_mesh, *kind, spacing, cfg, &mut rng)
                 .map_err(|e| Error::Invalid(format!("{name}: {stem}: {e}")))?;
-            if cfg.test_pose_deg > 0.0 {
+            if cfg.test_pose_deg > 0.0 && cfg.scene.is_none() {
                 // A stream of its own: the posed cloud is the canonical one, moved.
                 let mut pose_rng = file_rng(cfg.seed, name, (2 << 32) + j as u64);
                 let pose = random_pose(cfg.test_pose_deg, cfg.test_pose_shift, &mut pose_rng);
@@ -595,6 +603,7 @@ struct TestCloud {
     pose: Option<RigidPose>,
     n_removed: usize,
     n_added: usize,
+    scene: Option<SceneEntry>,
 }
 
 fn make_test<R: Rng>(
@@ -619,6 +628,7 @@ fn make_test<R: Rng>(
                     pose: None,
                     n_removed: 0,
                     n_added: 0,
+                    scene: None,
                 }
             }
             Some(kind) => {
@@ -637,9 +647,30 @@ fn make_test<R: Rng>(
                     pose: None,
                     n_removed: outcome.n_removed,
                     n_added: outcome.n_added,
+                    scene: None,
                 }
             }
         };
+        if let Some(scene_cfg) = &cfg.scene {
+            let anchor = test.defect.as_ref().map(|d| d.anchor_normal);
+            let (cloud, entry) = scan_scene(
+                &test.cloud,
+                anchor,
+                spacing,
+                cfg.noise_sigma,
+                scene_cfg,
+                rng,
+            )?;
+            test.cloud = cloud;
+            test.view = Some(entry.view);
+            test.scene = Some(entry);
+            let anomalous = count_anomalous(&test.cloud);
+            if kind.is_none() || anomalous >= MIN_ANOMALOUS_POINTS {
+                return Ok(test);
+            }
+            last_count = anomalous;
+            continue;
+        }
         if cfg.partial {
             let target = test.defect.as_ref().map(|d| d.anchor_normal);
             let view = random_view(target, rng);
@@ -702,6 +733,7 @@ fn write_test(
         defect: test.defect,
         view: test.view,
         pose: test.pose,
+        scene: test.scene,
     })
 }
 

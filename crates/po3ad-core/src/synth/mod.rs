@@ -6,6 +6,7 @@
 //! - [`scan`]: one-sided partial scans and sensor noise (Real3D-AD style).
 //! - [`benchmark`]: writes a category in the Anomaly-ShapeNet or Real3D-AD layout,
 //!   with a `manifest.json` describing every file.
+//! - [`scene`]: the part on a table with a fixture and other objects, in mm (`--scene`).
 //! - [`pose`]: random rigid poses for free-pose test scans.
 //! - [`mesh_check`]: volume, area and edge checks; rejection of unusable meshes.
 
@@ -15,6 +16,7 @@ pub mod mesh_check;
 pub mod obj;
 pub mod pose;
 pub mod scan;
+pub mod scene;
 pub mod shapes;
 mod vec3;
 
@@ -23,4 +25,5 @@ pub use benchmark::{
 };
 pub use defects::{apply_defect, sample_defect, Defect, DefectKind, DefectShape};
 pub use pose::{random_pose, RigidPose};
+pub use scene::{SceneConfig, SceneEntry};
 pub use shapes::{builtin, BUILTIN_SHAPES};

@@ -1,0 +1,187 @@
+//! ASPRS LAS and LAZ files (airborne and terrestrial lidar tools), read through the `las`
+//! crate with its `laz` feature (the LAZ decompressor is the pure-Rust `laz` crate).
+//! The format stores coordinates as 32-bit integers with a per-axis scale and offset;
+//! the crate applies them in `f64` and this module rounds to `f32` once.
+//!
+//! Points are read in batches so that a header claiming billions of points costs
+//! nothing until the data is really there; the header's count is checked against the
+//! point cap first. Intensity, classification and colour have no place in
+//! [`PointCloud`] and are listed as fields only.
+
+use super::common::{self, Parsed};
+use crate::{Error, PointCloud, Result};
+use std::io::Cursor;
+use std::path::Path;
+
+/// Points decoded per call into the `las` reader.
+const BATCH: u64 = 1 << 16;
+
+pub(crate) fn read(path: &Path, bytes: &[u8], max_points: usize) -> Result<Parsed> {
+    precheck(path, bytes, max_points)?;
+    common::guard_decoder(path, "LAS/LAZ", || decode(path, bytes, max_points))
+}
+
+fn decode(path: &Path, bytes: &[u8], max_points: usize) -> Result<Parsed> {
+    let bad = |e: las::Error| Error::format(path, format!("LAS: {e}"));
+    // The crate's reader owns its source ('static), hence the copy.
+    let mut reader = las::Reader::new(Cursor::new(bytes.to_vec())).map_err(bad)?;
+    let header = reader.header().clone();
+    let claimed = header.number_of_points();
+    common::check_limit(
+        path,
+        "LAS header",
+        usize::try_from(claimed).unwrap_or(usize::MAX),
+        max_points,
+    )?;
+    let fmt = header.point_format();
+    let compressed = fmt.is_compressed;
+    let mut fields: Vec<String> = ["x", "y", "z", "intensity", "classification"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    if fmt.has_gps_time {
+        fields.push("gps_time".into());
+    }
+    if fmt.has_color {
+        fields.extend(["red", "green", "blue"].map(String::from));
+    }
+    // Every record is at least 20 bytes (point format 0).
+    let mut points = Vec::with_capacity(common::capacity(claimed as usize, bytes.len(), 20));
+    let mut left = claimed;
+    while left > 0 {
+        let want = left.min(BATCH);
+        let data = reader.read_points(want).map_err(bad)?;
+        if data.is_empty() {
+            return Err(Error::format(
+                path,
+                format!(
+                    "LAS header claims {claimed} points, the data ends after {}",
+                    points.len()
+                ),
+            ));
+        }
+        points.extend(
+            data.x()
+                .zip(data.y())
+                .zip(data.z())
+                .map(|((x, y), z)| [x as f32, y as f32, z as f32]),
+        );
+        left -= (data.len() as u64).min(left);
+    }
+    let v = header.version();
+    let format = format!(
+        "{} {}.{} point format {}",
+        if compressed { "LAZ" } else { "LAS" },
+        v.major,
+        v.minor,
+        fmt.to_u8().unwrap_or(255)
+    );
+    Ok(Parsed {
+        cloud: PointCloud::from_points(points),
+        format,
+        fields,
+        organized: false,
+    })
+}
+
+/// Checks on the raw header before the crate sees it: the point count against the cap,
+/// and `offset + count x record length` without overflow (the crate computes it
+/// unchecked, which panics in debug builds and wraps in release ones).
+fn precheck(path: &Path, bytes: &[u8], max_points: usize) -> Result<()> {
+    let raw = las::raw::Header::read_from(Cursor::new(bytes))
+        .map_err(|e| Error::format(path, format!("LAS header: {e}")))?;
+    // The crate's rule (LAS 1.4 R15): the legacy 32-bit count unless it is 0.
+    let count = match (raw.number_of_point_records, raw.large_file) {
+        (0, Some(lf)) => lf.number_of_point_records,
+        (legacy, _) => u64::from(legacy),
+    };
+    common::check_limit(
+        path,
+        "LAS header",
+        usize::try_from(count).unwrap_or(usize::MAX),
+        max_points,
+    )?;
+    // Bit 7 of the point format marks LAZ (bit 6 in some older writers).
+    if raw.point_data_record_format & 0xC0 != 0 {
+        check_chunk_table(path, bytes, u64::from(raw.offset_to_point_data), count)?;
+        check_laszip_items(path, bytes)?;
+    }
+    count
+        .checked_mul(u64::from(raw.point_data_record_length))
+        .and_then(|n| n.checked_add(u64::from(raw.offset_to_point_data)))
+        .map(|_| ())
+        .ok_or_else(|| {
+            Error::format(
+                path,
+                format!(
+                    "LAS header claims {count} points of {} bytes, past any file size",
+                    raw.point_data_record_length
+                ),
+            )
+        })
+}
+
+/// The LAZ chunk table's count sizes an allocation in the `laz` crate before any chunk
+/// is read. Every chunk holds at least one point, stored raw (20 bytes or more) at the
+/// chunk's start, so a table claiming more chunks than points or than the file has
+/// 20-byte pieces is a lie. The table is found as `laz` finds it: through the 64-bit
+/// offset at the start of the point data, or the file's last 8 bytes when that offset
+/// was never filled in.
+fn check_chunk_table(path: &Path, bytes: &[u8], data_start: u64, points: u64) -> Result<()> {
+    let i64_at = |at: u64| -> Option<i64> {
+        let at = usize::try_from(at).ok()?;
+        let b = bytes.get(at..at.checked_add(8)?)?;
+        Some(i64::from_le_bytes(b.try_into().ok()?))
+    };
+    let Some(mut table) = i64_at(data_start) else {
+        return Ok(()); // the crate reports the missing bytes itself
+    };
+    if table <= data_start as i64 {
+        match i64_at((bytes.len() as u64).saturating_sub(8)) {
+            Some(t) if t > data_start as i64 => table = t,
+            _ => return Ok(()),
+        }
+    }
+    let Some(n) = usize::try_from(table)
+        .ok()
+        .and_then(|t| bytes.get(t.checked_add(4)?..t.checked_add(8)?))
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    else {
+        return Ok(());
+    };
+    let n = u64::from(n);
+    if n > points || n > bytes.len() as u64 / 20 {
+        return Err(Error::format(
+            path,
+            format!(
+                "LAZ chunk table claims {n} chunks for {points} points in {} bytes",
+                bytes.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The LASzip VLR (user "laszip encoded", record 22204) lists the compressed point
+/// items; `laz` expects at least one and panics on an empty list, so it is checked here:
+/// `num_items` is the u16 at byte 32 of the record, each item 6 bytes after byte 34.
+fn check_laszip_items(path: &Path, bytes: &[u8]) -> Result<()> {
+    let Ok(header) = las::Header::new(Cursor::new(bytes)) else {
+        return Ok(()); // the crate reports it when it reads the same header
+    };
+    let Some(vlr) = header
+        .all_vlrs()
+        .find(|v| v.user_id == "laszip encoded" && v.record_id == 22204)
+    else {
+        return Ok(());
+    };
+    let d = &vlr.data;
+    let items = d.get(32..34).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    match items {
+        Some(n) if n > 0 && d.len() >= 34 + 6 * n as usize => Ok(()),
+        _ => Err(Error::format(
+            path,
+            "LAZ: the LASzip record lists no point items (or fewer bytes than it claims)",
+        )),
+    }
+}
