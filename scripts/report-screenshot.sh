@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Screenshots of a po3ad report.html in headless Chromium: the top (summary, curves),
-# the 3D viewer and the gallery.
+# the 3D viewer and the gallery (the page's ?only=SECTION shows one section).
 #   scripts/report-screenshot.sh RESULTS/report.html OUT_DIR [PREFIX]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -13,5 +13,5 @@ shot() { # name anchor width height
   echo "$out/$prefix-$1.png"
 }
 shot top "" 1400 1250
-shot viewer "#viewer-section" 1400 800
-shot gallery "#gallery-section" 1400 1100
+shot viewer "?only=viewer-section" 1400 700
+shot gallery "?only=gallery-section" 1400 1100

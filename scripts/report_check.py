@@ -71,6 +71,7 @@ def main():
                 fails.append(f"3D canvas blank: {lit} lit pixels")
             print(f"3D canvas: {lit} lit pixels, renderer {canvas[1].get('data-renderer')}, "
                   f"checksum {canvas[1].get('data-checksum')}")
+    print(f"scripts done {d.html_attrs.get('data-ready-ms', '?')} ms after navigation start")
     print(f"{'category' if is_category else 'benchmark'} page: {d.svgs} svg, {d.cards} cards")
     if fails:
         print("FAIL:\n  " + "\n  ".join(fails))

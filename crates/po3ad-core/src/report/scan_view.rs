@@ -64,9 +64,16 @@ pub fn scan_view_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}{VIEW_SUFFIX}"))
 }
 
-/// Write `dir/<name>.view.json`: at most [`VIEW_MAX_POINTS`] points with their scores.
+/// Write `dir/<name>.view.json`: at most [`VIEW_MAX_POINTS`] points with their scores,
+/// coordinates rounded to 1e-4 (far below what a 720-pixel view resolves; it keeps the
+/// file about half as big).
 pub fn write_scan_view(dir: &Path, name: &str, points: &[[f32; 3]], scores: &[f32]) -> Result<()> {
-    let view = ScanView::subsample(points, scores, VIEW_MAX_POINTS)?;
+    let mut view = ScanView::subsample(points, scores, VIEW_MAX_POINTS)?;
+    for p in &mut view.points {
+        for c in p.iter_mut() {
+            *c = (*c * 1e4).round() / 1e4;
+        }
+    }
     let text =
         serde_json::to_string(&view).map_err(|e| Error::Invalid(format!("scan view: {e}")))?;
     write_output(&scan_view_path(dir, name), text.as_bytes())

@@ -6,7 +6,7 @@ use crate::{Error, Result};
 use plotters::prelude::*;
 
 /// Chart size in SVG pixels.
-const SIZE: (u32, u32) = (440, 340);
+const SIZE: (u32, u32) = (400, 310);
 const NORMAL: RGBColor = RGBColor(40, 105, 225);
 const DEFECTIVE: RGBColor = RGBColor(200, 40, 40);
 const THRESHOLD: RGBColor = RGBColor(20, 20, 20);

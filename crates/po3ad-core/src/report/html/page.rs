@@ -26,7 +26,7 @@ pub struct PageOptions {
 impl Default for PageOptions {
     fn default() -> Self {
         Self {
-            viewer_scans: 24,
+            viewer_scans: 12,
             up_link: None,
         }
     }

@@ -1,4 +1,5 @@
-// The gallery's filters (defect kind, ground truth) and its "3D" buttons.
+// The gallery's filters (defect kind, ground truth) and its "3D" buttons; and
+// `report.html?only=SECTION_ID` shows that one section (for screenshots and links).
 (function () {
   'use strict';
   var kind = document.getElementById('kind-filter');
@@ -22,5 +23,13 @@
     });
   });
   apply();
-  document.documentElement.setAttribute('data-ready', '1');
+  var only = /[?&]only=([\w-]+)/.exec(location.search);
+  if (only && document.getElementById(only[1])) {
+    Array.prototype.forEach.call(document.querySelectorAll('body > section'), function (sec) {
+      sec.hidden = sec.id !== only[1];
+    });
+  }
+  var html = document.documentElement;
+  html.setAttribute('data-ready-ms', String(Math.round(performance.now())));
+  html.setAttribute('data-ready', '1');
 })();
