@@ -14,8 +14,8 @@
 use po3ad_core::dataset::{load_category, load_test_cloud, Layout};
 use po3ad_core::metrics::{average_precision, roc_auc};
 use po3ad_core::report::{
-    render_png, write_heatmap_ply, write_samples_csv, write_scan_view, CategoryResult,
-    PointCurves, RenderOptions, ResultsTable, SampleScore,
+    render_png, write_heatmap_ply, write_samples_csv, write_scan_view, CategoryResult, PointCurves,
+    RenderOptions, ResultsTable, SampleScore,
 };
 use po3ad_core::synth::{write_builtin_benchmark, SynthConfig, SynthLayout, BUILTIN_SHAPES};
 use rand::SeedableRng;
@@ -26,7 +26,10 @@ use std::time::Instant;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let out = PathBuf::from(args.next().ok_or("usage: report_synthetic OUT [CATEGORIES]")?);
+    let out = PathBuf::from(
+        args.next()
+            .ok_or("usage: report_synthetic OUT [CATEGORIES]")?,
+    );
     let n_categories: usize = args.next().map_or(Ok(12), |s| s.parse())?;
     let data = out.join("data");
     let results = out.join("results");
@@ -43,7 +46,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for i in 0..n_categories {
         let shape = BUILTIN_SHAPES[i % BUILTIN_SHAPES.len()];
         let name = format!("{shape}{}", i / BUILTIN_SHAPES.len());
-        rows.push(category(&data, shape, &results.join(&name), &name, i as u64)?);
+        rows.push(category(
+            &data,
+            shape,
+            &results.join(&name),
+            &name,
+            i as u64,
+        )?);
     }
     let table = ResultsTable {
         model: "synthetic stand-in scores".into(),
@@ -74,7 +83,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// Score one category's test scans with the stand-in and write its results folder the
 /// way `po3ad test` does (plus curves.json and a view per heat map).
-fn category(data: &Path, shape: &str, out: &Path, name: &str, seed: u64) -> Result<CategoryResult, Box<dyn std::error::Error>> {
+fn category(
+    data: &Path,
+    shape: &str,
+    out: &Path,
+    name: &str,
+    seed: u64,
+) -> Result<CategoryResult, Box<dyn std::error::Error>> {
     let cat = load_category(Layout::AnomalyShapeNet, data, shape)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (normal, defect) = (Normal::new(0.2f32, 0.1)?, Normal::new(0.6f32, 0.2)?);
@@ -88,7 +103,13 @@ fn category(data: &Path, shape: &str, out: &Path, name: &str, seed: u64) -> Resu
         let labels = cloud.labels.clone().unwrap_or_else(|| vec![0; cloud.len()]);
         let scores: Vec<f32> = labels
             .iter()
-            .map(|&l| if l != 0 { defect.sample(&mut rng) } else { normal.sample(&mut rng) })
+            .map(|&l| {
+                if l != 0 {
+                    defect.sample(&mut rng)
+                } else {
+                    normal.sample(&mut rng)
+                }
+            })
             .collect();
         curves.add_scan(&s.defect, s.anomalous, Some(&labels), &scores);
         // Object score: the mean of the top 1 % of point scores.
@@ -99,12 +120,22 @@ fn category(data: &Path, shape: &str, out: &Path, name: &str, seed: u64) -> Resu
         obj_labels.push(s.anomalous);
         obj_scores.push(object);
         let sample_name = format!("{name}_{}", s.name);
-        write_heatmap_ply(&heat.join(format!("{sample_name}.ply")), &po3ad_core::PointCloud::from_points(cloud.points.clone()), &scores, None)?;
+        write_heatmap_ply(
+            &heat.join(format!("{sample_name}.ply")),
+            &po3ad_core::PointCloud::from_points(cloud.points.clone()),
+            &scores,
+            None,
+        )?;
         let opts = RenderOptions {
             two_views: true,
             ..Default::default()
         };
-        render_png(&heat.join(format!("{sample_name}.png")), &cloud.points, &scores, &opts)?;
+        render_png(
+            &heat.join(format!("{sample_name}.png")),
+            &cloud.points,
+            &scores,
+            &opts,
+        )?;
         write_scan_view(&heat, &sample_name, &cloud.points, &scores)?;
         samples.push(SampleScore {
             name: sample_name,
@@ -134,8 +165,16 @@ fn category(data: &Path, shape: &str, out: &Path, name: &str, seed: u64) -> Resu
 /// results.json with a calibration and scoring settings, and decisions.csv, as
 /// `po3ad test` writes them for a calibrated model. The stand-in threshold: the mean
 /// of the normal scans' object scores plus three standard deviations.
-fn write_decisions(out: &Path, row: &CategoryResult, samples: &[SampleScore]) -> Result<(), Box<dyn std::error::Error>> {
-    let normal: Vec<f64> = samples.iter().filter(|s| !s.anomalous).map(|s| s.object_score).collect();
+fn write_decisions(
+    out: &Path,
+    row: &CategoryResult,
+    samples: &[SampleScore],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let normal: Vec<f64> = samples
+        .iter()
+        .filter(|s| !s.anomalous)
+        .map(|s| s.object_score)
+        .collect();
     let mean = normal.iter().sum::<f64>() / normal.len().max(1) as f64;
     let var = normal.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / normal.len().max(1) as f64;
     let threshold = mean + 3.0 * var.sqrt();
@@ -145,11 +184,25 @@ fn write_decisions(out: &Path, row: &CategoryResult, samples: &[SampleScore]) ->
         "decisions": { "object_threshold": threshold, "calibration_source": "normal scans (stand-in)" },
         "scoring": { "detector": "stand-in (knows the labels)", "object_score": "mean of the top 1 % point scores", "frame": "scan" },
     });
-    std::fs::write(out.join("results.json"), serde_json::to_string_pretty(&json)?)?;
+    std::fs::write(
+        out.join("results.json"),
+        serde_json::to_string_pretty(&json)?,
+    )?;
     let mut csv = String::from("name,defect,anomalous,object_score,normalized_score,verdict\n");
     for s in samples {
-        let verdict = if s.object_score > threshold { "anomalous" } else { "normal" };
-        csv += &format!("{},{},{},{},{},{verdict}\n", s.name, s.defect, s.anomalous, s.object_score, s.object_score / threshold);
+        let verdict = if s.object_score > threshold {
+            "anomalous"
+        } else {
+            "normal"
+        };
+        csv += &format!(
+            "{},{},{},{},{},{verdict}\n",
+            s.name,
+            s.defect,
+            s.anomalous,
+            s.object_score,
+            s.object_score / threshold
+        );
     }
     std::fs::write(out.join("decisions.csv"), csv)?;
     Ok(())

@@ -31,7 +31,9 @@ fn scan(hot: bool) -> (Vec<[f32; 3]>, Vec<f32>) {
             [a.cos(), a.sin(), (i % 7) as f32 * 0.05]
         })
         .collect();
-    let scores = (0..n).map(|i| if hot && i < 40 { 1.0 } else { 0.1 }).collect();
+    let scores = (0..n)
+        .map(|i| if hot && i < 40 { 1.0 } else { 0.1 })
+        .collect();
     (points, scores)
 }
 
@@ -54,7 +56,13 @@ fn category_dir(dir: &Path, name: &str) -> Vec<SampleScore> {
         curves.add_scan(&s.defect, s.anomalous, Some(&labels), &scores);
         if s.name != ODD_NAME {
             write_scan_view(&heat, &s.name, &points, &scores).unwrap();
-            render_png(&heat.join(format!("{}.png", s.name)), &points, &scores, &RenderOptions::default()).unwrap();
+            render_png(
+                &heat.join(format!("{}.png", s.name)),
+                &points,
+                &scores,
+                &RenderOptions::default(),
+            )
+            .unwrap();
         }
     }
     curves.write(dir).unwrap();
@@ -85,7 +93,9 @@ fn row(name: &str, obj: f64) -> CategoryResult {
 }
 
 fn section<'a>(html: &'a str, id: &str) -> &'a str {
-    let start = html.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no #{id}"));
+    let start = html
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no #{id}"));
     let rest = &html[start..];
     &rest[..rest.find("</section>").unwrap_or(rest.len())]
 }
@@ -118,7 +128,11 @@ fn category_page_shows_the_run() {
     // 0.1, below 0.5 → 50), then normal with 1 false alarm (0.5 > 0.45).
     let kinds = section(&html, "kinds-table");
     let bulge = &kinds[kinds.find(">bulge</td>").unwrap()..];
-    assert!(bulge.starts_with(">bulge</td><td>2</td><td>100.0</td>"), "{}", &bulge[..80]);
+    assert!(
+        bulge.starts_with(">bulge</td><td>2</td><td>100.0</td>"),
+        "{}",
+        &bulge[..80]
+    );
     assert!(kinds.contains(">hole</td><td>1</td><td>50.0</td>"));
     assert!(kinds.contains("1 of 2 (false alarms)"));
 
@@ -128,7 +142,10 @@ fn category_page_shows_the_run() {
     for id in ["chart-roc", "chart-pr", "chart-histogram"] {
         let fig = &curves[curves.find(id).unwrap()..];
         let fig = &fig[..fig.find("</figure>").unwrap()];
-        assert!(fig.contains("<polyline") || fig.contains("<rect"), "{id} draws nothing");
+        assert!(
+            fig.contains("<polyline") || fig.contains("<rect"),
+            "{id} draws nothing"
+        );
     }
     assert!(curves.contains("point (AUROC"));
     assert!(curves.contains("calibrated threshold 0.4500"));
@@ -165,7 +182,9 @@ fn benchmark_page_puts_the_mean_first_and_links_categories() {
     let path = po3ad_core::report::write_report(dir).unwrap();
     let html = std::fs::read_to_string(&path).unwrap();
     let table = section(&html, "summary-table");
-    let mean = table.find("<tr class=\"mean\"><td>mean</td><td>70.0</td>").expect("mean row: (80 + 60) / 2");
+    let mean = table
+        .find("<tr class=\"mean\"><td>mean</td><td>70.0</td>")
+        .expect("mean row: (80 + 60) / 2");
     assert!(mean < table.find("bag0").unwrap());
     assert!(table.contains("<a href=\"bag0/report.html\">bag0</a>"));
     // No folder for the second category: listed, escaped, not linked.
@@ -181,11 +200,18 @@ fn benchmark_page_puts_the_mean_first_and_links_categories() {
 #[test]
 fn a_folder_without_results_is_a_clear_error() {
     let tmp = tempfile::tempdir().unwrap();
-    let err = po3ad_core::report::write_report(tmp.path()).unwrap_err().to_string();
+    let err = po3ad_core::report::write_report(tmp.path())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("not a results folder"), "{err}");
     std::fs::write(tmp.path().join("scores.csv"), "wrong,header\n1,2\n").unwrap();
-    let err = po3ad_core::report::write_report(tmp.path()).unwrap_err().to_string();
-    assert!(err.contains("scores.csv") && err.contains("header"), "{err}");
+    let err = po3ad_core::report::write_report(tmp.path())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("scores.csv") && err.contains("header"),
+        "{err}"
+    );
 }
 
 /// scripts/report-check.sh on the page when chromium is installed.
@@ -207,7 +233,8 @@ fn browser_check(report: &Path, cards: usize) {
         .arg(cards.to_string())
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "report-check.sh failed:\n{text}");
     assert!(text.contains("OK"), "{text}");
 }

@@ -94,7 +94,13 @@ impl PointCurves {
 
     /// Add one scored scan: `defect` and `anomalous` as in `scores.csv`, `labels` the
     /// cloud's per-point ground truth (`None` = all normal), `scores` its point scores.
-    pub fn add_scan(&mut self, defect: &str, anomalous: bool, labels: Option<&[u8]>, scores: &[f32]) {
+    pub fn add_scan(
+        &mut self,
+        defect: &str,
+        anomalous: bool,
+        labels: Option<&[u8]>,
+        scores: &[f32],
+    ) {
         let (l, s) = if anomalous {
             self.by_kind.entry(defect.to_string()).or_default()
         } else {

@@ -23,7 +23,12 @@ fn draw_err<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> E
 }
 
 fn palette(i: usize) -> RGBColor {
-    [DEFECTIVE, NORMAL, RGBColor(30, 150, 60), RGBColor(150, 60, 170)][i % 4]
+    [
+        DEFECTIVE,
+        NORMAL,
+        RGBColor(30, 150, 60),
+        RGBColor(150, 60, 170),
+    ][i % 4]
 }
 
 /// Curves on the unit square; `diagonal` adds the chance line of a ROC chart.
@@ -71,7 +76,9 @@ pub fn unit_curves_svg(
                 ))
                 .map_err(draw_err)?
                 .label(s.label.as_str())
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], color.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 18, y)], color.stroke_width(2))
+                });
         }
         chart
             .configure_series_labels()
@@ -120,11 +127,17 @@ pub fn score_histogram_svg(
     threshold: Option<f64>,
     f1_cut: Option<f64>,
 ) -> Result<String> {
-    let n_bins = ((normal.len() + defective.len()) as f64).sqrt().ceil().clamp(8.0, 40.0) as usize;
+    let n_bins = ((normal.len() + defective.len()) as f64)
+        .sqrt()
+        .ceil()
+        .clamp(8.0, 40.0) as usize;
     let all: Vec<f64> = normal.iter().chain(defective).copied().collect();
     let marks: Vec<f64> = threshold.into_iter().chain(f1_cut).collect();
     let (lo, hi) = bins(&all, &marks, n_bins);
-    let (cn, cd) = (counts(normal, lo, hi, n_bins), counts(defective, lo, hi, n_bins));
+    let (cn, cd) = (
+        counts(normal, lo, hi, n_bins),
+        counts(defective, lo, hi, n_bins),
+    );
     let top = cn.iter().chain(&cd).copied().max().unwrap_or(1).max(1) as f64 * 1.15;
     let width = (hi - lo) / n_bins as f64;
     let mut svg = String::new();
@@ -152,18 +165,28 @@ pub fn score_histogram_svg(
             chart
                 .draw_series(c.iter().enumerate().filter(|(_, &k)| k > 0).map(|(i, &k)| {
                     let x0 = lo + i as f64 * width;
-                    Rectangle::new([(x0, 0.0), (x0 + width, k as f64)], color.mix(0.45).filled())
+                    Rectangle::new(
+                        [(x0, 0.0), (x0 + width, k as f64)],
+                        color.mix(0.45).filled(),
+                    )
                 }))
                 .map_err(draw_err)?
                 .label(label)
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.mix(0.45).filled()));
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.mix(0.45).filled())
+                });
         }
         if let Some(t) = threshold {
             chart
-                .draw_series(LineSeries::new([(t, 0.0), (t, top)], THRESHOLD.stroke_width(2)))
+                .draw_series(LineSeries::new(
+                    [(t, 0.0), (t, top)],
+                    THRESHOLD.stroke_width(2),
+                ))
                 .map_err(draw_err)?
                 .label(format!("calibrated threshold {t:.4}"))
-                .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], THRESHOLD.stroke_width(2)));
+                .legend(|(x, y)| {
+                    PathElement::new([(x, y), (x + 18, y)], THRESHOLD.stroke_width(2))
+                });
         }
         if let Some(t) = f1_cut {
             chart

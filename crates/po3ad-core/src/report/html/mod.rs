@@ -31,7 +31,8 @@ const VIEWER_JS: &str = include_str!("assets/viewer.js");
 const PAGE_JS: &str = include_str!("assets/report.js");
 /// Runs before anything else so that an error in the page's own scripts is recorded
 /// on `<html data-js-errors>` (the browser check reads it).
-const ERROR_TRAP: &str = "window.__po3adErrors=[];function __po3adErr(m){window.__po3adErrors.push(String(m));\
+const ERROR_TRAP: &str =
+    "window.__po3adErrors=[];function __po3adErr(m){window.__po3adErrors.push(String(m));\
 document.documentElement.setAttribute('data-js-errors',window.__po3adErrors.join(' | '));}\
 window.addEventListener('error',function(e){__po3adErr(e.message||e);});\
 window.addEventListener('unhandledrejection',function(e){__po3adErr(e.reason);});";
@@ -110,15 +111,22 @@ pub fn write_benchmark_report(dir: &Path) -> Result<PathBuf> {
     let results = dir.join("results.json");
     let json = read_json(&results)?.ok_or_else(|| Error::Layout {
         path: dir.to_path_buf(),
-        msg: "not a results folder: no scores.csv (po3ad test) and no results.json (po3ad benchmark)".into(),
+        msg:
+            "not a results folder: no scores.csv (po3ad test) and no results.json (po3ad benchmark)"
+                .into(),
     })?;
     let bad = |msg: String| Error::Format {
         path: results.clone(),
         msg,
     };
-    let model = json.get("model").and_then(|m| m.as_str()).unwrap_or("model").to_string();
-    let rows: Vec<CategoryResult> = serde_json::from_value(json.get("rows").cloned().unwrap_or_default())
-        .map_err(|e| bad(format!("rows: {e}")))?;
+    let model = json
+        .get("model")
+        .and_then(|m| m.as_str())
+        .unwrap_or("model")
+        .to_string();
+    let rows: Vec<CategoryResult> =
+        serde_json::from_value(json.get("rows").cloned().unwrap_or_default())
+            .map_err(|e| bad(format!("rows: {e}")))?;
     let mut linked = Vec::with_capacity(rows.len());
     for row in &rows {
         let cat_dir = dir.join(&row.category);
@@ -128,7 +136,10 @@ pub fn write_benchmark_report(dir: &Path) -> Result<PathBuf> {
                 up_link: Some(format!("../{REPORT_FILE}")),
                 ..PageOptions::default()
             };
-            write_output(&cat_dir.join(REPORT_FILE), category_html(&run, &opts)?.as_bytes())?;
+            write_output(
+                &cat_dir.join(REPORT_FILE),
+                category_html(&run, &opts)?.as_bytes(),
+            )?;
             Some(format!("{}/{REPORT_FILE}", row.category))
         } else {
             None
@@ -136,7 +147,10 @@ pub fn write_benchmark_report(dir: &Path) -> Result<PathBuf> {
         linked.push((row.clone(), link));
     }
     let path = dir.join(REPORT_FILE);
-    write_output(&path, benchmark_html(&model, &linked, json.get("scoring")).as_bytes())?;
+    write_output(
+        &path,
+        benchmark_html(&model, &linked, json.get("scoring")).as_bytes(),
+    )?;
     Ok(path)
 }
 
@@ -152,7 +166,11 @@ pub fn benchmark_html(
     };
     let mean = table.mean();
     let title = format!("Benchmark — {model}");
-    let mut body = format!("<header><h1>{}</h1></header>\n<section id=\"summary\"><h2>Summary ({} categories)</h2>", esc(&title), rows.len());
+    let mut body = format!(
+        "<header><h1>{}</h1></header>\n<section id=\"summary\"><h2>Summary ({} categories)</h2>",
+        esc(&title),
+        rows.len()
+    );
     body += "<table id=\"summary-table\" class=\"metrics\"><thead><tr><th>category</th><th>obj AUROC</th>\
              <th>obj AUROC (paper)</th><th>obj AP</th><th>point AUROC</th><th>point AUROC (paper)</th>\
              <th>point AP</th><th>train s</th><th>test s</th></tr></thead><tbody>";
@@ -169,12 +187,22 @@ pub fn benchmark_html(
         lines += &row_html(&name, r, po, pp, "");
     }
     let mean_of = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
-    body += &row_html("mean", &mean, mean_of(&paper_obj), mean_of(&paper_pt), " class=\"mean\"");
+    body += &row_html(
+        "mean",
+        &mean,
+        mean_of(&paper_obj),
+        mean_of(&paper_pt),
+        " class=\"mean\"",
+    );
     body += &lines;
     body += "</tbody></table><p class=\"note\">Metrics in percent. The paper's mean covers the categories \
              listed where both have a number. Click a category for its curves, gallery and 3D view.</p>";
     if let Some(s) = scoring {
-        let _ = write!(body, "<h3>Scoring settings</h3><pre>{}</pre>", esc(&serde_json::to_string_pretty(s).unwrap_or_default()));
+        let _ = write!(
+            body,
+            "<h3>Scoring settings</h3><pre>{}</pre>",
+            esc(&serde_json::to_string_pretty(s).unwrap_or_default())
+        );
     }
     body += "</section>\n";
     page_shell(&PageParts {
@@ -184,9 +212,21 @@ pub fn benchmark_html(
     })
 }
 
-fn row_html(name: &str, r: &CategoryResult, po: Option<f64>, pp: Option<f64>, class: &str) -> String {
+fn row_html(
+    name: &str,
+    r: &CategoryResult,
+    po: Option<f64>,
+    pp: Option<f64>,
+    class: &str,
+) -> String {
     let p = |v: Option<f64>| v.map_or("–".into(), |x| format!("{x:.1}"));
-    let s = |v: f64| if v.is_nan() { "–".into() } else { format!("{v:.1}") };
+    let s = |v: f64| {
+        if v.is_nan() {
+            "–".into()
+        } else {
+            format!("{v:.1}")
+        }
+    };
     format!(
         "<tr{class}><td>{name}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
         pct(r.object_auroc),

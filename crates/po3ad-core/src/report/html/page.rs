@@ -48,7 +48,11 @@ pub fn category_html(run: &CategoryRun, opts: &PageOptions) -> Result<String> {
     let title = format!("{} — {}", run.name, run.model);
     let _ = write!(body, "<header><h1>{}</h1>", esc(&title));
     if let Some(up) = &opts.up_link {
-        let _ = write!(body, "<p><a href=\"{}\">← benchmark summary</a></p>", attr(up));
+        let _ = write!(
+            body,
+            "<p><a href=\"{}\">← benchmark summary</a></p>",
+            attr(up)
+        );
     }
     body += "</header>\n";
     summary_section(&mut body, run);
@@ -91,7 +95,8 @@ fn summary_section(out: &mut String, run: &CategoryRun) {
     let (paper_obj, paper_pt) = paper_numbers(&run.name);
     let opt_pct = |v: Option<f64>| v.map_or_else(|| "–".to_string(), |x| format!("{x:.1}"));
     let r = run.result.as_ref();
-    let metric = |f: fn(&crate::report::CategoryResult) -> f64| r.map_or("–".into(), |r| pct(f(r)));
+    let metric =
+        |f: fn(&crate::report::CategoryResult) -> f64| r.map_or("–".into(), |r| pct(f(r)));
     let f1 = f1_max(&labels, &scores);
     let at = run.threshold.map(|t| Counts::at(&labels, &scores, t));
     *out += "<section id=\"summary\"><h2>Summary</h2>\n<table id=\"summary-table\" class=\"metrics\">\
@@ -191,7 +196,9 @@ fn curves_section(out: &mut String, run: &CategoryRun) -> Result<()> {
     let labels: Vec<bool> = run.samples.iter().map(|s| s.anomalous).collect();
     let scores: Vec<f64> = run.samples.iter().map(|s| s.object_score).collect();
     // Object curves need both classes and finite scores; without them the chart says so.
-    let object = roc_curve(&labels, &scores).ok().zip(pr_curve(&labels, &scores).ok());
+    let object = roc_curve(&labels, &scores)
+        .ok()
+        .zip(pr_curve(&labels, &scores).ok());
     let (obj_roc, obj_pr): (Vec<[f64; 2]>, Vec<[f64; 2]>) = match &object {
         Some(((fpr, tpr, _), (p, r, _))) => (
             fpr.iter().zip(tpr).map(|(&x, &y)| [x, y]).collect(),
@@ -204,7 +211,10 @@ fn curves_section(out: &mut String, run: &CategoryRun) -> Result<()> {
     let mut pr = Vec::new();
     if object.is_some() {
         roc.push(Series {
-            label: format!("object (AUROC {})", r.map_or("–".into(), |r| pct(r.object_auroc))),
+            label: format!(
+                "object (AUROC {})",
+                r.map_or("–".into(), |r| pct(r.object_auroc))
+            ),
             points: &obj_roc,
         });
         pr.push(Series {
@@ -222,20 +232,51 @@ fn curves_section(out: &mut String, run: &CategoryRun) -> Result<()> {
             points: &c.point.pr,
         });
     }
-    let normal: Vec<f64> = run.samples.iter().filter(|s| !s.anomalous).map(|s| s.object_score).collect();
-    let defective: Vec<f64> = run.samples.iter().filter(|s| s.anomalous).map(|s| s.object_score).collect();
-    let f1_cut = f1_max(&labels, &scores).map(|(_, c)| c).filter(|c| c.is_finite());
+    let normal: Vec<f64> = run
+        .samples
+        .iter()
+        .filter(|s| !s.anomalous)
+        .map(|s| s.object_score)
+        .collect();
+    let defective: Vec<f64> = run
+        .samples
+        .iter()
+        .filter(|s| s.anomalous)
+        .map(|s| s.object_score)
+        .collect();
+    let f1_cut = f1_max(&labels, &scores)
+        .map(|(_, c)| c)
+        .filter(|c| c.is_finite());
     *out += "<section id=\"curves\"><h2>Curves</h2><div class=\"charts\">";
     for (id, svg) in [
-        ("roc", unit_curves_svg("ROC", "false positive rate", "true positive rate", &roc, true)?),
-        ("pr", unit_curves_svg("Precision–recall", "recall", "precision", &pr, false)?),
-        ("histogram", score_histogram_svg(&normal, &defective, run.threshold, f1_cut)?),
+        (
+            "roc",
+            unit_curves_svg(
+                "ROC",
+                "false positive rate",
+                "true positive rate",
+                &roc,
+                true,
+            )?,
+        ),
+        (
+            "pr",
+            unit_curves_svg("Precision–recall", "recall", "precision", &pr, false)?,
+        ),
+        (
+            "histogram",
+            score_histogram_svg(&normal, &defective, run.threshold, f1_cut)?,
+        ),
     ] {
-        let _ = write!(out, "<figure class=\"chart\" id=\"chart-{id}\">{svg}</figure>");
+        let _ = write!(
+            out,
+            "<figure class=\"chart\" id=\"chart-{id}\">{svg}</figure>"
+        );
     }
     *out += "</div>";
     if run.point_curves.is_none() {
-        *out += "<p class=\"note\">No point-level curves: this results folder has no curves.json.</p>";
+        *out +=
+            "<p class=\"note\">No point-level curves: this results folder has no curves.json.</p>";
     }
     *out += "</section>\n";
     Ok(())
@@ -259,7 +300,12 @@ fn viewer_section(out: &mut String, viewer: &[(&str, &ScanView)]) -> Result<()> 
     Ok(())
 }
 
-fn gallery_section(out: &mut String, run: &CategoryRun, order: &[usize], viewer: &[(&str, &ScanView)]) {
+fn gallery_section(
+    out: &mut String,
+    run: &CategoryRun,
+    order: &[usize],
+    viewer: &[(&str, &ScanView)],
+) {
     let mut kinds: Vec<&str> = run.samples.iter().map(|s| s.defect.as_str()).collect();
     kinds.sort_unstable();
     kinds.dedup();
@@ -322,14 +368,21 @@ fn gallery_section(out: &mut String, run: &CategoryRun, order: &[usize], viewer:
             let _ = write!(
                 out,
                 "<br>registration: {} fitness {:.2}, rmse {:.4}",
-                if r.registered { "ok," } else { "<b>FAILED</b>," },
+                if r.registered {
+                    "ok,"
+                } else {
+                    "<b>FAILED</b>,"
+                },
                 r.fitness,
                 r.inlier_rmse
             );
         }
         let _ = write!(out, "<br>{} points", s.points);
         if let Some(idx) = viewer.iter().position(|(n, _)| *n == s.name) {
-            let _ = write!(out, " <button class=\"show3d\" data-view=\"{idx}\">3D</button>");
+            let _ = write!(
+                out,
+                " <button class=\"show3d\" data-view=\"{idx}\">3D</button>"
+            );
         }
         *out += "</div></div>";
     }

@@ -73,11 +73,14 @@ pub fn read_category(dir: &Path, row: Option<&CategoryResult>, model: &str) -> R
         .and_then(|m| m.as_str())
         .unwrap_or(model)
         .to_string();
-    let name = result.as_ref().map(|r| r.category.clone()).unwrap_or_else(|| {
-        dir.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "results".into())
-    });
+    let name = result
+        .as_ref()
+        .map(|r| r.category.clone())
+        .unwrap_or_else(|| {
+            dir.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "results".into())
+        });
     let (heatmaps, views) = read_heatmaps(&dir.join(HEATMAP_DIR), &samples)?;
     Ok(CategoryRun {
         name,
@@ -100,10 +103,12 @@ pub fn read_json(path: &Path) -> Result<Option<serde_json::Value>> {
         return Ok(None);
     }
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text).map(Some).map_err(|e| Error::Format {
-        path: path.to_path_buf(),
-        msg: e.to_string(),
-    })
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| Error::Format {
+            path: path.to_path_buf(),
+            msg: e.to_string(),
+        })
 }
 
 /// One row of scores.csv ([`SAMPLES_CSV_HEADER`]); the registration columns are empty

@@ -113,9 +113,16 @@ pub fn kind_rows(run: &CategoryRun) -> Vec<KindRow> {
                 .filter(|s| s.anomalous && s.defect == kind)
                 .map(|s| s.object_score)
                 .collect();
-            let labels: Vec<bool> = normal.iter().map(|_| false).chain(own.iter().map(|_| true)).collect();
+            let labels: Vec<bool> = normal
+                .iter()
+                .map(|_| false)
+                .chain(own.iter().map(|_| true))
+                .collect();
             let scores: Vec<f64> = normal.iter().chain(&own).copied().collect();
-            let curve = run.point_curves.as_ref().and_then(|c| c.point_by_kind.get(kind));
+            let curve = run
+                .point_curves
+                .as_ref()
+                .and_then(|c| c.point_by_kind.get(kind));
             KindRow {
                 kind: kind.to_string(),
                 scans: own.len(),

@@ -27,7 +27,14 @@ struct ViewScan<'a> {
 pub fn view_data_json(scans: &[(&str, &ScanView)]) -> Result<String> {
     let mut out = Vec::with_capacity(scans.len());
     for &(name, v) in scans {
-        let mut bbox = [f32::INFINITY, f32::INFINITY, f32::INFINITY, f32::NEG_INFINITY, f32::NEG_INFINITY, f32::NEG_INFINITY];
+        let mut bbox = [
+            f32::INFINITY,
+            f32::INFINITY,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NEG_INFINITY,
+            f32::NEG_INFINITY,
+        ];
         for p in v.points.iter().filter(|p| p.iter().all(|c| c.is_finite())) {
             for k in 0..3 {
                 bbox[k] = bbox[k].min(p[k]);
@@ -41,13 +48,22 @@ pub fn view_data_json(scans: &[(&str, &ScanView)]) -> Result<String> {
         for p in &v.points {
             for k in 0..3 {
                 let span = bbox[k + 3] - bbox[k];
-                let t = if span > 0.0 { (p[k] - bbox[k]) / span } else { 0.5 };
+                let t = if span > 0.0 {
+                    (p[k] - bbox[k]) / span
+                } else {
+                    0.5
+                };
                 // NaN coordinates land at the box's minimum corner (`as` saturates).
-                pos.extend_from_slice(&((t.clamp(0.0, 1.0) * 65535.0).round() as u16).to_le_bytes());
+                pos.extend_from_slice(
+                    &((t.clamp(0.0, 1.0) * 65535.0).round() as u16).to_le_bytes(),
+                );
             }
         }
         let (lo, hi) = robust_range(&v.scores);
-        let rgb: Vec<u8> = score_colors(&v.scores, lo, hi).into_iter().flatten().collect();
+        let rgb: Vec<u8> = score_colors(&v.scores, lo, hi)
+            .into_iter()
+            .flatten()
+            .collect();
         out.push(ViewScan {
             name,
             bbox,
@@ -78,7 +94,10 @@ mod tests {
         let scan = &parsed["scans"][0];
         assert_eq!(scan["name"], "a</script><b>");
         let pos = STANDARD.decode(scan["pos"].as_str().unwrap()).unwrap();
-        let q: Vec<u16> = pos.chunks(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+        let q: Vec<u16> = pos
+            .chunks(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
         // x: 0 → 0, 1 → 65535; y: -1 → 0, 1 → 65535; z flat → the middle.
         assert_eq!(q, vec![0, 0, 32768, 65535, 65535, 32768]);
         let rgb = STANDARD.decode(scan["rgb"].as_str().unwrap()).unwrap();
