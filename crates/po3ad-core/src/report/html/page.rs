@@ -107,7 +107,7 @@ fn summary_section(out: &mut String, run: &CategoryRun) {
     let _ = write!(
         out,
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-         <td>{}</td><td>{}</td><td>{} / {}</td><td>{}</td></tr></tbody></table>\n",
+         <td>{}</td><td>{}</td><td>{} / {}</td><td>{}</td></tr></tbody></table>",
         esc(&run.name),
         metric(|r| r.object_auroc),
         opt_pct(paper_obj),
@@ -294,7 +294,7 @@ fn viewer_section(out: &mut String, viewer: &[(&str, &ScanView)]) -> Result<()> 
              <canvas id=\"viewer\" width=\"720\" height=\"480\"></canvas>";
     let _ = write!(
         out,
-        "<script id=\"view-data\" type=\"application/json\">{}</script></section>\n",
+        "<script id=\"view-data\" type=\"application/json\">{}</script></section>",
         view_data_json(viewer)?
     );
     Ok(())
