@@ -195,6 +195,16 @@ fn benchmark_page_puts_the_mean_first_and_links_categories() {
     assert!(cat.contains("href=\"../report.html\""));
     // Its metrics row came from the benchmark's results.json.
     assert!(section(&cat, "summary").contains(">80.0<"));
+
+    // A recorded layout picks the paper's table: Real3D-AD has no bag0.
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    json["layout"] = "real3d".into();
+    std::fs::write(dir.join("results.json"), json.to_string()).unwrap();
+    let html = std::fs::read_to_string(po3ad_core::report::write_report(dir).unwrap()).unwrap();
+    assert!(!html.contains(">83.3<"));
+    let cat = std::fs::read_to_string(dir.join("bag0").join(REPORT_FILE)).unwrap();
+    assert!(!cat.contains(">83.3<"));
 }
 
 #[test]

@@ -81,7 +81,7 @@ pub(crate) fn page_shell(p: &PageParts) -> String {
     if p.script {
         let _ = write!(out, "<script>{VIEWER_JS}\n{PAGE_JS}</script>\n");
     } else {
-        out += "<script>document.documentElement.setAttribute('data-ready','1');</script>\n";
+        out += "<script>document.documentElement.setAttribute('data-ready-ms',String(Math.round(performance.now())));document.documentElement.setAttribute('data-ready','1');</script>\n";
     }
     out += "</body></html>\n";
     out
@@ -99,14 +99,14 @@ pub fn write_report(dir: &Path) -> Result<PathBuf> {
 
 /// `dir/report.html` for one category's results folder (needs `dir/scores.csv`).
 pub fn write_category_report(dir: &Path, opts: &PageOptions) -> Result<PathBuf> {
-    let run = read_category(dir, None, "model")?;
+    let run = read_category(dir, None, "model", None)?;
     let path = dir.join(REPORT_FILE);
     write_output(&path, category_html(&run, opts)?.as_bytes())?;
     Ok(path)
 }
 
-/// A benchmark folder: `results.json` with rows, and `<category>/scores.csv` for the
-/// categories that have per-scan results. Writes each category's page, then the summary.
+/// A benchmark folder: `results.json` with rows (and optionally `"layout"`, `"scoring"`),
+/// and `<category>/scores.csv` for the categories that have per-scan results. Writes each category's page, then the summary.
 pub fn write_benchmark_report(dir: &Path) -> Result<PathBuf> {
     let results = dir.join("results.json");
     let json = read_json(&results)?.ok_or_else(|| Error::Layout {
@@ -127,11 +127,12 @@ pub fn write_benchmark_report(dir: &Path) -> Result<PathBuf> {
     let rows: Vec<CategoryResult> =
         serde_json::from_value(json.get("rows").cloned().unwrap_or_default())
             .map_err(|e| bad(format!("rows: {e}")))?;
+    let layout = json.get("layout").and_then(|l| l.as_str());
     let mut linked = Vec::with_capacity(rows.len());
     for row in &rows {
         let cat_dir = dir.join(&row.category);
         let link = if cat_dir.join("scores.csv").is_file() {
-            let run = read_category(&cat_dir, Some(row), &model)?;
+            let run = read_category(&cat_dir, Some(row), &model, layout)?;
             let opts = PageOptions {
                 up_link: Some(format!("../{REPORT_FILE}")),
                 ..PageOptions::default()
@@ -149,15 +150,18 @@ pub fn write_benchmark_report(dir: &Path) -> Result<PathBuf> {
     let path = dir.join(REPORT_FILE);
     write_output(
         &path,
-        benchmark_html(&model, &linked, json.get("scoring")).as_bytes(),
+        benchmark_html(&model, &linked, layout, json.get("scoring")).as_bytes(),
     )?;
     Ok(path)
 }
 
 /// The benchmark summary page: the mean row first, then each category linking its page.
+/// `layout` (results.json's `"layout"`) picks the paper's table, see
+/// [`page::paper_numbers`].
 pub fn benchmark_html(
     model: &str,
     rows: &[(CategoryResult, Option<String>)],
+    layout: Option<&str>,
     scoring: Option<&serde_json::Value>,
 ) -> String {
     let table = crate::report::ResultsTable {
@@ -177,7 +181,7 @@ pub fn benchmark_html(
     let (mut paper_obj, mut paper_pt) = (Vec::new(), Vec::new());
     let mut lines = String::new();
     for (r, link) in rows {
-        let (po, pp) = paper_numbers(&r.category);
+        let (po, pp) = paper_numbers(&r.category, layout);
         paper_obj.extend(po.filter(|_| !r.object_auroc.is_nan()));
         paper_pt.extend(pp.filter(|_| !r.point_auroc.is_nan()));
         let name = match link {

@@ -32,10 +32,15 @@ impl Default for PageOptions {
     }
 }
 
-/// The paper's `(object AUROC %, point AUROC %)` for a category name, from whichever
-/// published table has it.
-pub fn paper_numbers(category: &str) -> (Option<f64>, Option<f64>) {
-    ["anomaly-shapenet", "real3d"]
+/// The paper's `(object AUROC %, point AUROC %)` for a category: from the table of
+/// `layout` when the results name one (none for a layout the paper did not use),
+/// else from whichever published table has a category of that name.
+pub fn paper_numbers(category: &str, layout: Option<&str>) -> (Option<f64>, Option<f64>) {
+    let tables: Vec<&str> = match layout {
+        Some(l) => vec![l],
+        None => vec!["anomaly-shapenet", "real3d"],
+    };
+    tables
         .iter()
         .filter_map(|l| paper_table(l)?.get(category))
         .next()
@@ -92,7 +97,7 @@ fn summary_section(out: &mut String, run: &CategoryRun) {
     let labels: Vec<bool> = run.samples.iter().map(|s| s.anomalous).collect();
     let scores: Vec<f64> = run.samples.iter().map(|s| s.object_score).collect();
     let defective = labels.iter().filter(|&&l| l).count();
-    let (paper_obj, paper_pt) = paper_numbers(&run.name);
+    let (paper_obj, paper_pt) = paper_numbers(&run.name, run.layout.as_deref());
     let opt_pct = |v: Option<f64>| v.map_or_else(|| "–".to_string(), |x| format!("{x:.1}"));
     let r = run.result.as_ref();
     let metric =

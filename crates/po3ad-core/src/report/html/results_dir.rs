@@ -39,6 +39,9 @@ pub struct CategoryRun {
     /// Calibrated object threshold (anomalous ⇔ score > threshold).
     pub threshold: Option<f64>,
     pub calibration_source: Option<String>,
+    /// The dataset layout (`anomaly-shapenet`, `real3d`, ...) when results.json records
+    /// one as `"layout"`; it picks the paper's table.
+    pub layout: Option<String>,
     /// results.json's `scoring` object (or string), shown key by key.
     pub scoring: Option<serde_json::Value>,
     pub point_curves: Option<CurveFile>,
@@ -50,7 +53,12 @@ pub struct CategoryRun {
 
 /// Read the category results in `dir`; `row` (from a benchmark's results.json) is
 /// used when the folder has no results.json of its own.
-pub fn read_category(dir: &Path, row: Option<&CategoryResult>, model: &str) -> Result<CategoryRun> {
+pub fn read_category(
+    dir: &Path,
+    row: Option<&CategoryResult>,
+    model: &str,
+    layout: Option<&str>,
+) -> Result<CategoryRun> {
     let samples = read_scores_csv(&dir.join("scores.csv"))?;
     let json = read_json(&dir.join("results.json"))?;
     let own_row = json
@@ -67,6 +75,12 @@ pub fn read_category(dir: &Path, row: Option<&CategoryResult>, model: &str) -> R
         .and_then(|d| d.get("calibration_source"))
         .and_then(|v| v.as_str().map(str::to_string));
     let scoring = json.as_ref().and_then(|j| j.get("scoring")).cloned();
+    let layout = json
+        .as_ref()
+        .and_then(|j| j.get("layout"))
+        .and_then(|l| l.as_str())
+        .or(layout)
+        .map(str::to_string);
     let model = json
         .as_ref()
         .and_then(|j| j.get("model"))
@@ -90,6 +104,7 @@ pub fn read_category(dir: &Path, row: Option<&CategoryResult>, model: &str) -> R
         samples,
         threshold,
         calibration_source,
+        layout,
         scoring,
         point_curves: read_curves(dir)?,
         heatmaps,
