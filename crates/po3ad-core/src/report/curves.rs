@@ -80,6 +80,15 @@ pub struct CurveFile {
     pub point_by_kind: BTreeMap<String, Curve>,
 }
 
+impl CurveFile {
+    /// Write `dir/curves.json` (atomically), where the report looks for it.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        let text =
+            serde_json::to_string(self).map_err(|e| Error::Invalid(format!("curves JSON: {e}")))?;
+        write_output(&dir.join(CURVES_FILE), text.as_bytes())
+    }
+}
+
 /// Collects per-point labels and scores scan by scan during a test run.
 #[derive(Debug, Default)]
 pub struct PointCurves {
@@ -143,10 +152,7 @@ impl PointCurves {
 
     /// Write [`Self::finish`] as `dir/curves.json` (atomically).
     pub fn write(&self, dir: &Path) -> Result<()> {
-        let file = self.finish()?;
-        let text = serde_json::to_string(&file)
-            .map_err(|e| Error::Invalid(format!("curves JSON: {e}")))?;
-        write_output(&dir.join(CURVES_FILE), text.as_bytes())
+        self.finish()?.write(dir)
     }
 }
 
