@@ -368,6 +368,9 @@ fn gallery_section(
                 v.normalized.map_or("–".into(), |n| format!("{n:.2}")),
                 esc(&v.verdict)
             );
+            if let Some(r) = &v.regions {
+                let _ = write!(out, " · regions {}", esc(r));
+            }
         }
         if let Some(r) = &s.registration {
             let _ = write!(

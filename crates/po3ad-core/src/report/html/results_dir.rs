@@ -23,6 +23,8 @@ pub struct Verdict {
     pub normalized: Option<f64>,
     /// `anomalous` / `normal` as the run wrote it.
     pub verdict: String,
+    /// The `regions` column (anomalous regions found), when the file has one.
+    pub regions: Option<String>,
 }
 
 /// One category's results as found on disk.
@@ -182,7 +184,8 @@ pub fn read_scores_csv(path: &Path) -> Result<Vec<SampleScore>> {
     Ok(out)
 }
 
-/// decisions.csv (`name,defect,anomalous,object_score,normalized_score,verdict`); rows
+/// decisions.csv (`name,defect,anomalous,object_score,normalized_score,verdict`, and
+/// `regions` if the run adds that column); rows
 /// without a verdict (no calibration) are skipped. Empty map when the file is absent.
 fn read_decisions_csv(path: &Path) -> Result<HashMap<String, Verdict>> {
     let mut out = HashMap::new();
@@ -196,6 +199,7 @@ fn read_decisions_csv(path: &Path) -> Result<HashMap<String, Verdict>> {
     let mut r = csv::Reader::from_path(path).map_err(bad)?;
     let header = r.headers().map_err(bad)?.clone();
     let col = |n: &str| header.iter().position(|h| h == n);
+    let regions = col("regions");
     let (Some(name), Some(norm), Some(verdict)) =
         (col("name"), col("normalized_score"), col("verdict"))
     else {
@@ -215,6 +219,10 @@ fn read_decisions_csv(path: &Path) -> Result<HashMap<String, Verdict>> {
             Verdict {
                 normalized: rec.get(norm).and_then(|s| s.trim().parse().ok()),
                 verdict: v.to_string(),
+                regions: regions
+                    .and_then(|i| rec.get(i))
+                    .filter(|r| !r.trim().is_empty())
+                    .map(str::to_string),
             },
         );
     }
