@@ -9,6 +9,7 @@ pub mod inspect;
 pub mod predict;
 pub mod profile;
 pub mod pseudo;
+pub mod report;
 pub mod serve;
 pub mod synth;
 pub mod test;
@@ -58,6 +59,8 @@ pub enum Command {
     Synth(synth::SynthArgs),
     /// Write one Norm-AS pseudo anomaly, coloured by offset.
     Pseudo(pseudo::PseudoArgs),
+    /// Write report.html (curves, gallery, 3D view) for a test or benchmark results folder.
+    Report(report::ReportArgs),
     /// Show what a point-cloud or mesh file holds.
     Inspect(inspect::InspectArgs),
     /// Time training steps by phase on a built-in shape (CPU): where a step's time goes.
@@ -77,6 +80,7 @@ pub fn main() -> ExitCode {
         Command::BenchmarkMerge(a) => benchmark_merge::run(a),
         Command::Synth(a) => synth::run(a),
         Command::Pseudo(a) => pseudo::run(a),
+        Command::Report(a) => report::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Profile(a) => profile::run(a),
     };
