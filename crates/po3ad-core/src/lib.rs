@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod pseudo;
 pub mod registration;
 pub mod report;
+pub mod surface;
 pub mod synth;
 
 pub use cloud::PointCloud;
