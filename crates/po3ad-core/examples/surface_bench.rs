@@ -269,8 +269,7 @@ fn bench(root: &Path) -> Result<()> {
     let parts_only = list_env("PARTS");
     let cache_root = PathBuf::from(
         std::env::var("SURF_CACHE").unwrap_or_else(|_| "target/surface-bench-cache".into()),
-    )
-    .join(root.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
+    );
     let mut tracks: Vec<String> = std::fs::read_dir(root)
         .map_err(|e| po3ad_core::Error::io(root, e))?
         .filter_map(|e| e.ok())
@@ -341,10 +340,12 @@ fn bench(root: &Path) -> Result<()> {
                     .iter()
                     .map(|&p| training.frame.to_training(p))
                     .collect();
+                // Keyed by the file's size too, so regenerated data is not mixed up.
+                let bytes = std::fs::metadata(&sample.path).map_or(0, |m| m.len());
                 let cache = cache_root
                     .join(&track)
                     .join(&part)
-                    .join(format!("{}.json", sample.name));
+                    .join(format!("{}-{bytes}.json", sample.name));
                 let (r, ms) = cached_registration(&cache, &placed, &training.target, &reg)?;
                 if ms.is_finite() {
                     reg_ms += ms;

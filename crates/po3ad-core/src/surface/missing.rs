@@ -10,7 +10,9 @@
 //! 3. A gap's surprise: for a scan sampling its surface at areal density `ρ`, an empty
 //!    disc of radius `g` has probability `exp(−ρπg²)`; its Gaussian-equivalent z-score
 //!    is `g √(2πρ)`, so gaps and surface distances share one scale.
-//! 4. The z of every expected node above `min_z` is put onto the scan points at the
+//!    With N expected nodes, the largest of N random gaps has z² ≈ 2 ln N; that much is
+//!    taken off (z' = √(z² − 2 ln N)), so a scan without a gap scores about 0.
+//! 4. The z' of every expected node above `min_z` is put onto the scan points at the
 //!    gap's rim (within `g + margin` of the node), so heatmaps and point metrics see it.
 
 use crate::geometry::KdTree;
@@ -129,15 +131,19 @@ pub(crate) fn find_gaps(
         vec![true; centers.len()]
     };
     let z_per_distance = (2.0 * std::f32::consts::PI * p.density).sqrt();
+    let n_expected = expected.iter().filter(|&&e| e).count();
+    // Every expected node is a chance for a random gap: the largest of N has a
+    // squared z near 2 ln N, so that much is taken off (a Bonferroni bound on the
+    // Gaussian-equivalent tail), leaving the gap's surprise beyond chance.
+    let chance = 2.0 * (n_expected.max(1) as f32).ln();
     let mut rim = vec![0.0f32; scan.len()];
     let mut gap_z = Vec::new();
-    let mut n_expected = 0;
     for i in 0..centers.len() {
         if !expected[i] {
             continue;
         }
-        n_expected += 1;
-        let z = gap[i] * z_per_distance;
+        let raw = gap[i] * z_per_distance;
+        let z = (raw * raw - chance).max(0.0).sqrt();
         if z <= p.min_z {
             continue;
         }

@@ -68,6 +68,11 @@ pub struct SurfaceConfig {
     pub sigma_floor_rel: f32,
     /// Nearest nodes blended per scan point.
     pub blend_nodes: usize,
+    /// Radius of the surrounding surface a local deviation is measured against (× h);
+    /// 0 turns the local z off.
+    pub local_radius: f32,
+    /// Every this-many-th training point is used to measure the local noise floor.
+    pub local_stride: usize,
     /// Neighbourhood radii for smoothing a scan's distances (× s).
     pub smooth_scales: Vec<f32>,
     /// Score missing material.
@@ -103,12 +108,14 @@ impl Default for SurfaceConfig {
             sigma_radius: 6.0,
             sigma_floor_rel: 0.3,
             blend_nodes: 4,
+            local_radius: 12.0,
+            local_stride: 4,
             smooth_scales: vec![1.0, 2.5],
             missing: true,
             cover_radius: 2.0,
             one_sided_coverage: 0.65,
             view_min_cos: 0.3,
-            gap_min_z: 3.0,
+            gap_min_z: 1.0,
             rim_margin: 2.0,
             top_fraction: 0.01,
             gap_top: 3,
@@ -149,6 +156,7 @@ impl SurfaceConfig {
         let non_negative = [
             ("gap_min_z", self.gap_min_z),
             ("rim_margin", self.rim_margin),
+            ("local_radius", self.local_radius),
             ("gap_weight", self.gap_weight),
         ];
         for (name, v) in non_negative {
@@ -189,6 +197,9 @@ pub struct SurfaceModel {
     normals: Vec<[f32; 3]>,
     coef: Vec<[f32; 5]>,
     sigma: Vec<f32>,
+    /// Noise floor of local deviations (about the mean over `local_radius`); empty
+    /// when the local z is off.
+    sigma_local: Vec<f32>,
     /// The nodes' k-d tree, built on first use (not stored).
     #[serde(skip)]
     tree: OnceLock<KdTree>,
@@ -315,7 +326,7 @@ impl SurfaceModel {
             cfg.sigma_floor_rel,
             1e-3 * h,
         );
-        Ok(SurfaceModel {
+        let mut model = SurfaceModel {
             config: cfg.clone(),
             spacing: h,
             n_training: training.len(),
@@ -323,8 +334,26 @@ impl SurfaceModel {
             coef: nodes.iter().map(|n| n.patch.coef).collect(),
             centers,
             sigma,
+            sigma_local: Vec::new(),
             tree: OnceLock::new(),
-        })
+        };
+        if cfg.local_radius > 0.0 {
+            let raw = reference::local_sigma(
+                &pool,
+                &model.centers,
+                cfg.local_radius * h,
+                cfg.local_stride,
+                &|p| model.distance(p).0,
+            );
+            model.sigma_local = reference::regularize_sigma(
+                &model.centers,
+                &raw,
+                cfg.sigma_radius * h,
+                cfg.sigma_floor_rel,
+                1e-3 * h,
+            );
+        }
+        Ok(model)
     }
 
     pub fn config(&self) -> &SurfaceConfig {
@@ -370,7 +399,9 @@ impl SurfaceModel {
             && self.centers.iter().flatten().all(|c| c.is_finite())
             && self.normals.iter().flatten().all(|c| c.is_finite())
             && self.coef.iter().flatten().all(|c| c.is_finite())
-            && self.sigma.iter().all(|s| s.is_finite() && *s > 0.0);
+            && self.sigma.iter().all(|s| s.is_finite() && *s > 0.0)
+            && (self.sigma_local.is_empty() || self.sigma_local.len() == n)
+            && self.sigma_local.iter().all(|s| s.is_finite() && *s > 0.0);
         if !ok {
             return Err(Error::Invalid(
                 "surface: the stored model is malformed (lengths or non-finite values)".into(),
@@ -395,13 +426,13 @@ impl SurfaceModel {
     /// nodes' patches, Gaussian-weighted by distance to their centres. Far from every
     /// node (a point floating off the part, a fracture face inside it), the distance
     /// is at least the distance to the nearest node minus the node spacing.
-    fn distance(&self, q: [f32; 3]) -> (f32, f32) {
+    fn distance(&self, q: [f32; 3]) -> (f32, f32, f32) {
         let cfg = &self.config;
         let near = self.tree().knn(q, cfg.blend_nodes);
         let node = cfg.node_voxel * self.spacing;
         let reach = cfg.fit_radius * self.spacing;
         let inv = 1.0 / (2.0 * node * node);
-        let (mut sw, mut sd, mut ss) = (0.0f32, 0.0f32, 0.0f32);
+        let (mut sw, mut sd, mut ss, mut sl) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
         let d0 = near.first().map_or(0.0, |&(_, d2)| d2);
         for &(i, d2) in &near {
             // Relative to the nearest node, so far points do not underflow to 0 weights.
@@ -409,6 +440,7 @@ impl SurfaceModel {
             sw += w;
             sd += w * self.patch(i).signed_distance(v3(q), reach);
             ss += w * self.sigma[i];
+            sl += w * self.sigma_local.get(i).copied().unwrap_or(0.0);
         }
         let d = sd / sw;
         let floor = d0.sqrt() - node;
@@ -417,7 +449,7 @@ impl SurfaceModel {
         } else {
             d
         };
-        (d, ss / sw)
+        (d, ss / sw, sl / sw)
     }
 
     /// Score a scan already placed in the model's frame.
@@ -435,8 +467,20 @@ impl SurfaceModel {
             ))
         })?;
         let s = 1.0 / density.sqrt();
-        let (d, sigma_ref): (Vec<f32>, Vec<f32>) =
-            scan.par_iter().map(|&q| self.distance(q)).unzip();
+        let dist: Vec<(f32, f32, f32)> = scan.par_iter().map(|&q| self.distance(q)).collect();
+        let d: Vec<f32> = dist.iter().map(|x| x.0).collect();
+        let sigma_ref: Vec<f32> = dist.iter().map(|x| x.1).collect();
+        let sigma_loc: Vec<f32> = dist.iter().map(|x| x.2).collect();
+        // The mean over the surrounding surface, for the local z.
+        let local = (!self.sigma_local.is_empty() && cfg.local_radius > 0.0).then(|| {
+            let r = cfg.local_radius * self.spacing;
+            scan.par_iter()
+                .map(|&q| {
+                    let near = tree.within(q, r);
+                    near.iter().map(|&(j, _)| d[j]).sum::<f32>() / near.len().max(1) as f32
+                })
+                .collect::<Vec<f32>>()
+        });
 
         // Neighbourhood means at every scale.
         let scales: Vec<(Vec<f32>, Vec<f32>)> = cfg
@@ -472,9 +516,16 @@ impl SurfaceModel {
         let mut z = vec![0.0f32; scan.len()];
         for (m, n) in &scales {
             for i in 0..scan.len() {
-                let zi = m[i] / (sigma_ref[i] * sigma_ref[i] + noise * noise / n[i]).sqrt();
+                let scan_var = noise * noise / n[i];
+                let zi = m[i] / (sigma_ref[i] * sigma_ref[i] + scan_var).sqrt();
                 if zi.abs() > z[i].abs() {
                     z[i] = zi;
+                }
+                if let Some(wide) = &local {
+                    let zl = (m[i] - wide[i]) / (sigma_loc[i] * sigma_loc[i] + scan_var).sqrt();
+                    if zl.abs() > z[i].abs() {
+                        z[i] = zl;
+                    }
                 }
             }
         }

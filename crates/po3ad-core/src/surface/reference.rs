@@ -181,3 +181,54 @@ pub(crate) fn median(v: &mut [f32]) -> Option<f32> {
     v.select_nth_unstable_by(mid, f32::total_cmp);
     Some(v[mid])
 }
+
+/// Raw local noise floor per node: how much a training cloud's own signed distances
+/// vary about their mean over `radius` (the band the scorer's local z looks at), RMS
+/// over the cloud points whose nearest node it is. `distance` is the fitted reference's
+/// signed distance; every `stride`-th point is judged (the means use all points). The
+/// clouds were part of the fit, which pulls their residuals in by about (n−1)/n in
+/// variance; that is undone. `NaN` where no point was judged.
+pub(crate) fn local_sigma(
+    pool: &Pooled,
+    centers: &[[f32; 3]],
+    radius: f32,
+    stride: usize,
+    distance: &(dyn Fn([f32; 3]) -> f32 + Sync),
+) -> Vec<f32> {
+    let node_tree = KdTree::new(centers);
+    let mut sum = vec![0.0f64; centers.len()];
+    let mut count = vec![0usize; centers.len()];
+    for s in 0..pool.n_sources as u32 {
+        let idx: Vec<usize> = (0..pool.points.len()).filter(|&i| pool.source[i] == s).collect();
+        let pts: Vec<[f32; 3]> = idx.iter().map(|&i| pool.points[i]).collect();
+        let d: Vec<f32> = pts.par_iter().map(|&p| distance(p)).collect();
+        let tree = KdTree::new(&pts);
+        let judged: Vec<(usize, f32)> = (0..pts.len())
+            .into_par_iter()
+            .step_by(stride.max(1))
+            .map(|i| {
+                let near = tree.within(pts[i], radius);
+                let m = near.iter().map(|&(j, _)| d[j]).sum::<f32>() / near.len().max(1) as f32;
+                (node_tree.nearest(pts[i]).0, d[i] - m)
+            })
+            .collect();
+        for (node, b) in judged {
+            if node < centers.len() {
+                sum[node] += f64::from(b * b);
+                count[node] += 1;
+            }
+        }
+    }
+    let n = pool.n_sources as f64;
+    let inflate = if n > 1.0 { n / (n - 1.0) } else { 1.0 };
+    sum.iter()
+        .zip(&count)
+        .map(|(&s, &c)| {
+            if c == 0 {
+                f32::NAN
+            } else {
+                (s / c as f64 * inflate).sqrt() as f32
+            }
+        })
+        .collect()
+}
