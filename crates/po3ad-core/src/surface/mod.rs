@@ -34,6 +34,7 @@
 mod density;
 mod missing;
 mod patch;
+mod pose;
 mod reference;
 
 use crate::geometry::{ensure_normals, sample_surface, KdTree};
@@ -66,8 +67,12 @@ pub struct SurfaceConfig {
     pub sigma_radius: f32,
     /// Noise floor at least this fraction of the median floor over the part.
     pub sigma_floor_rel: f32,
-    /// Nearest nodes blended per scan point.
+    /// Nearest nodes whose patches a scan point is measured against.
     pub blend_nodes: usize,
+    /// How those patches give one distance: the closest patch (distance to the union
+    /// of the patches, right at edges where neighbouring patches belong to different
+    /// faces), or a Gaussian-weighted blend.
+    pub patch_rule: PatchRule,
     /// Radius of the surrounding surface a local deviation is measured against (× h);
     /// 0 turns the local z off.
     pub local_radius: f32,
@@ -94,6 +99,11 @@ pub struct SurfaceConfig {
     pub gap_top: usize,
     /// Weight of the gap term in the object score (0: point scores only).
     pub gap_weight: f32,
+    /// Trimmed point-to-plane ICP steps onto the reference before scoring (0: the scan
+    /// is scored where the caller put it).
+    pub refine_iterations: usize,
+    /// Scan points (an even stride) used by that refinement, at most.
+    pub refine_points: usize,
     /// Seed of the mesh sampling.
     pub seed: u64,
 }
@@ -105,9 +115,10 @@ impl Default for SurfaceConfig {
             normal_k: 16,
             node_voxel: 2.0,
             fit_radius: 4.0,
-            sigma_radius: 6.0,
+            sigma_radius: 2.5,
             sigma_floor_rel: 0.3,
             blend_nodes: 4,
+            patch_rule: PatchRule::Closest,
             local_radius: 12.0,
             local_stride: 4,
             smooth_scales: vec![1.0, 2.5],
@@ -120,6 +131,8 @@ impl Default for SurfaceConfig {
             top_fraction: 0.01,
             gap_top: 3,
             gap_weight: 1.0,
+            refine_iterations: 0,
+            refine_points: 3000,
             seed: 42,
         }
     }
@@ -184,6 +197,14 @@ impl SurfaceConfig {
     }
 }
 
+/// See [`SurfaceConfig::patch_rule`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PatchRule {
+    Closest,
+    Blend,
+}
+
 /// The fitted reference surface: one quadric patch and noise floor per node, in the
 /// training frame. Compact plain data (12 floats a node) for serde.
 #[derive(Serialize, Deserialize)]
@@ -241,6 +262,10 @@ pub struct SurfaceScores {
     pub missing_nodes: usize,
     /// Largest gap z-score (0 when none).
     pub max_gap_z: f32,
+    /// The refinement applied before scoring, `p' = R p + t` (row-major `R`); the
+    /// identity when `refine_iterations` is 0.
+    pub refine_rotation: [[f32; 3]; 3],
+    pub refine_translation: [f32; 3],
 }
 
 fn v3(p: [f32; 3]) -> Vector3<f32> {
@@ -434,13 +459,26 @@ impl SurfaceModel {
         let inv = 1.0 / (2.0 * node * node);
         let (mut sw, mut sd, mut ss, mut sl) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
         let d0 = near.first().map_or(0.0, |&(_, d2)| d2);
+        let mut best = f32::INFINITY;
         for &(i, d2) in &near {
-            // Relative to the nearest node, so far points do not underflow to 0 weights.
-            let w = (-(d2 - d0) * inv).exp();
-            sw += w;
-            sd += w * self.patch(i).signed_distance(v3(q), reach);
-            ss += w * self.sigma[i];
-            sl += w * self.sigma_local.get(i).copied().unwrap_or(0.0);
+            let di = self.patch(i).signed_distance(v3(q), reach);
+            let li = self.sigma_local.get(i).copied().unwrap_or(0.0);
+            match cfg.patch_rule {
+                PatchRule::Closest => {
+                    if di.abs() < best {
+                        best = di.abs();
+                        (sw, sd, ss, sl) = (1.0, di, self.sigma[i], li);
+                    }
+                }
+                PatchRule::Blend => {
+                    // Relative to the nearest node, so far points keep non-zero weights.
+                    let w = (-(d2 - d0) * inv).exp();
+                    sw += w;
+                    sd += w * di;
+                    ss += w * self.sigma[i];
+                    sl += w * li;
+                }
+            }
         }
         let d = sd / sw;
         let floor = d0.sqrt() - node;
@@ -458,6 +496,27 @@ impl SurfaceModel {
     pub fn score(&self, scan: &[[f32; 3]]) -> Result<SurfaceScores> {
         check_points("scan", scan)?;
         let cfg = &self.config;
+        let motion = if cfg.refine_iterations > 0 {
+            let step = scan.len().div_ceil(cfg.refine_points.max(1)).max(1);
+            let sub: Vec<[f32; 3]> = scan.iter().step_by(step).copied().collect();
+            pose::refine(
+                &sub,
+                &self.centers,
+                &self.normals,
+                self.tree(),
+                cfg.fit_radius * self.spacing,
+                cfg.refine_iterations,
+            )
+        } else {
+            pose::Motion::identity()
+        };
+        let moved: Vec<[f32; 3]>;
+        let scan = if cfg.refine_iterations > 0 {
+            moved = scan.iter().map(|&p| motion.apply(p)).collect();
+            &moved[..]
+        } else {
+            scan
+        };
         let tree = KdTree::new(scan);
         let density = density::areal_density(scan, &tree).ok_or_else(|| {
             Error::Invalid(format!(
@@ -574,6 +633,8 @@ impl SurfaceModel {
             expected_nodes: gaps.as_ref().map_or(0, |g| g.expected),
             missing_nodes: gaps.as_ref().map_or(0, |g| g.missing),
             max_gap_z: gap_z.first().copied().unwrap_or(0.0),
+            refine_rotation: std::array::from_fn(|i| std::array::from_fn(|j| motion.r[(i, j)])),
+            refine_translation: [motion.t.x, motion.t.y, motion.t.z],
         })
     }
 }
