@@ -67,7 +67,11 @@ fn gen(out: &Path, mesh_dir: &Path, hard: bool) -> Result<()> {
         ("aligned", SynthLayout::AnomalyShapeNet, base.clone()),
         ("free", SynthLayout::AnomalyShapeNet, free(base.clone())),
         ("partial", SynthLayout::Real3d, partial(base.clone())),
-        ("partial-free", SynthLayout::Real3d, free(partial(base.clone()))),
+        (
+            "partial-free",
+            SynthLayout::Real3d,
+            free(partial(base.clone())),
+        ),
     ];
     if hard {
         let hard = SynthConfig {
@@ -169,7 +173,14 @@ struct Collected {
 }
 
 impl Collected {
-    fn push(&mut self, defect: &str, anomalous: bool, labels: Option<&[u8]>, pts: &[f32], obj: f64) {
+    fn push(
+        &mut self,
+        defect: &str,
+        anomalous: bool,
+        labels: Option<&[u8]>,
+        pts: &[f32],
+        obj: f64,
+    ) {
         self.object_labels.push(anomalous);
         self.object_scores.push(obj);
         self.defects.push(defect.to_string());

@@ -54,7 +54,9 @@ fn plane(half: f32, step: f32, z0: f32, sigma: f32, rng: &mut ChaCha8Rng) -> Poi
 }
 
 fn sphere_model() -> SurfaceModel {
-    let training: Vec<PointCloud> = (0..3).map(|k| sphere(12_000, 1.0, 0.7 * k as f32)).collect();
+    let training: Vec<PointCloud> = (0..3)
+        .map(|k| sphere(12_000, 1.0, 0.7 * k as f32))
+        .collect();
     SurfaceModel::fit(&training, &SurfaceConfig::default()).unwrap()
 }
 
@@ -65,7 +67,9 @@ fn norm(p: [f32; 3]) -> f32 {
 #[test]
 fn distances_to_a_plane_are_the_heights() {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
-    let training: Vec<PointCloud> = (0..3).map(|_| plane(1.0, 0.02, 0.0, 0.0, &mut rng)).collect();
+    let training: Vec<PointCloud> = (0..3)
+        .map(|_| plane(1.0, 0.02, 0.0, 0.0, &mut rng))
+        .collect();
     let model = SurfaceModel::fit(&training, &SurfaceConfig::default()).unwrap();
     // A scan of the middle of the plane lifted by 0.01: every distance is +0.01.
     let mut scan = plane(0.5, 0.02, 0.01, 0.0, &mut rng).points;
@@ -131,7 +135,12 @@ fn a_bump_is_positive_and_a_dent_negative() {
     for (height, sign) in [(0.03f32, 1.0f32), (-0.03, -1.0)] {
         let (scan, core) = bumped(height);
         let s = model.score(&scan).unwrap();
-        let core_z: Vec<f32> = s.z.iter().zip(&core).filter(|(_, &c)| c).map(|(z, _)| *z).collect();
+        let core_z: Vec<f32> =
+            s.z.iter()
+                .zip(&core)
+                .filter(|(_, &c)| c)
+                .map(|(z, _)| *z)
+                .collect();
         assert!(!core_z.is_empty());
         assert!(
             core_z.iter().all(|z| z * sign > 3.0),
@@ -146,7 +155,12 @@ fn a_bump_is_positive_and_a_dent_negative() {
             .map(|(d, _)| *d)
             .collect();
         assert!(core_d.iter().all(|d| d * sign > 0.01));
-        assert!(s.object > 2.0 * clean.object, "{} vs {}", s.object, clean.object);
+        assert!(
+            s.object > 2.0 * clean.object,
+            "{} vs {}",
+            s.object,
+            clean.object
+        );
     }
 }
 
@@ -167,7 +181,10 @@ fn a_cut_out_hole_is_missing_material_on_its_rim() {
     let clean = model.score(&full).unwrap();
     let s = model.score(&holed).unwrap();
     assert_eq!(clean.view, None, "a whole scan has no single viewpoint");
-    assert_eq!(clean.missing_nodes, 0, "nothing is missing from the whole sphere");
+    assert_eq!(
+        clean.missing_nodes, 0,
+        "nothing is missing from the whole sphere"
+    );
     assert!(s.missing_nodes > 0);
     // The remaining points lie exactly on the sphere, so only the gap can show the hole.
     let rim: Vec<f32> = holed
@@ -176,14 +193,22 @@ fn a_cut_out_hole_is_missing_material_on_its_rim() {
         .filter(|(p, _)| dist(p) < hole_r + 0.03)
         .map(|(_, g)| *g)
         .collect();
-    assert!(!rim.is_empty() && rim.iter().all(|&g| g > 3.0), "rim gap scores {rim:?}");
+    assert!(
+        !rim.is_empty() && rim.iter().all(|&g| g > 3.0),
+        "rim gap scores {rim:?}"
+    );
     let far = holed
         .iter()
         .zip(&s.gap)
         .filter(|(p, _)| dist(p) > hole_r + 0.3)
         .all(|(_, &g)| g == 0.0);
     assert!(far, "gap scores must stay at the rim");
-    assert!(s.object > clean.object + 3.0, "{} vs {}", s.object, clean.object);
+    assert!(
+        s.object > clean.object + 3.0,
+        "{} vs {}",
+        s.object,
+        clean.object
+    );
 }
 
 #[test]
@@ -198,7 +223,10 @@ fn a_one_sided_scan_only_misses_what_it_could_see() {
     let s = model.score(&side).unwrap();
     let v = s.view.expect("a one-sided scan has a viewpoint");
     assert!(v[0] > 0.95, "view {v:?}");
-    assert_eq!(s.missing_nodes, 0, "the unseen back is not missing material");
+    assert_eq!(
+        s.missing_nodes, 0,
+        "the unseen back is not missing material"
+    );
     // A hole in the seen side is found.
     let c = [0.8f32, 0.6, 0.0];
     let holed: Vec<[f32; 3]> = side

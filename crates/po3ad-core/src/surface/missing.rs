@@ -65,7 +65,12 @@ fn unit(v: Vector3<f32>) -> Option<Vector3<f32>> {
 
 /// Which nodes are visible from direction `view`: facing it by at least `min_cos`
 /// and front-most in their depth-buffer cell within the tolerance.
-fn visible(centers: &[[f32; 3]], normals: &[[f32; 3]], view: Vector3<f32>, p: &GapParams) -> Vec<bool> {
+fn visible(
+    centers: &[[f32; 3]],
+    normals: &[[f32; 3]],
+    view: Vector3<f32>,
+    p: &GapParams,
+) -> Vec<bool> {
     let helper = if view.x.abs() < 0.9 {
         Vector3::x()
     } else {
@@ -74,7 +79,12 @@ fn visible(centers: &[[f32; 3]], normals: &[[f32; 3]], view: Vector3<f32>, p: &G
     let a = view.cross(&helper).normalize();
     let b = view.cross(&a);
     let cell = CELL_PER_SPACING * p.node_spacing;
-    let key = |c: Vector3<f32>| ((c.dot(&a) / cell).floor() as i64, (c.dot(&b) / cell).floor() as i64);
+    let key = |c: Vector3<f32>| {
+        (
+            (c.dot(&a) / cell).floor() as i64,
+            (c.dot(&b) / cell).floor() as i64,
+        )
+    };
     let mut front: HashMap<(i64, i64), f32> = HashMap::new();
     for c in centers {
         let c = Vector3::from(*c);

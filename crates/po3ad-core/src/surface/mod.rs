@@ -180,7 +180,10 @@ impl SurfaceConfig {
             }
         }
         if self.smooth_scales.is_empty()
-            || self.smooth_scales.iter().any(|s| !(s.is_finite() && *s >= 0.0))
+            || self
+                .smooth_scales
+                .iter()
+                .any(|s| !(s.is_finite() && *s >= 0.0))
         {
             return Err(Error::Invalid(format!(
                 "surface: smooth_scales must be one or more finite, non-negative radii, got {:?}",
@@ -332,7 +335,8 @@ impl SurfaceModel {
                 spacings.push(s);
             }
             let normals = c.normals.take().unwrap_or_default();
-            pool.source.extend(std::iter::repeat_n(i as u32, c.points.len()));
+            pool.source
+                .extend(std::iter::repeat_n(i as u32, c.points.len()));
             pool.points.extend(c.points);
             pool.normals.extend(normals);
         }

@@ -1,7 +1,8 @@
-//! One local piece of the reference surface: a height field `w = a u² + b uv + c v²
-//! + d u + e v` over the tangent plane of a node (origin `center`, normal `normal`,
-//! tangent axes derived from the normal), fitted by least squares to nearby training
-//! points. Owns the fit and the signed distance of a point to the patch.
+//! One local piece of the reference surface: a height field
+//! `w = a u² + b uv + c v² + d u + e v` over the tangent plane of a node (origin
+//! `center`, normal `normal`, tangent axes derived from the normal), fitted by least
+//! squares to nearby training points. Owns the fit and the signed distance of a point
+//! to the patch.
 //!
 //! A quadric rather than a plane: over a fit radius of a few sample spacings a plane's
 //! sag on a curved part (r² / 2R) is as large as a shallow scratch, a quadric's is not.

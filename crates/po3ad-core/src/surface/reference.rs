@@ -109,8 +109,7 @@ fn leave_one_out_sigma(
                     .filter(|&&(i, _)| pool.source[i] != s)
                     .map(|&(i, _)| v3(pool.points[i]))
                     .collect();
-                let Some(fit) = Patch::fit(patch.center, patch.normal, &others, fit_radius)
-                else {
+                let Some(fit) = Patch::fit(patch.center, patch.normal, &others, fit_radius) else {
                     continue;
                 };
                 // Only the inner half of the neighbourhood is judged, where the
@@ -168,7 +167,13 @@ pub(crate) fn regularize_sigma(
     let floor = (floor_rel * global).max(floor_abs);
     smoothed
         .iter()
-        .map(|&s| if s.is_finite() { s.max(floor) } else { global.max(floor) })
+        .map(|&s| {
+            if s.is_finite() {
+                s.max(floor)
+            } else {
+                global.max(floor)
+            }
+        })
         .collect()
 }
 
@@ -199,7 +204,9 @@ pub(crate) fn local_sigma(
     let mut sum = vec![0.0f64; centers.len()];
     let mut count = vec![0usize; centers.len()];
     for s in 0..pool.n_sources as u32 {
-        let idx: Vec<usize> = (0..pool.points.len()).filter(|&i| pool.source[i] == s).collect();
+        let idx: Vec<usize> = (0..pool.points.len())
+            .filter(|&i| pool.source[i] == s)
+            .collect();
         let pts: Vec<[f32; 3]> = idx.iter().map(|&i| pool.points[i]).collect();
         let d: Vec<f32> = pts.par_iter().map(|&p| distance(p)).collect();
         let tree = KdTree::new(&pts);
