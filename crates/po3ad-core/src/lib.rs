@@ -19,6 +19,7 @@ pub mod pseudo;
 pub mod registration;
 pub mod report;
 pub mod scene;
+pub mod surface;
 pub mod synth;
 
 pub use cloud::PointCloud;

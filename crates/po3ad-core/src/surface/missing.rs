@@ -1,0 +1,173 @@
+//! Missing material: reference nodes the scan should have covered but did not.
+//!
+//! 1. Every node's gap `g` = distance to the nearest scan point.
+//! 2. Which nodes the scan should cover: all of them for a scan of the whole part; for
+//!    a one-sided scan (few nodes covered) only those visible from the scan's viewpoint,
+//!    estimated as the mean reference normal of the covered nodes, with an
+//!    orthographic depth buffer over the nodes (front-most within a tolerance) and a
+//!    margin on the facing angle so the silhouette, where the estimate is least sure,
+//!    never counts.
+//! 3. A gap's surprise: for a scan sampling its surface at areal density `ρ`, an empty
+//!    disc of radius `g` has probability `exp(−ρπg²)`; its Gaussian-equivalent z-score
+//!    is `g √(2πρ)`, so gaps and surface distances share one scale.
+//!    With N expected nodes, the largest of N random gaps has z² ≈ 2 ln N; that much is
+//!    taken off (z' = √(z² − 2 ln N)), so a scan without a gap scores about 0.
+//! 4. The z' of every expected node above `min_z` is put onto the scan points at the
+//!    gap's rim (within `g + margin` of the node), so heatmaps and point metrics see it.
+
+use crate::geometry::KdTree;
+use nalgebra::Vector3;
+use rayon::prelude::*;
+use std::collections::HashMap;
+
+/// Depth-buffer cell, in node spacings (as the synth's one-sided scans: a few nodes
+/// per cell), and the depth tolerance in cells.
+const CELL_PER_SPACING: f32 = 2.0;
+const DEPTH_TOL_CELLS: f32 = 3.0;
+
+/// Settings, already in model units.
+pub(crate) struct GapParams {
+    /// Node spacing (the node voxel).
+    pub node_spacing: f32,
+    /// A node counts as covered when a scan point is within this distance.
+    pub cover_radius: f32,
+    /// Below this fraction of covered nodes the scan is taken as one-sided.
+    pub one_sided_coverage: f32,
+    /// One-sided: least cosine between a node's normal and the view direction.
+    pub view_min_cos: f32,
+    /// Least z for a gap to be put onto its rim.
+    pub min_z: f32,
+    /// Rim reach beyond the gap, model units.
+    pub rim_margin: f32,
+    /// Scan density (points per unit area).
+    pub density: f32,
+}
+
+/// What the gap search found.
+pub(crate) struct Gaps {
+    /// Per scan point: the largest gap z whose rim it is on (0 when none).
+    pub rim: Vec<f32>,
+    /// Nodes the scan should have covered.
+    pub expected: usize,
+    /// Of those, nodes with a gap z above `min_z`.
+    pub missing: usize,
+    /// The estimated view direction (towards the camera), for one-sided scans.
+    pub view: Option<[f32; 3]>,
+    /// z of every expected node with a gap above `min_z`, descending.
+    pub gap_z: Vec<f32>,
+}
+
+/// Unit vector along `v`, or `None` for a (nearly) zero vector.
+fn unit(v: Vector3<f32>) -> Option<Vector3<f32>> {
+    let n = v.norm();
+    (n > 1e-9).then(|| v / n)
+}
+
+/// Which nodes are visible from direction `view`: facing it by at least `min_cos`
+/// and front-most in their depth-buffer cell within the tolerance.
+fn visible(
+    centers: &[[f32; 3]],
+    normals: &[[f32; 3]],
+    view: Vector3<f32>,
+    p: &GapParams,
+) -> Vec<bool> {
+    let helper = if view.x.abs() < 0.9 {
+        Vector3::x()
+    } else {
+        Vector3::y()
+    };
+    let a = view.cross(&helper).normalize();
+    let b = view.cross(&a);
+    let cell = CELL_PER_SPACING * p.node_spacing;
+    let key = |c: Vector3<f32>| {
+        (
+            (c.dot(&a) / cell).floor() as i64,
+            (c.dot(&b) / cell).floor() as i64,
+        )
+    };
+    let mut front: HashMap<(i64, i64), f32> = HashMap::new();
+    for c in centers {
+        let c = Vector3::from(*c);
+        let d = c.dot(&view);
+        front
+            .entry(key(c))
+            .and_modify(|f| *f = f.max(d))
+            .or_insert(d);
+    }
+    let tol = DEPTH_TOL_CELLS * cell;
+    centers
+        .iter()
+        .zip(normals)
+        .map(|(c, n)| {
+            let c = Vector3::from(*c);
+            let facing = Vector3::from(*n).dot(&view) >= p.view_min_cos;
+            facing && front.get(&key(c)).is_some_and(|&f| c.dot(&view) >= f - tol)
+        })
+        .collect()
+}
+
+/// Find the gaps of `scan` (with its k-d tree) against the reference nodes.
+pub(crate) fn find_gaps(
+    centers: &[[f32; 3]],
+    normals: &[[f32; 3]],
+    scan: &[[f32; 3]],
+    scan_tree: &KdTree,
+    p: &GapParams,
+) -> Gaps {
+    let gap: Vec<f32> = centers
+        .par_iter()
+        .map(|&c| scan_tree.nearest(c).1.sqrt())
+        .collect();
+    let covered: Vec<bool> = gap.iter().map(|&g| g <= p.cover_radius).collect();
+    let n_covered = covered.iter().filter(|&&c| c).count();
+    let one_sided = (n_covered as f32) < p.one_sided_coverage * centers.len() as f32;
+    let mut view = None;
+    let expected: Vec<bool> = if one_sided {
+        let sum: Vector3<f32> = normals
+            .iter()
+            .zip(&covered)
+            .filter(|(_, &c)| c)
+            .map(|(n, _)| Vector3::from(*n))
+            .sum();
+        match unit(sum) {
+            Some(v) => {
+                view = Some([v.x, v.y, v.z]);
+                visible(centers, normals, v, p)
+            }
+            // No preferred direction: nothing can be said about what is missing.
+            None => vec![false; centers.len()],
+        }
+    } else {
+        vec![true; centers.len()]
+    };
+    let z_per_distance = (2.0 * std::f32::consts::PI * p.density).sqrt();
+    let n_expected = expected.iter().filter(|&&e| e).count();
+    // Every expected node is a chance for a random gap: the largest of N has a
+    // squared z near 2 ln N, so that much is taken off (a Bonferroni bound on the
+    // Gaussian-equivalent tail), leaving the gap's surprise beyond chance.
+    let chance = 2.0 * (n_expected.max(1) as f32).ln();
+    let mut rim = vec![0.0f32; scan.len()];
+    let mut gap_z = Vec::new();
+    for i in 0..centers.len() {
+        if !expected[i] {
+            continue;
+        }
+        let raw = gap[i] * z_per_distance;
+        let z = (raw * raw - chance).max(0.0).sqrt();
+        if z <= p.min_z {
+            continue;
+        }
+        gap_z.push(z);
+        for (j, _) in scan_tree.within(centers[i], gap[i] + p.rim_margin) {
+            rim[j] = rim[j].max(z);
+        }
+    }
+    gap_z.sort_by(|a, b| b.total_cmp(a));
+    Gaps {
+        rim,
+        expected: n_expected,
+        missing: gap_z.len(),
+        view,
+        gap_z,
+    }
+}

@@ -1,0 +1,279 @@
+//! The surface detector on shapes whose answers are known by hand: planes and spheres
+//! (exact distances), a bump and a dent (signs), a cut-out hole (missing material, whole
+//! and one-sided scans), and noisy planes (the leave-one-out noise floor is the noise σ).
+
+use po3ad_core::surface::{SurfaceConfig, SurfaceModel};
+use po3ad_core::PointCloud;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+
+/// `n` points spread evenly over the unit sphere (a Fibonacci lattice turned by
+/// `phase`, so different clouds do not share points), with outward normals.
+fn sphere(n: usize, radius: f32, phase: f32) -> PointCloud {
+    let golden = std::f32::consts::PI * (3.0 - 5f32.sqrt());
+    let mut points = Vec::with_capacity(n);
+    let mut normals = Vec::with_capacity(n);
+    for i in 0..n {
+        let z = 1.0 - 2.0 * (i as f32 + 0.5) / n as f32;
+        let r = (1.0 - z * z).sqrt();
+        let a = golden * i as f32 + phase;
+        let u = [r * a.cos(), r * a.sin(), z];
+        normals.push(u);
+        points.push(u.map(|c| c * radius));
+    }
+    PointCloud {
+        points,
+        normals: Some(normals),
+        labels: None,
+        faces: Vec::new(),
+    }
+}
+
+/// A square patch of the plane z = `z0`, jittered grid with spacing `step`, normals +z,
+/// Gaussian noise `sigma` on z.
+fn plane(half: f32, step: f32, z0: f32, sigma: f32, rng: &mut ChaCha8Rng) -> PointCloud {
+    let noise = Normal::new(0.0f32, sigma.max(1e-12)).unwrap();
+    let m = (2.0 * half / step) as i32;
+    let mut points = Vec::new();
+    for i in 0..=m {
+        for j in 0..=m {
+            let x = -half + i as f32 * step + rng.random_range(-0.3..0.3) * step;
+            let y = -half + j as f32 * step + rng.random_range(-0.3..0.3) * step;
+            let dz = if sigma > 0.0 { noise.sample(rng) } else { 0.0 };
+            points.push([x, y, z0 + dz]);
+        }
+    }
+    let n = points.len();
+    PointCloud {
+        points,
+        normals: Some(vec![[0.0, 0.0, 1.0]; n]),
+        labels: None,
+        faces: Vec::new(),
+    }
+}
+
+fn sphere_model() -> SurfaceModel {
+    let training: Vec<PointCloud> = (0..3)
+        .map(|k| sphere(12_000, 1.0, 0.7 * k as f32))
+        .collect();
+    SurfaceModel::fit(&training, &SurfaceConfig::default()).unwrap()
+}
+
+fn norm(p: [f32; 3]) -> f32 {
+    (p[0] * p[0] + p[1] * p[1] + p[2] * p[2]).sqrt()
+}
+
+#[test]
+fn distances_to_a_plane_are_the_heights() {
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let training: Vec<PointCloud> = (0..3)
+        .map(|_| plane(1.0, 0.02, 0.0, 0.0, &mut rng))
+        .collect();
+    let model = SurfaceModel::fit(&training, &SurfaceConfig::default()).unwrap();
+    // A scan of the middle of the plane lifted by 0.01: every distance is +0.01.
+    let mut scan = plane(0.5, 0.02, 0.01, 0.0, &mut rng).points;
+    let s = model.score(&scan).unwrap();
+    for &d in &s.signed {
+        assert!((d - 0.01).abs() < 2e-4, "signed {d}");
+    }
+    // Lowered by 0.02: −0.02.
+    for p in &mut scan {
+        p[2] -= 0.03;
+    }
+    let s = model.score(&scan).unwrap();
+    for &d in &s.signed {
+        assert!((d + 0.02).abs() < 2e-4, "signed {d}");
+    }
+}
+
+#[test]
+fn distances_to_a_sphere_are_radial_offsets() {
+    let model = sphere_model();
+    // Scans at radius 1.03 and 0.98: the distance to the unit sphere is r − 1 whatever
+    // the sampling, which a point-to-point distance would not give (its floor is the
+    // sampling gap).
+    for (radius, want) in [(1.03f32, 0.03f32), (0.98, -0.02)] {
+        let scan = sphere(6000, radius, 0.31).points;
+        let s = model.score(&scan).unwrap();
+        let worst = s
+            .signed
+            .iter()
+            .map(|d| (d - want).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst < 1e-3, "radius {radius}: worst error {worst}");
+    }
+}
+
+/// Sphere samples pushed radially by `height · ½(1 + cos(π d / r))` within distance `r`
+/// of the north pole.
+fn bumped(height: f32) -> (Vec<[f32; 3]>, Vec<bool>) {
+    let r = 0.3;
+    let pole = [0.0, 0.0, 1.0];
+    let mut inside = Vec::new();
+    let pts = sphere(8000, 1.0, 0.31)
+        .points
+        .into_iter()
+        .map(|p| {
+            let d = norm([p[0] - pole[0], p[1] - pole[1], p[2] - pole[2]]);
+            inside.push(d < 0.5 * r);
+            if d < r {
+                let k = 1.0 + height * 0.5 * (1.0 + (std::f32::consts::PI * d / r).cos());
+                p.map(|c| c * k)
+            } else {
+                p
+            }
+        })
+        .collect();
+    (pts, inside)
+}
+
+#[test]
+fn a_bump_is_positive_and_a_dent_negative() {
+    let model = sphere_model();
+    let clean = model.score(&sphere(8000, 1.0, 0.31).points).unwrap();
+    for (height, sign) in [(0.03f32, 1.0f32), (-0.03, -1.0)] {
+        let (scan, core) = bumped(height);
+        let s = model.score(&scan).unwrap();
+        let core_z: Vec<f32> =
+            s.z.iter()
+                .zip(&core)
+                .filter(|(_, &c)| c)
+                .map(|(z, _)| *z)
+                .collect();
+        assert!(!core_z.is_empty());
+        assert!(
+            core_z.iter().all(|z| z * sign > 3.0),
+            "height {height}: z in the core {:?}",
+            &core_z[..core_z.len().min(10)]
+        );
+        let core_d: Vec<f32> = s
+            .signed
+            .iter()
+            .zip(&core)
+            .filter(|(_, &c)| c)
+            .map(|(d, _)| *d)
+            .collect();
+        assert!(core_d.iter().all(|d| d * sign > 0.01));
+        assert!(
+            s.object > 2.0 * clean.object,
+            "{} vs {}",
+            s.object,
+            clean.object
+        );
+    }
+}
+
+#[test]
+fn a_cut_out_hole_is_missing_material_on_its_rim() {
+    let model = sphere_model();
+    let full = sphere(8000, 1.0, 0.31).points;
+    let hole_center = [0.0f32, 0.6, 0.8];
+    let hole_r = 0.2;
+    let dist = |p: &[f32; 3]| {
+        norm([
+            p[0] - hole_center[0],
+            p[1] - hole_center[1],
+            p[2] - hole_center[2],
+        ])
+    };
+    let holed: Vec<[f32; 3]> = full.iter().copied().filter(|p| dist(p) > hole_r).collect();
+    let clean = model.score(&full).unwrap();
+    let s = model.score(&holed).unwrap();
+    assert_eq!(clean.view, None, "a whole scan has no single viewpoint");
+    assert_eq!(
+        clean.missing_nodes, 0,
+        "nothing is missing from the whole sphere"
+    );
+    assert!(s.missing_nodes > 0);
+    // The remaining points lie exactly on the sphere, so only the gap can show the hole.
+    let rim: Vec<f32> = holed
+        .iter()
+        .zip(&s.gap)
+        .filter(|(p, _)| dist(p) < hole_r + 0.03)
+        .map(|(_, g)| *g)
+        .collect();
+    assert!(
+        !rim.is_empty() && rim.iter().all(|&g| g > 3.0),
+        "rim gap scores {rim:?}"
+    );
+    let far = holed
+        .iter()
+        .zip(&s.gap)
+        .filter(|(p, _)| dist(p) > hole_r + 0.3)
+        .all(|(_, &g)| g == 0.0);
+    assert!(far, "gap scores must stay at the rim");
+    assert!(
+        s.object > clean.object + 3.0,
+        "{} vs {}",
+        s.object,
+        clean.object
+    );
+}
+
+#[test]
+fn a_one_sided_scan_only_misses_what_it_could_see() {
+    let model = sphere_model();
+    // Seen from +x: the half with x > 0.1 (the back and the grazing band are not seen).
+    let side: Vec<[f32; 3]> = sphere(16_000, 1.0, 0.31)
+        .points
+        .into_iter()
+        .filter(|p| p[0] > 0.1)
+        .collect();
+    let s = model.score(&side).unwrap();
+    let v = s.view.expect("a one-sided scan has a viewpoint");
+    assert!(v[0] > 0.95, "view {v:?}");
+    assert_eq!(
+        s.missing_nodes, 0,
+        "the unseen back is not missing material"
+    );
+    // A hole in the seen side is found.
+    let c = [0.8f32, 0.6, 0.0];
+    let holed: Vec<[f32; 3]> = side
+        .iter()
+        .copied()
+        .filter(|p| norm([p[0] - c[0], p[1] - c[1], p[2] - c[2]]) > 0.15)
+        .collect();
+    let h = model.score(&holed).unwrap();
+    assert!(h.missing_nodes > 0);
+    assert!(h.object > s.object + 3.0, "{} vs {}", h.object, s.object);
+}
+
+#[test]
+fn the_noise_floor_is_the_training_noise() {
+    // Four planes, each with its own Gaussian noise σ on z: a cloud left out of the
+    // fit differs from the others' patch by σ (plus the patch's own small error,
+    // ~σ·√(6/m) for m ≈ 100 points: a few %).
+    let sigma = 0.004f32;
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let training: Vec<PointCloud> = (0..4)
+        .map(|_| plane(1.0, 0.01, 0.0, sigma, &mut rng))
+        .collect();
+    let model = SurfaceModel::fit(&training, &SurfaceConfig::default()).unwrap();
+    let mut floor = model.noise_floor().to_vec();
+    floor.sort_by(f32::total_cmp);
+    let median = floor[floor.len() / 2];
+    assert!(
+        median > 0.95 * sigma && median < 1.15 * sigma,
+        "median floor {median} for σ {sigma}"
+    );
+}
+
+#[test]
+fn the_model_survives_json_and_bad_input_is_refused() {
+    let model = sphere_model();
+    let json = serde_json::to_string(&model).unwrap();
+    let back: SurfaceModel = serde_json::from_str(&json).unwrap();
+    back.validate().unwrap();
+    let (scan, _) = bumped(0.03);
+    assert_eq!(model.score(&scan).unwrap(), back.score(&scan).unwrap());
+
+    assert!(model.score(&[]).is_err());
+    assert!(model.score(&[[0.0, f32::NAN, 0.0]; 10]).is_err());
+    assert!(SurfaceModel::fit(&[], &SurfaceConfig::default()).is_err());
+    let bad = SurfaceConfig {
+        fit_radius: -1.0,
+        ..SurfaceConfig::default()
+    };
+    assert!(SurfaceModel::fit(&[sphere(1000, 1.0, 0.0)], &bad).is_err());
+}
