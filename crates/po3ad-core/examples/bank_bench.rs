@@ -90,7 +90,7 @@ fn parse_args() -> Args {
         parts: Vec::new(),
         kinds: ALL_KINDS.iter().map(|k| k.to_string()).collect(),
         cfg: BankConfig::default(),
-        radii_ms: vec![0.075, 0.125, 0.2],
+        radii_ms: vec![0.12, 0.2, 0.32],
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -130,7 +130,7 @@ fn write_synth(root: &Path) -> Result<()> {
         template_min_vertices: 4000,
         ..SynthConfig::default()
     };
-    let shapes = ["bottle", "torus"];
+    let shapes = ["bottle", "gear"];
     for (_, dir, layout) in TRACKS {
         let mut cfg = base.clone();
         cfg.partial = dir.contains("partial");

@@ -30,9 +30,9 @@ pub struct DescriptorConfig {
 impl Default for DescriptorConfig {
     fn default() -> Self {
         Self {
-            voxel: 0.025,
+            voxel: 0.04,
             normal_k: 10,
-            radii: vec![0.125],
+            radii: vec![0.2],
             max_nn: 100,
         }
     }
