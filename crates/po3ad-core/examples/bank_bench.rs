@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run --release -p po3ad-core --example bank_bench -- [--root DIR] [--synth DIR]
 //!     [--tracks aligned,free,partial,partial-free] [--parts a,b] [--kinds k1,k2]
-//!     [--index auto|brute] [--voxel V] [--radius R] [--radii R1,R2,R3]
+//!     [--index auto|tree|brute] [--voxel V] [--radius R] [--radii R1,R2,R3]
 //! ```
 //!
 //! `--root` holds `data-aligned`, `data-free` (anomaly-shapenet layout), `data-partial`,
@@ -75,7 +75,10 @@ struct Args {
 }
 
 fn list(s: &str) -> Vec<String> {
-    s.split(',').filter(|x| !x.is_empty()).map(String::from).collect()
+    s.split(',')
+        .filter(|x| !x.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 fn floats(s: &str) -> Vec<f32> {
@@ -106,10 +109,10 @@ fn parse_args() -> Args {
             "--parts" => a.parts = list(&v),
             "--kinds" => a.kinds = list(&v),
             "--index" => {
-                a.cfg.index = if v == "brute" {
-                    IndexKind::Brute
-                } else {
-                    IndexKind::Auto
+                a.cfg.index = match v.as_str() {
+                    "brute" => IndexKind::Brute,
+                    "tree" => IndexKind::Tree,
+                    _ => IndexKind::Auto,
                 }
             }
             "--voxel" => a.cfg.descriptor.voxel = v.parse().expect("--voxel: a number"),
@@ -210,7 +213,10 @@ enum Detector {
 
 impl Detector {
     fn pose_dependent(&self) -> bool {
-        matches!(self, Detector::Nearest(_) | Detector::Raw(_) | Detector::Reg(_))
+        matches!(
+            self,
+            Detector::Nearest(_) | Detector::Raw(_) | Detector::Reg(_)
+        )
     }
 
     fn score(&self, scan: &[[f32; 3]]) -> Result<(Vec<f32>, f32)> {
@@ -336,7 +342,10 @@ fn main() -> Result<()> {
             if m.is_mesh() {
                 m = sample_surface(&m, 30_000, &mut rng)?;
             }
-            m.points.iter().map(|&p| training.frame.to_training(p)).collect::<Vec<_>>()
+            m.points
+                .iter()
+                .map(|&p| training.frame.to_training(p))
+                .collect::<Vec<_>>()
         };
         let mut detectors = Vec::new();
         for kind in &a.kinds {
@@ -358,13 +367,17 @@ fn main() -> Result<()> {
                 continue;
             }
             let cat = load_category(layout, &a.root.join(dir), part)?;
-            let mut collected: Vec<Collected> = detectors.iter().map(|_| Collected::default()).collect();
+            let mut collected: Vec<Collected> =
+                detectors.iter().map(|_| Collected::default()).collect();
             let mut unregistered = 0;
             let t0 = Instant::now();
             for s in &cat.test {
                 let cloud = load_test_points(s)?;
-                let fixed: Vec<[f32; 3]> =
-                    cloud.points.iter().map(|&p| training.frame.to_training(p)).collect();
+                let fixed: Vec<[f32; 3]> = cloud
+                    .points
+                    .iter()
+                    .map(|&p| training.frame.to_training(p))
+                    .collect();
                 let r = register(&fixed, &training.target, &reg)?;
                 if !r.registered {
                     unregistered += 1;
@@ -409,11 +422,16 @@ fn main() -> Result<()> {
             }
         }
     }
-    println!("\n# Means over {} parts (object AUROC / point AUROC, object AP / point AP)", parts.len());
+    println!(
+        "\n# Means over {} parts (object AUROC / point AUROC, object AP / point AP)",
+        parts.len()
+    );
     for (track, kinds) in &results {
         println!("\n### {track}\n\n| kind | object AUROC | point AUROC | object AP | point AP | object AUROC per defect |\n|---|---|---|---|---|---|");
         for kind in &a.kinds {
-            let Some(rows) = kinds.get(kind) else { continue };
+            let Some(rows) = kinds.get(kind) else {
+                continue;
+            };
             let m = |f: fn(&Row) -> f64| rows.values().map(f).sum::<f64>() / rows.len() as f64;
             let mut defects: BTreeMap<String, (f64, usize)> = BTreeMap::new();
             for r in rows.values() {

@@ -4,8 +4,8 @@
 //! known bump.
 
 use po3ad_core::membank::{
-    greedy_coreset, BankConfig, BtfFpfh, BtfRaw, FeatureIndex, IndexKind, ObjectScore,
-    PatchCore, RegBank,
+    greedy_coreset, BankConfig, BtfFpfh, BtfRaw, FeatureIndex, IndexKind, ObjectScore, PatchCore,
+    RegBank,
 };
 use po3ad_core::PointCloud;
 use rand::{Rng, SeedableRng};
@@ -13,7 +13,9 @@ use rand_chacha::ChaCha8Rng;
 
 fn random_rows(n: usize, dim: usize, seed: u64) -> Vec<f32> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    (0..n * dim).map(|_| rng.random_range(-1.0f32..1.0)).collect()
+    (0..n * dim)
+        .map(|_| rng.random_range(-1.0f32..1.0))
+        .collect()
 }
 
 fn d2_f64(a: &[f32], b: &[f32]) -> f64 {
@@ -28,9 +30,14 @@ fn knn_matches_brute_force_for_every_backend() {
     for dim in [3usize, 33, 99, 7] {
         let bank = random_rows(600, dim, dim as u64);
         let queries = random_rows(40, dim, 100 + dim as u64);
-        for kind in [IndexKind::Auto, IndexKind::Brute] {
+        for kind in [IndexKind::Auto, IndexKind::Tree, IndexKind::Brute] {
             let index = FeatureIndex::new(dim, bank.clone(), kind).unwrap();
-            assert_eq!(index.uses_tree(), kind == IndexKind::Auto && dim != 7);
+            let tree = match kind {
+                IndexKind::Auto => dim == 3,
+                IndexKind::Tree => dim != 7,
+                IndexKind::Brute => false,
+            };
+            assert_eq!(index.uses_tree(), tree);
             for q in queries.chunks(dim) {
                 let mut expect: Vec<(usize, f64)> = bank
                     .chunks(dim)
@@ -56,7 +63,7 @@ fn index_rejects_bad_rows_and_round_trips_through_json() {
     assert!(FeatureIndex::new(3, vec![0.0; 7], IndexKind::Auto).is_err());
     assert!(FeatureIndex::new(3, vec![], IndexKind::Auto).is_err());
     assert!(FeatureIndex::new(3, vec![f32::NAN, 0.0, 0.0], IndexKind::Auto).is_err());
-    let index = FeatureIndex::new(33, random_rows(50, 33, 1), IndexKind::Auto).unwrap();
+    let index = FeatureIndex::new(33, random_rows(50, 33, 1), IndexKind::Tree).unwrap();
     assert!(index.knn(&[0.0; 3], 1).is_err());
     let json = serde_json::to_string(&index).unwrap();
     let back: FeatureIndex = serde_json::from_str(&json).unwrap();
@@ -167,8 +174,7 @@ fn detectors_find_a_bump_and_survive_serialization() {
         ("patchcore", |t, c| {
             let d = PatchCore::fit(t, c).unwrap();
             assert!(d.len() * 5 < d.full_len, "coreset keeps ~10 %");
-            let d: PatchCore =
-                serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
+            let d: PatchCore = serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
             Box::new(move |s| d.score(s).unwrap())
         }),
         ("reg-bank", |t, c| {
@@ -193,7 +199,12 @@ fn detectors_find_a_bump_and_survive_serialization() {
                 .collect();
             v.iter().sum::<f32>() / v.len() as f32
         };
-        assert!(mean(1) > 2.0 * mean(0), "{name}: bump {} vs rest {}", mean(1), mean(0));
+        assert!(
+            mean(1) > 2.0 * mean(0),
+            "{name}: bump {} vs rest {}",
+            mean(1),
+            mean(0)
+        );
     }
 }
 

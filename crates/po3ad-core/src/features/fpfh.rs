@@ -148,7 +148,12 @@ fn fpfh_with_tree(
             let mut nb: Vec<(u32, f64)> = tree
                 .within(p, radius * (1.0 + 1e-5))
                 .into_iter()
-                .map(|(j, _)| (j as u32, dot(sub(widen(points[j]), pw), sub(widen(points[j]), pw))))
+                .map(|(j, _)| {
+                    (
+                        j as u32,
+                        dot(sub(widen(points[j]), pw), sub(widen(points[j]), pw)),
+                    )
+                })
                 .filter(|&(_, d2)| d2 < r2)
                 .collect();
             nb.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
@@ -273,7 +278,12 @@ mod tests {
 
     #[test]
     fn lonely_point_gets_zero_and_blocks_sum_to_200() {
-        let pts = [[0.0, 0.0, 0.0], [0.1, 0.0, 0.01], [0.0, 0.1, 0.02], [5.0, 5.0, 5.0]];
+        let pts = [
+            [0.0, 0.0, 0.0],
+            [0.1, 0.0, 0.01],
+            [0.0, 0.1, 0.02],
+            [5.0, 5.0, 5.0],
+        ];
         let nrm = [[0.0, 0.0, 1.0]; 4];
         let f = fpfh(&pts, &nrm, 0.5, usize::MAX).unwrap();
         assert_eq!(f[3], [0.0; FPFH_DIM]);

@@ -65,7 +65,11 @@ pub(super) fn describe_training(
 ) -> Result<(Vec<Described>, usize)> {
     let mut out = Vec::new();
     for c in training.iter().filter(|c| !c.is_empty()) {
-        out.push(describe(&c.points, c.normals.as_deref(), &config.descriptor)?);
+        out.push(describe(
+            &c.points,
+            c.normals.as_deref(),
+            &config.descriptor,
+        )?);
     }
     Ok((out, config.descriptor.dim()))
 }

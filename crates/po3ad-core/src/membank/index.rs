@@ -4,10 +4,12 @@
 //! - a kiddo `ImmutableKdTree` for the lengths the detectors use (3: positions, 33 /
 //!   66 / 99: one to three FPFH radii); kiddo's trees are const-generic, so only these
 //!   lengths are instantiated;
-//! - brute force over the rows with rayon, for any length. FPFH banks live on a
-//!   low-dimensional manifold of the 33-D space, so the tree still prunes well there;
-//!   `examples/bank_bench.rs --index brute` measures the two side by side
-//!   (notes/baselines.md).
+//! - brute force over the rows with rayon, for any length.
+//!
+//! Measured side by side (notes/baselines.md, `examples/bank_bench.rs --index`): on a
+//! 26k-row bank of 33-value FPFH rows the tree took 1.8× the brute-force time (a k-d
+//! tree hardly prunes in 33 dimensions), while for 3-D positions it is far faster. So
+//! [`IndexKind::Auto`] uses the tree for 3 values a row only.
 //!
 //! Serialized as the rows only; the tree is rebuilt on load.
 
@@ -21,9 +23,11 @@ use std::num::NonZero;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IndexKind {
-    /// k-d tree when the length has one (3, 33, 66, 99), brute force otherwise.
+    /// k-d tree for 3 values a row, brute force otherwise (the measured faster).
     #[default]
     Auto,
+    /// k-d tree whenever the length has one (3, 33, 66, 99).
+    Tree,
     /// Always brute force.
     Brute,
 }
@@ -95,7 +99,11 @@ fn tree_of<const K: usize>(values: &[f32]) -> ImmutableKdTree<f32, K> {
     ImmutableKdTree::new_from_slice(&rows).expect("a bank holds fewer than u32::MAX rows")
 }
 
-fn tree_knn<const K: usize>(t: &ImmutableKdTree<f32, K>, q: &[f32], k: NonZero<usize>) -> Vec<(usize, f32)> {
+fn tree_knn<const K: usize>(
+    t: &ImmutableKdTree<f32, K>,
+    q: &[f32],
+    k: NonZero<usize>,
+) -> Vec<(usize, f32)> {
     let q: [f32; K] = std::array::from_fn(|a| q[a]);
     t.query(&q)
         .nearest_n::<SquaredEuclidean<f32>>(k)
@@ -117,10 +125,14 @@ impl FeatureIndex {
             )));
         }
         if values.iter().any(|v| !v.is_finite()) {
-            return Err(Error::Invalid("memory bank: non-finite feature values".into()));
+            return Err(Error::Invalid(
+                "memory bank: non-finite feature values".into(),
+            ));
         }
         if values.len() / dim > u32::MAX as usize {
-            return Err(Error::Invalid("memory bank: more than u32::MAX rows".into()));
+            return Err(Error::Invalid(
+                "memory bank: more than u32::MAX rows".into(),
+            ));
         }
         Ok(Self::build(BankRows { dim, values, kind }, kind))
     }
@@ -129,11 +141,11 @@ impl FeatureIndex {
         let v = &rows.values;
         let tree = match (kind, rows.dim) {
             (IndexKind::Brute, _) => Tree::None,
-            (IndexKind::Auto, 3) => Tree::D3(tree_of::<3>(v)),
-            (IndexKind::Auto, 33) => Tree::D33(tree_of::<33>(v)),
-            (IndexKind::Auto, 66) => Tree::D66(tree_of::<66>(v)),
-            (IndexKind::Auto, 99) => Tree::D99(tree_of::<99>(v)),
-            (IndexKind::Auto, _) => Tree::None,
+            (IndexKind::Auto | IndexKind::Tree, 3) => Tree::D3(tree_of::<3>(v)),
+            (IndexKind::Tree, 33) => Tree::D33(tree_of::<33>(v)),
+            (IndexKind::Tree, 66) => Tree::D66(tree_of::<66>(v)),
+            (IndexKind::Tree, 99) => Tree::D99(tree_of::<99>(v)),
+            _ => Tree::None,
         };
         Self { rows, kind, tree }
     }

@@ -106,7 +106,11 @@ impl RegBank {
         }
         let feature_scale = median(feat_terms);
         let position_scale = median(pos_terms);
-        let feature_scale = if feature_scale > 0.0 { feature_scale } else { 1.0 };
+        let feature_scale = if feature_scale > 0.0 {
+            feature_scale
+        } else {
+            1.0
+        };
         let position_scale = if position_scale > 0.0 {
             position_scale
         } else {
