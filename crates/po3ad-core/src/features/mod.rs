@@ -84,6 +84,49 @@ pub fn describe(
     normals: Option<&[[f32; 3]]>,
     cfg: &DescriptorConfig,
 ) -> Result<Described> {
+    let (thinned, est) = thin_with_normals(points, normals, cfg)?;
+    let features = multi_scale_fpfh(&thinned, &est, &cfg.radii, cfg.max_nn)?;
+    Ok(Described {
+        points: thinned,
+        features,
+        dim: cfg.dim(),
+    })
+}
+
+/// [`describe`] of a scan without normals, twice: with the estimated normals and with
+/// every normal flipped. A one-sided scan's normals are oriented by a vote (away from
+/// the scan's centroid) that comes out inward for some views, and FPFH depends on the
+/// sign, so a caller keeps the description that matches its bank better (as
+/// registration does).
+pub fn describe_both_signs(points: &[[f32; 3]], cfg: &DescriptorConfig) -> Result<[Described; 2]> {
+    let (thinned, est) = thin_with_normals(points, None, cfg)?;
+    let flipped: Vec<[f32; 3]> = est.iter().map(|n| [-n[0], -n[1], -n[2]]).collect();
+    let a = multi_scale_fpfh(&thinned, &est, &cfg.radii, cfg.max_nn)?;
+    let b = multi_scale_fpfh(&thinned, &flipped, &cfg.radii, cfg.max_nn)?;
+    let dim = cfg.dim();
+    Ok([
+        Described {
+            points: thinned.clone(),
+            features: a,
+            dim,
+        },
+        Described {
+            points: thinned,
+            features: b,
+            dim,
+        },
+    ])
+}
+
+/// Points and their normals.
+type PointsAndNormals = (Vec<[f32; 3]>, Vec<[f32; 3]>);
+
+/// Thinned points and their PCA normals (signed by the given normals when present).
+fn thin_with_normals(
+    points: &[[f32; 3]],
+    normals: Option<&[[f32; 3]]>,
+    cfg: &DescriptorConfig,
+) -> Result<PointsAndNormals> {
     cfg.validate()?;
     let thinned = thin(points, normals, cfg.voxel)?;
     if thinned.len() < cfg.normal_k {
@@ -103,12 +146,7 @@ pub fn describe(
             }
         }
     }
-    let features = multi_scale_fpfh(&thinned.points, &est, &cfg.radii, cfg.max_nn)?;
-    Ok(Described {
-        points: thinned.points,
-        features,
-        dim: cfg.dim(),
-    })
+    Ok((thinned.points, est))
 }
 
 /// Voxel-thin a cloud (with its normals when given), checking the input first.

@@ -3,7 +3,9 @@
 //! feature. [`BtfRaw`]: the feature is the position (so it needs scans in the training
 //! frame); [`BtfFpfh`]: the (multi-scale) FPFH descriptor (pose-invariant).
 
-use super::{check_scan, check_training, interpolate, BankConfig, FeatureIndex};
+use super::{
+    check_scan, check_training, describe_and_score, interpolate, BankConfig, FeatureIndex,
+};
 use crate::features::{describe, thin, Described};
 use crate::{PointCloud, Result};
 use serde::{Deserialize, Serialize};
@@ -105,13 +107,14 @@ impl BtfFpfh {
     /// Per-point scores of `scan` (training units, any pose) and the object score.
     pub fn score(&self, scan: &[[f32; 3]]) -> Result<(Vec<f32>, f32)> {
         check_scan(scan)?;
-        let d = describe(scan, None, &self.config.descriptor)?;
-        let s: Vec<f32> = self
-            .bank
-            .nearest_many(&d.features)?
-            .into_iter()
-            .map(|(_, d2)| d2.sqrt())
-            .collect();
+        let (d, s) = describe_and_score(scan, &self.config, |d| {
+            Ok(self
+                .bank
+                .nearest_many(&d.features)?
+                .into_iter()
+                .map(|(_, d2)| d2.sqrt())
+                .collect())
+        })?;
         let point = interpolate(&d.points, &s, scan, self.config.interpolation_k);
         let object = self.config.object.apply(&point);
         Ok((point, object))

@@ -16,7 +16,7 @@ use rayon::prelude::*;
 /// the order they were chosen. Ties go to the lowest index. `count` is capped at the
 /// number of rows; fewer come back when the rest would duplicate chosen rows.
 pub fn greedy_coreset(values: &[f32], dim: usize, count: usize, seed: u64) -> Result<Vec<usize>> {
-    if dim == 0 || values.len() % dim != 0 {
+    if dim == 0 || !values.len().is_multiple_of(dim) {
         return Err(Error::Invalid(format!(
             "coreset: {} values do not make whole rows of {dim}",
             values.len()

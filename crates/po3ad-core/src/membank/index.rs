@@ -118,7 +118,7 @@ impl FeatureIndex {
     /// is not a multiple of `dim`, an empty bank, non-finite values, or more rows than
     /// `u32::MAX`.
     pub fn new(dim: usize, values: Vec<f32>, kind: IndexKind) -> Result<Self> {
-        if dim == 0 || values.is_empty() || values.len() % dim != 0 {
+        if dim == 0 || values.is_empty() || !values.len().is_multiple_of(dim) {
             return Err(Error::Invalid(format!(
                 "memory bank: {} values do not make whole rows of {dim}, or the bank is empty",
                 values.len()
@@ -203,7 +203,7 @@ impl FeatureIndex {
 
     /// [`nearest`](Self::nearest) for many queries (row-major, `dim` a row), in parallel.
     pub fn nearest_many(&self, queries: &[f32]) -> Result<Vec<(usize, f32)>> {
-        if queries.len() % self.rows.dim != 0 {
+        if !queries.len().is_multiple_of(self.rows.dim) {
             return Err(Error::Invalid(format!(
                 "memory bank: {} query values are not whole rows of {}",
                 queries.len(),

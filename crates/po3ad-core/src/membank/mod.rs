@@ -91,6 +91,10 @@ pub struct BankConfig {
     pub position_k: usize,
     /// RegBank: weight of the (normalised) position distance beside the feature term.
     pub position_weight: f32,
+    /// Score each scan with its estimated normals and with them all flipped, keeping
+    /// the sign whose scores have the lower median (see
+    /// [`crate::features::describe_both_signs`]); doubles the FPFH kinds' scoring work.
+    pub try_flipped_normals: bool,
     pub seed: u64,
 }
 
@@ -105,6 +109,7 @@ impl Default for BankConfig {
             reweight_k: 3,
             position_k: 16,
             position_weight: 1.0,
+            try_flipped_normals: true,
             seed: 42,
         }
     }
@@ -194,4 +199,35 @@ pub fn interpolate(scored: &[[f32; 3]], scores: &[f32], scan: &[[f32; 3]], k: us
             (num / den) as f32
         })
         .collect()
+}
+
+/// Describe `scan` ([`crate::features::describe`], or both normal signs when the
+/// configuration asks) and score the description(s) with `score`; returns the
+/// description and the scores whose median is lower.
+fn describe_and_score<F>(
+    scan: &[[f32; 3]],
+    cfg: &BankConfig,
+    score: F,
+) -> Result<(crate::features::Described, Vec<f32>)>
+where
+    F: Fn(&crate::features::Described) -> Result<Vec<f32>>,
+{
+    if !cfg.try_flipped_normals {
+        let d = crate::features::describe(scan, None, &cfg.descriptor)?;
+        let s = score(&d)?;
+        return Ok((d, s));
+    }
+    let [a, b] = crate::features::describe_both_signs(scan, &cfg.descriptor)?;
+    let sa = score(&a)?;
+    let sb = score(&b)?;
+    let median = |v: &[f32]| {
+        let mut v = v.to_vec();
+        v.sort_by(f32::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(0.0)
+    };
+    Ok(if median(&sb) < median(&sa) {
+        (b, sb)
+    } else {
+        (a, sa)
+    })
 }

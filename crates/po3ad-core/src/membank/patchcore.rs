@@ -8,9 +8,11 @@
 //! cannot overflow. With [`super::ObjectScore::TopMean`] no re-weighting is applied.
 
 use super::btf::describe_training;
-use super::{check_scan, check_training, coreset::greedy_coreset, interpolate, BankConfig};
+use super::{
+    check_scan, check_training, coreset::greedy_coreset, describe_and_score, interpolate,
+    BankConfig,
+};
 use super::{FeatureIndex, ObjectScore};
-use crate::features::describe;
 use crate::{PointCloud, Result};
 use serde::{Deserialize, Serialize};
 
@@ -56,9 +58,14 @@ impl PatchCore {
     /// Per-point scores of `scan` (training units, any pose) and the object score.
     pub fn score(&self, scan: &[[f32; 3]]) -> Result<(Vec<f32>, f32)> {
         check_scan(scan)?;
-        let d = describe(scan, None, &self.config.descriptor)?;
-        let nearest = self.bank.nearest_many(&d.features)?;
-        let s: Vec<f32> = nearest.iter().map(|&(_, d2)| d2.sqrt()).collect();
+        let (d, s) = describe_and_score(scan, &self.config, |d| {
+            Ok(self
+                .bank
+                .nearest_many(&d.features)?
+                .into_iter()
+                .map(|(_, d2)| d2.sqrt())
+                .collect())
+        })?;
         let point = interpolate(&d.points, &s, scan, self.config.interpolation_k);
         let object = match self.config.object {
             ObjectScore::Max if self.config.reweight_k > 0 => {
@@ -70,7 +77,7 @@ impl PatchCore {
                     }
                 }
                 let f = &d.features[top * d.dim..(top + 1) * d.dim];
-                let m_star = self.bank.row(nearest[top].0);
+                let m_star = self.bank.row(self.bank.nearest(f)?.0);
                 let mut sum = 0.0f64;
                 for (j, _) in self.bank.knn(m_star, self.config.reweight_k)? {
                     let dist = super::index::squared_distance(f, self.bank.row(j)).sqrt();

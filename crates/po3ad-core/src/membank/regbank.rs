@@ -13,8 +13,10 @@
 
 use super::btf::describe_training;
 use super::index::squared_distance;
-use super::{check_scan, check_training, interpolate, BankConfig, FeatureIndex, IndexKind};
-use crate::features::describe;
+use super::{
+    check_scan, check_training, describe_and_score, interpolate, BankConfig, FeatureIndex,
+    IndexKind,
+};
 use crate::geometry::KdTree;
 use crate::{Error, PointCloud, Result};
 use rayon::prelude::*;
@@ -150,27 +152,28 @@ impl RegBank {
                 self.features.len()
             )));
         }
-        let d = describe(scan, None, &self.config.descriptor)?;
-        if d.dim != self.features.dim() {
-            return Err(Error::Invalid(format!(
-                "reg-bank: descriptors of {} values, the bank's have {}",
-                d.dim,
-                self.features.dim()
-            )));
-        }
-        let s: Vec<f32> = (0..d.points.len())
-            .into_par_iter()
-            .map(|i| {
-                let (ft, pt) = terms(
-                    d.points[i],
-                    &d.features[i * d.dim..(i + 1) * d.dim],
-                    self.config.position_k,
-                    |p, k| self.positions.knn(&p, k).unwrap_or_default(),
-                    |j| self.features.row(j).to_vec(),
-                );
-                ft / self.feature_scale + self.config.position_weight * pt / self.position_scale
-            })
-            .collect();
+        let (d, s) = describe_and_score(scan, &self.config, |d| {
+            if d.dim != self.features.dim() {
+                return Err(Error::Invalid(format!(
+                    "reg-bank: descriptors of {} values, the bank's have {}",
+                    d.dim,
+                    self.features.dim()
+                )));
+            }
+            Ok((0..d.points.len())
+                .into_par_iter()
+                .map(|i| {
+                    let (ft, pt) = terms(
+                        d.points[i],
+                        &d.features[i * d.dim..(i + 1) * d.dim],
+                        self.config.position_k,
+                        |p, k| self.positions.knn(&p, k).unwrap_or_default(),
+                        |j| self.features.row(j).to_vec(),
+                    );
+                    ft / self.feature_scale + self.config.position_weight * pt / self.position_scale
+                })
+                .collect())
+        })?;
         let point = interpolate(&d.points, &s, scan, self.config.interpolation_k);
         let object = self.config.object.apply(&point);
         Ok((point, object))
