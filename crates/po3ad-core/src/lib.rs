@@ -11,9 +11,11 @@
 pub mod cloud;
 pub mod dataset;
 pub mod error;
+pub mod features;
 pub mod frame;
 pub mod geometry;
 pub mod io;
+pub mod membank;
 pub mod metrics;
 pub mod pseudo;
 pub mod registration;
