@@ -1,11 +1,12 @@
 //! Global registration without an initial guess: feature correspondences (nearest
 //! neighbour in FPFH space), then RANSAC over 3-correspondence samples.
 //!
-//! A sample is pruned before any fitting when (a) its three source edges and three
-//! target edges differ in length by more than the similarity ratio (a rigid motion
-//! keeps lengths), (b) an edge is shorter than `min_edge` (a tiny triangle gives an
-//! unstable rotation) or (c) after the fit a sampled normal pair disagrees by more
-//! than 60° (sign ignored). Survivors are scored by the number of correspondences
+//! A sample is drawn *guided*: the 2nd and 3rd correspondences are redrawn (a few
+//! times) until (a) their source and target edges to the ones already drawn agree in
+//! length within the similarity ratio (a rigid motion keeps lengths) and (b) no edge
+//! is shorter than `min_edge` (a tiny triangle gives an unstable rotation); a sample
+//! is dropped when (c) after the fit a sampled normal pair disagrees by more than 60°
+//! (sign ignored). Survivors are scored by the number of correspondences
 //! brought within `inlier_distance`. The best few *distinct* hypotheses (rotation or
 //! translation apart) are kept, each refitted on its inliers, for the caller to
 //! refine with ICP.
@@ -27,6 +28,8 @@ const CHUNKS: usize = 16;
 const SAME_ANGLE: f64 = 0.1;
 /// cos 60°: largest accepted angle between a fitted source normal and its target's.
 const NORMAL_COS: f32 = 0.5;
+/// Draws allowed to find a compatible 2nd (and 3rd) correspondence per sample.
+const GUIDED_TRIES: usize = 24;
 
 pub(crate) struct RansacParams {
     pub iterations: usize,
@@ -208,24 +211,29 @@ fn one_sample(
     rng: &mut ChaCha8Rng,
 ) -> Option<Hypothesis> {
     let n = corrs.len();
+    let s_of = |k: usize| src[corrs[k].0 as usize];
+    let t_of = |k: usize| tgt[corrs[k].1 as usize];
+    // A rigid motion keeps lengths: a pair is compatible when its source and target
+    // edges are both long enough and of similar length.
+    let compatible = |x: usize, y: usize| {
+        let ds = norm(sub(s_of(x), s_of(y)));
+        let dt = norm(sub(t_of(x), t_of(y)));
+        ds >= p.min_edge && dt >= p.min_edge && ds.min(dt) >= p.edge_similarity * ds.max(dt)
+    };
+    // Guided sampling: the 2nd and 3rd correspondences are drawn among those
+    // compatible with the ones already drawn. With repetitive geometry (gear teeth)
+    // few matches are right; drawing three at once finds an all-right triple with
+    // probability ~p³, drawing compatible ones ~p·p/(p+q)·p/(p+q²) (q: chance a wrong
+    // match is compatible), orders of magnitude more often.
     let a = rng.random_range(0..n);
-    let b = rng.random_range(0..n);
-    let c = rng.random_range(0..n);
-    if a == b || b == c || a == c {
-        return None;
-    }
-    let s = [a, b, c].map(|k| src[corrs[k].0 as usize]);
-    let t = [a, b, c].map(|k| tgt[corrs[k].1 as usize]);
-    for (x, y) in [(0, 1), (1, 2), (0, 2)] {
-        let ds = norm(sub(s[x], s[y]));
-        let dt = norm(sub(t[x], t[y]));
-        if ds < p.min_edge || dt < p.min_edge {
-            return None;
-        }
-        if ds.min(dt) < p.edge_similarity * ds.max(dt) {
-            return None;
-        }
-    }
+    let b = (0..GUIDED_TRIES)
+        .map(|_| rng.random_range(0..n))
+        .find(|&k| k != a && compatible(a, k))?;
+    let c = (0..GUIDED_TRIES)
+        .map(|_| rng.random_range(0..n))
+        .find(|&k| k != a && k != b && compatible(a, k) && compatible(b, k))?;
+    let s = [a, b, c].map(s_of);
+    let t = [a, b, c].map(t_of);
     let fit = kabsch(s.iter().copied().zip(t.iter().copied()))?;
     for k in [a, b, c] {
         let ns = src_n[corrs[k].0 as usize];

@@ -29,6 +29,29 @@ pub(crate) fn point_to_plane(
     d_start: f32,
     d_end: f32,
 ) -> Rigid {
+    point_to_plane_weighted(src, tgt, init, iterations, d_start, d_end, false)
+}
+
+/// Tukey biweight tuning constant (95 % efficiency under Gaussian residuals).
+const TUKEY_C: f64 = 4.685;
+/// 1 / Φ⁻¹(3/4): the MAD of a Gaussian sample times this is its standard deviation.
+const MAD_TO_SIGMA: f64 = 1.4826;
+
+/// As [`point_to_plane`]; with `robust`, every pair is weighted by Tukey's biweight
+/// of its plane residual, `w = (1 − (r/c)²)²` for `|r| < c`, 0 beyond, with
+/// `c = 4.685 σ̂` and `σ̂` the residuals' MAD scale (never below `d_end / 20`, so a
+/// perfect fit does not reject everything). A defect (a bulge, a dent: residuals of
+/// several σ̂ over a small part of the scan) then stops pulling the pose, where
+/// squared residuals would let it tilt the whole scan towards it.
+pub(crate) fn point_to_plane_weighted(
+    src: &[V3],
+    tgt: &IcpTarget,
+    init: Rigid,
+    iterations: usize,
+    d_start: f32,
+    d_end: f32,
+    robust: bool,
+) -> Rigid {
     let mut cur = init;
     let half = (iterations / 2).max(1);
     for it in 0..iterations {
@@ -51,12 +74,34 @@ pub(crate) fn point_to_plane(
                 Some((Vector6::new(c[0], c[1], c[2], n[0], n[1], n[2]), r))
             })
             .collect();
+        let terms: Vec<(Vector6<f64>, f64)> = terms.into_iter().flatten().collect();
+        let c = if robust {
+            let mut abs: Vec<f64> = terms.iter().map(|(_, r)| r.abs()).collect();
+            let mid = abs.len() / 2;
+            let med = if abs.is_empty() {
+                0.0
+            } else {
+                *abs.select_nth_unstable_by(mid, f64::total_cmp).1
+            };
+            (TUKEY_C * MAD_TO_SIGMA * med).max(d_end as f64 / 20.0)
+        } else {
+            f64::INFINITY
+        };
         let mut a = Matrix6::<f64>::zeros();
         let mut b = Vector6::<f64>::zeros();
         let mut count = 0usize;
-        for (j, r) in terms.into_iter().flatten() {
-            a += j * j.transpose();
-            b += j * r;
+        for (j, r) in terms {
+            let w = if robust {
+                let u = r / c;
+                if u.abs() >= 1.0 {
+                    continue;
+                }
+                (1.0 - u * u) * (1.0 - u * u)
+            } else {
+                1.0
+            };
+            a += w * (j * j.transpose());
+            b += w * (j * r);
             count += 1;
         }
         if count < 6 {

@@ -47,6 +47,8 @@ mod fpfh;
 mod global;
 mod icp;
 mod rigid;
+pub mod truth;
+mod visibility;
 
 use crate::geometry::{estimate_normals, voxel_downsample, KdTree};
 use crate::{Error, PointCloud, Result};
@@ -56,6 +58,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rigid::{Rigid, V3};
 use serde::{Deserialize, Serialize};
+pub use truth::{evaluate_pose, part_size, pose_error, PoseError, Symmetry};
 
 /// Settings for [`register`] / [`refine`], in the units of the points. Defaults suit
 /// parts normalised to the unit sphere (radius ≈ 1).
@@ -101,6 +104,18 @@ pub struct RegistrationConfig {
     pub max_rmse: f32,
     /// RANSAC seed; equal seeds give bit-identical results.
     pub seed: u64,
+    /// Extra global rounds (RANSAC with the next seed, both normal signs) run while
+    /// the best pose is not [confident](Self::confident_fitness); a count, not a time
+    /// limit, so the result stays the same on any machine.
+    pub retries: usize,
+    /// Overlap and coverage above which a pose that passes the gate is taken without
+    /// further rounds.
+    pub confident_fitness: f32,
+    /// Weight the final ICP pass with Tukey's biweight (a defect does not pull the pose).
+    pub robust_kernel: bool,
+    /// Quality gate: least acceptable coverage (fraction of the template surface the
+    /// scan should show from its implied viewpoint that it does show; 0 = not gated).
+    pub min_coverage: f32,
 }
 
 impl Default for RegistrationConfig {
@@ -123,6 +138,10 @@ impl Default for RegistrationConfig {
             min_fitness: 0.75,
             max_rmse: 0.008,
             seed: 0,
+            retries: 2,
+            confident_fitness: 0.9,
+            robust_kernel: true,
+            min_coverage: 0.0,
         }
     }
 }
@@ -152,6 +171,16 @@ impl RegistrationConfig {
                 "registration: edge_similarity must be in (0, 1], got {}",
                 self.edge_similarity
             )));
+        }
+        for (name, v) in [
+            ("confident_fitness", self.confident_fitness),
+            ("min_coverage", self.min_coverage),
+        ] {
+            if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
+                return Err(Error::Invalid(format!(
+                    "registration: {name} must be in [0, 1], got {v}"
+                )));
+            }
         }
         if !(self.min_fitness.is_finite() && (0.0..=1.0).contains(&self.min_fitness)) {
             return Err(Error::Invalid(format!(
@@ -189,7 +218,12 @@ pub struct Registration {
     /// distance to the tangent plane (template normal) of the nearest template point,
     /// so it does not grow with the spacing of the template's samples.
     pub inlier_rmse: f32,
-    /// `fitness >= min_fitness && inlier_rmse <= max_rmse`.
+    /// Fraction of the template surface facing the scan's implied viewpoint (all of
+    /// it for an all-round scan) that has a scan point within
+    /// `max_correspondence_distance`: low when a view slipped onto a look-alike face.
+    #[serde(default)]
+    pub coverage: f32,
+    /// `fitness >= min_fitness && inlier_rmse <= max_rmse && coverage >= min_coverage`.
     pub registered: bool,
     /// Why `registered` is false (`None` when it is true).
     pub reason: Option<String>,
@@ -215,6 +249,7 @@ impl Registration {
             translation,
             fitness: 0.0,
             inlier_rmse: 0.0,
+            coverage: 0.0,
             registered: false,
             reason: Some("not evaluated".into()),
         }
@@ -235,13 +270,16 @@ impl Registration {
     pub fn inverse(&self) -> Self {
         let rt = self.rigid().r.transpose();
         let t = -(rt * self.rigid().t);
-        Self::from_rigid(
-            &Rigid { r: rt, t },
-            self.fitness,
-            self.inlier_rmse,
-            self.registered,
-            self.reason.clone(),
-        )
+        Self {
+            coverage: self.coverage,
+            ..Self::from_rigid(
+                &Rigid { r: rt, t },
+                self.fitness,
+                self.inlier_rmse,
+                self.registered,
+                self.reason.clone(),
+            )
+        }
     }
 
     /// Rotation angle of `R`, in radians.
@@ -265,6 +303,7 @@ impl Registration {
             translation: t.translation_array(),
             fitness: finite_or_zero(fitness),
             inlier_rmse: finite_or_zero(inlier_rmse),
+            coverage: 0.0,
             registered,
             reason,
         }
@@ -306,6 +345,11 @@ impl std::fmt::Debug for RegistrationTarget {
             .finish()
     }
 }
+
+/// RANSAC keeps this many times `ransac_candidates` hypotheses for the prescreen.
+const PRESCREEN: usize = 4;
+/// Scan points (even stride of the coarse copy) the prescreen measures overlap on.
+const PRESCREEN_POINTS: usize = 500;
 
 /// Coarse copies with fewer points than this cannot give meaningful features.
 const MIN_COARSE_POINTS: usize = 16;
@@ -477,16 +521,29 @@ struct Scored {
     t: Rigid,
     fitness: f32,
     rmse: f32,
+    coverage: f32,
 }
 
 impl Scored {
-    /// Overlap first, residual as a mild penalty (ranks candidates).
+    /// Ranks candidates: overlap (the scan lies on the template) and coverage (the
+    /// template surfaces the scan should show are there) equally, the residual as a
+    /// mild penalty. A half-tooth slip or a view slipped onto a look-alike face keeps
+    /// most of its overlap but loses coverage and residual.
     fn score(&self, cfg: &RegistrationConfig) -> f32 {
-        self.fitness - 0.25 * self.rmse / cfg.max_correspondence_distance
+        0.5 * (self.fitness + self.coverage) - 0.25 * self.rmse / cfg.max_correspondence_distance
     }
 
     fn passes(&self, cfg: &RegistrationConfig) -> bool {
-        self.fitness >= cfg.min_fitness && self.rmse <= cfg.max_rmse
+        self.fitness >= cfg.min_fitness
+            && self.rmse <= cfg.max_rmse
+            && self.coverage >= cfg.min_coverage
+    }
+
+    /// Good enough to stop searching.
+    fn confident(&self, cfg: &RegistrationConfig) -> bool {
+        self.passes(cfg)
+            && self.fitness >= cfg.confident_fitness
+            && self.coverage >= cfg.confident_fitness
     }
 }
 
@@ -502,7 +559,19 @@ fn score_of(
         &t,
         cfg.max_correspondence_distance,
     );
-    Scored { t, fitness, rmse }
+    let moved: Vec<V3> = fine.iter().map(|&p| t.apply(p)).collect();
+    let coverage = visibility::coverage(
+        &moved,
+        &target.icp_target(),
+        cfg.max_correspondence_distance,
+        2.0 * cfg.fine_voxel_size,
+    );
+    Scored {
+        t,
+        fitness,
+        rmse,
+        coverage,
+    }
 }
 
 fn better(a: Option<Scored>, b: Scored, cfg: &RegistrationConfig) -> Scored {
@@ -522,7 +591,13 @@ fn finish(s: Option<Scored>, cfg: &RegistrationConfig, why_none: &str) -> Regist
             Some(why_none.into()),
         );
     };
-    let reason = if s.fitness < cfg.min_fitness {
+    let reason = if s.coverage < cfg.min_coverage {
+        Some(format!(
+            "coverage {:.3} < min_coverage {:.3}: template surfaces the scan should show are \
+             missing",
+            s.coverage, cfg.min_coverage
+        ))
+    } else if s.fitness < cfg.min_fitness {
         Some(format!(
             "fitness {:.3} < min_fitness {:.3}: too little of the scan lies on the template",
             s.fitness, cfg.min_fitness
@@ -535,7 +610,10 @@ fn finish(s: Option<Scored>, cfg: &RegistrationConfig, why_none: &str) -> Regist
     } else {
         None
     };
-    Registration::from_rigid(&s.t, s.fitness, s.rmse, reason.is_none(), reason)
+    Registration {
+        coverage: finite_or_zero(s.coverage),
+        ..Registration::from_rigid(&s.t, s.fitness, s.rmse, reason.is_none(), reason)
+    }
 }
 
 /// Register `scan` (same units as the template, any pose, no normals needed) to
@@ -565,51 +643,102 @@ pub fn register(
         return Ok(r);
     }
     let normals = estimate_normals(&coarse, cfg.normal_k)?;
+    let flipped: Vec<V3> = normals.iter().map(|v| [-v[0], -v[1], -v[2]]).collect();
     let tree = KdTree::new(&coarse);
     let keypoints = sample_indices(coarse.len(), cfg.max_keypoints, cfg.seed);
     let fine = stride(&fine, cfg.max_icp_points);
+    // FPFH depends on the normal sign, and the sign of a one-sided view (a flat face,
+    // a concave bowl) cannot be read off the scan: both signs' features, always.
+    let sides = [
+        Side::new(&coarse, &normals, &tree, &keypoints, target, cfg),
+        Side::new(&coarse, &flipped, &tree, &keypoints, target, cfg),
+    ];
 
-    let mut best: Option<Scored> = None;
+    let mut pool: Vec<Scored> = Vec::new();
     let mut notes = Vec::new();
-    for flip in [false, true] {
-        let n: Vec<V3> = if flip {
-            normals.iter().map(|v| [-v[0], -v[1], -v[2]]).collect()
-        } else {
-            normals.clone()
-        };
-        match global_attempt(&coarse, &n, &tree, &keypoints, &fine, target, cfg) {
-            Ok(s) => best = Some(better(best, s, cfg)),
-            Err(note) => notes.push(note),
+    for round in 0..=cfg.retries {
+        let seed = cfg.seed.wrapping_add(round as u64);
+        for side in &sides {
+            match global_candidates(&coarse, side, &fine, target, cfg, seed) {
+                Ok(c) => pool.extend(c),
+                Err(note) => notes.push(note),
+            }
         }
-        if best.is_some_and(|b| b.passes(cfg)) {
+        pool.sort_by(|a, b| b.score(cfg).total_cmp(&a.score(cfg)));
+        dedup_poses(&mut pool, cfg.ransac_inlier_distance);
+        if pool.first().is_some_and(|b| b.confident(cfg)) {
             break;
         }
+    }
+    // The fine pass can reorder close candidates (a slip and the truth differ by less
+    // than the coarse scale): refine the best two, keep the better.
+    let mut best: Option<Scored> = None;
+    for s in pool.iter().take(2) {
+        best = Some(better(best, fine_pass(&fine, target, *s, cfg), cfg));
     }
     let why_none = format!("global registration found no pose: {}", notes.join("; "));
     Ok(finish(best, cfg, &why_none))
 }
 
-/// One global attempt with the given scan normals: features, RANSAC, ICP of the
-/// candidates, a final fine ICP. `Err` carries a note on why nothing was found.
-fn global_attempt(
+/// Scan normals of one sign and the feature correspondences they give (computed once,
+/// reused by every RANSAC round).
+struct Side {
+    normals: Vec<V3>,
+    corrs: Vec<(u32, u32)>,
+}
+
+impl Side {
+    fn new(
+        coarse: &[V3],
+        normals: &[V3],
+        tree: &KdTree,
+        keypoints: &[u32],
+        target: &RegistrationTarget,
+        cfg: &RegistrationConfig,
+    ) -> Self {
+        let (features, valid) = fpfh::fpfh(coarse, normals, tree, cfg.fpfh_radius);
+        let corrs = global::match_features(
+            &features,
+            &valid,
+            keypoints,
+            &target.features,
+            &target.feature_valid,
+            cfg.mutual_filter,
+            30,
+        );
+        Self {
+            normals: normals.to_vec(),
+            corrs,
+        }
+    }
+}
+
+/// Drop candidates that are near-duplicates of a better one (kept in order).
+fn dedup_poses(pool: &mut Vec<Scored>, tol: f32) {
+    let mut kept: Vec<Scored> = Vec::with_capacity(pool.len());
+    for s in pool.drain(..) {
+        let same = kept
+            .iter()
+            .any(|k| k.t.angle_to(&s.t) < 0.02 && (k.t.t - s.t.t).norm() < tol as f64 * 0.5);
+        if !same {
+            kept.push(s);
+        }
+    }
+    *pool = kept;
+}
+
+/// One global round with one normal sign: match features, RANSAC, point-to-plane ICP
+/// of every hypothesis on the coarse scan, each scored on the fine scan. `Err`
+/// carries a note on why nothing was found.
+fn global_candidates(
     coarse: &[V3],
-    normals: &[V3],
-    tree: &KdTree,
-    keypoints: &[u32],
+    side: &Side,
     fine: &[V3],
     target: &RegistrationTarget,
     cfg: &RegistrationConfig,
-) -> std::result::Result<Scored, String> {
-    let (feat, valid) = fpfh::fpfh(coarse, normals, tree, cfg.fpfh_radius);
-    let corrs = global::match_features(
-        &feat,
-        &valid,
-        keypoints,
-        &target.features,
-        &target.feature_valid,
-        cfg.mutual_filter,
-        30,
-    );
+    seed: u64,
+) -> std::result::Result<Vec<Scored>, String> {
+    let corrs = &side.corrs;
     if corrs.len() < 3 {
         return Err(format!("{} feature correspondences", corrs.len()));
     }
@@ -618,15 +747,15 @@ fn global_attempt(
         inlier_distance: cfg.ransac_inlier_distance,
         edge_similarity: cfg.edge_similarity,
         min_edge: 2.0 * cfg.voxel_size,
-        keep: cfg.ransac_candidates.max(1),
-        seed: cfg.seed,
+        keep: PRESCREEN * cfg.ransac_candidates.max(1),
+        seed,
     };
     let hyps = global::ransac(
         coarse,
-        normals,
+        &side.normals,
         &target.coarse_points,
         &target.coarse_normals,
-        &corrs,
+        corrs,
         &params,
     );
     if hyps.is_empty() {
@@ -636,27 +765,45 @@ fn global_attempt(
         ));
     }
     let icp_t = target.icp_target();
+    // Prescreen: RANSAC ranks by correspondence inliers, which repetitive geometry
+    // (teeth, bolt circles) fools; overlap of a small even subsample at the overlap
+    // distance is cheap and closer to what counts. The best `ransac_candidates` go on.
+    let probe = stride(coarse, PRESCREEN_POINTS);
+    let mut pre: Vec<(f32, usize)> = hyps
+        .iter()
+        .enumerate()
+        .map(|(k, h)| {
+            let (fit, _) = icp::evaluate(&probe, &icp_t, &h.t, cfg.max_correspondence_distance);
+            (fit, k)
+        })
+        .collect();
+    pre.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let chosen: Vec<global::Hypothesis> = pre
+        .iter()
+        .take(cfg.ransac_candidates.max(1))
+        .map(|&(_, k)| hyps[k])
+        .collect();
     let d_start = (2.0 * cfg.ransac_inlier_distance).max(cfg.max_correspondence_distance);
     let icp_src = stride(coarse, cfg.max_icp_points / 2);
-    let mut best: Option<Scored> = None;
-    for h in &hyps {
-        let t = icp::point_to_plane(
-            &icp_src,
-            &icp_t,
-            h.t,
-            cfg.icp_iterations,
-            d_start,
-            cfg.max_correspondence_distance,
-        );
-        best = Some(better(best, score_of(fine, target, t, cfg), cfg));
-    }
-    let Some(best) = best else {
-        return Err("no RANSAC hypothesis survived ICP".into());
-    };
-    Ok(fine_pass(fine, target, best, cfg))
+    Ok(chosen
+        .iter()
+        .map(|h| {
+            let t = icp::point_to_plane(
+                &icp_src,
+                &icp_t,
+                h.t,
+                cfg.icp_iterations,
+                d_start,
+                cfg.max_correspondence_distance,
+            );
+            score_of(fine, target, t, cfg)
+        })
+        .filter(|s| s.t.is_finite())
+        .collect())
 }
 
-/// Final ICP on the fine scan; kept only if it does not score worse.
+/// Final ICP on the fine scan (Tukey-weighted with `robust_kernel`); kept only if it
+/// does not score worse.
 fn fine_pass(
     fine: &[V3],
     target: &RegistrationTarget,
@@ -666,13 +813,14 @@ fn fine_pass(
     if cfg.fine_icp_iterations == 0 {
         return s;
     }
-    let t = icp::point_to_plane(
+    let t = icp::point_to_plane_weighted(
         fine,
         &target.icp_target(),
         s.t,
         cfg.fine_icp_iterations,
         cfg.max_correspondence_distance,
         0.5 * cfg.max_correspondence_distance,
+        cfg.robust_kernel,
     );
     better(Some(s), score_of(fine, target, t, cfg), cfg)
 }

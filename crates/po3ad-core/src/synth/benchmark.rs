@@ -1,6 +1,8 @@
 //! Writing a synthetic benchmark category: training templates (perturbed, subdivided
 //! copies of the normalized mesh) and test clouds (fresh surface samples, some with a
-//! defect), in the Anomaly-ShapeNet or Real3D-AD folder layout, plus `manifest.json`.
+//! defect), in the Anomaly-ShapeNet or Real3D-AD folder layout, plus `manifest.json`
+//! and `poses.csv` (every test cloud's true pose, identity when not posed; see
+//! [`super::pose::write_poses_csv`]).
 //!
 //! Determinism: every output file draws from its own ChaCha8 stream keyed by the seed,
 //! the category name and the file's index, so the same seed gives identical bytes
@@ -499,6 +501,12 @@ pub fn write_category(
         })
         .collect::<Result<Vec<_>>>()?;
 
+    super::pose::write_poses_csv(
+        &folders.category.join(super::pose::POSES_CSV),
+        tests
+            .iter()
+            .map(|t| (t.file.as_str(), t.pose.unwrap_or_else(RigidPose::identity))),
+    )?;
     let manifest_path = folders.category.join("manifest.json");
     let manifest = Manifest {
         category: name.to_string(),

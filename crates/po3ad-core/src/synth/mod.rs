@@ -24,6 +24,6 @@ pub use benchmark::{
     write_builtin_benchmark, write_category, Manifest, SynthConfig, SynthLayout, TestEntry,
 };
 pub use defects::{apply_defect, sample_defect, Defect, DefectKind, DefectShape};
-pub use pose::{random_pose, RigidPose};
+pub use pose::{random_pose, read_poses_csv, write_poses_csv, RigidPose, POSES_CSV};
 pub use scene::{SceneConfig, SceneEntry};
 pub use shapes::{builtin, BUILTIN_SHAPES};

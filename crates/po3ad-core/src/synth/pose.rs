@@ -2,9 +2,21 @@
 //! line arrive in any orientation unless a fixture holds them, so a detector must be
 //! measured on scans that are not in the training pose.
 
+use crate::io::atomic::write_atomic_with;
+use crate::{Error, Result};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// File name of the per-category pose table written beside `manifest.json`.
+pub const POSES_CSV: &str = "poses.csv";
+
+/// Header of [`POSES_CSV`]: the test file (relative to the benchmark root), the
+/// row-major rotation and the translation of `p_file = R p_canonical + t`.
+const POSE_COLUMNS: [&str; 13] = [
+    "file", "r00", "r01", "r02", "r10", "r11", "r12", "r20", "r21", "r22", "tx", "ty", "tz",
+];
 
 /// A rigid motion `p' = R p + t` applied to a whole test cloud (and its GT rows).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -33,6 +45,77 @@ impl RigidPose {
         let c = ((r[0][0] + r[1][1] + r[2][2] - 1.0) / 2.0).clamp(-1.0, 1.0);
         c.acos().to_degrees()
     }
+}
+
+/// Write `(file, pose)` rows as [`POSES_CSV`]: one line per test cloud, the pose that
+/// took the canonical (normalized mesh) frame to the file's coordinates. Plain CSV so
+/// that scripts (Open3D, numpy) can read the ground truth without the manifest.
+pub fn write_poses_csv<'a>(
+    path: &Path,
+    rows: impl Iterator<Item = (&'a str, RigidPose)>,
+) -> Result<()> {
+    let rows: Vec<(&str, RigidPose)> = rows.collect();
+    write_atomic_with(path, |w| {
+        let mut out = csv::Writer::from_writer(w);
+        out.write_record(POSE_COLUMNS)
+            .map_err(std::io::Error::other)?;
+        for (file, p) in &rows {
+            let mut rec = vec![file.to_string()];
+            for row in &p.rotation {
+                rec.extend(row.iter().map(|v| v.to_string()));
+            }
+            rec.extend(p.translation.iter().map(|v| v.to_string()));
+            out.write_record(&rec).map_err(std::io::Error::other)?;
+        }
+        out.flush()?;
+        Ok(())
+    })
+}
+
+/// Read a [`POSES_CSV`] table back: `(file, pose)` in file order. Errors name the
+/// file and the line of a malformed row.
+pub fn read_poses_csv(path: &Path) -> Result<Vec<(String, RigidPose)>> {
+    let bad = |what: String| Error::Invalid(format!("{}: {what}", path.display()));
+    let mut rd = csv::Reader::from_path(path).map_err(|e| bad(e.to_string()))?;
+    let header = rd.headers().map_err(|e| bad(e.to_string()))?.clone();
+    if header.iter().ne(POSE_COLUMNS.iter().copied()) {
+        return Err(bad(format!(
+            "header is {:?}, expected {}",
+            header.iter().collect::<Vec<_>>(),
+            POSE_COLUMNS.join(",")
+        )));
+    }
+    let mut out = Vec::new();
+    for (line, rec) in rd.records().enumerate() {
+        let rec = rec.map_err(|e| bad(e.to_string()))?;
+        let num = |k: usize| -> Result<f32> {
+            rec.get(k)
+                .and_then(|v| v.trim().parse::<f32>().ok())
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| {
+                    bad(format!(
+                        "row {}: column {} is not a finite number",
+                        line + 2,
+                        POSE_COLUMNS[k]
+                    ))
+                })
+        };
+        let mut rotation = [[0.0f32; 3]; 3];
+        for (i, row) in rotation.iter_mut().enumerate() {
+            for (j, v) in row.iter_mut().enumerate() {
+                *v = num(1 + 3 * i + j)?;
+            }
+        }
+        let translation = [num(10)?, num(11)?, num(12)?];
+        out.push((
+            rec[0].to_string(),
+            RigidPose {
+                rotation,
+                translation,
+            },
+        ));
+    }
+    Ok(out)
 }
 
 /// Row-major rotation of the unit quaternion `(w, x, y, z)`.
@@ -147,6 +230,27 @@ mod tests {
             (mean - expected_mean).abs() < 1.0,
             "{mean} vs {expected_mean}"
         );
+    }
+
+    #[test]
+    fn poses_csv_round_trips() {
+        let dir = std::env::temp_dir().join(format!("po3ad-poses-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(POSES_CSV);
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let poses: Vec<(String, RigidPose)> = (0..3)
+            .map(|i| {
+                (
+                    format!("pcd/a,b/test/{i}.pcd"),
+                    random_pose(180.0, 0.5, &mut rng),
+                )
+            })
+            .collect();
+        write_poses_csv(&path, poses.iter().map(|(f, p)| (f.as_str(), *p))).unwrap();
+        assert_eq!(read_poses_csv(&path).unwrap(), poses);
+        std::fs::write(&path, "file,r00\nx,1\n").unwrap();
+        assert!(read_poses_csv(&path).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

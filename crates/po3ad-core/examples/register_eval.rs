@@ -1,0 +1,394 @@
+//! Registration accuracy against the true pose, on synthetic benchmark tracks.
+//!
+//! Every test scan of every category is registered onto its category's first
+//! training template, placed as `po3ad` places it (`TrainingFrame::from_template`, the
+//! scan moved by `to_training`, then `registration::register`), and compared with
+//! the pose the generator applied (`manifest.json`: the test pose and the template's
+//! own jitter). Errors are to the nearest pose that is equivalent under the template's
+//! detected symmetries (`registration::Symmetry`).
+//!
+//! ```text
+//! cargo run --release -p po3ad-core --example register_eval -- [TRACK_ROOT ...]
+//! ```
+//! A track root holds `pcd/<cat>/manifest.json` (Anomaly-ShapeNet layout) or
+//! `Real3D-AD-PCD/<cat>/manifest.json` (Real3D-AD layout), as `po3ad synth` writes.
+//! Without arguments, four gear tracks (aligned, free, partial, partial-free) are
+//! synthesized from `../shared/data/meshes/gears.stl` into `target/reg-eval-synth/`.
+//!
+//! Environment:
+//! - `REG_CFG`: RegistrationConfig JSON overrides (missing fields = defaults).
+//! - `REG_CATS=a,b`: only these categories; `REG_LIMIT=n`: at most n scans each.
+//! - `REG_OUT=FILE`: per-scan CSV (default `target/register_eval.csv`).
+//! - `REG_EXPORT=DIR`: also write each category's template and the scans as placed
+//!   (PLY, training frame) for `scripts/open3d_register_bench.py`.
+//!   With `REG_EXPORT_ONLY=1` nothing is registered.
+//! - `REG_EXTERNAL=FILE`: a CSV of transforms from another method (columns `track,
+//!   category,file,r00..r22,tx,ty,tz,seconds`), evaluated with the same measures and
+//!   printed side by side.
+//! - `REG_SYNTH_POINTS=n`: points per synthesized test scan (default 30000).
+//!
+//! Success = rotation error ≤ 2° and translation error ≤ 1 % of the part size (twice
+//! the template's radius about its centroid).
+
+use nalgebra::{Matrix3, Rotation3, Unit, Vector3};
+use po3ad_core::frame::TrainingFrame;
+use po3ad_core::geometry::{ensure_normals, sample_surface};
+use po3ad_core::registration::{
+    evaluate_pose, part_size, pose_error, register, Registration, RegistrationConfig,
+    RegistrationTarget, Symmetry,
+};
+use po3ad_core::synth::{write_category, Manifest, SynthConfig, SynthLayout};
+use po3ad_core::{io, Error, PointCloud, Result};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+const MAX_ROT_DEG: f32 = 2.0;
+const MAX_TRANS_REL: f32 = 0.01;
+
+fn env_usize(name: &str) -> Option<usize> {
+    std::env::var(name).ok().and_then(|s| s.parse().ok())
+}
+
+/// The manifests under a track root, sorted by category.
+fn manifests(root: &Path) -> Result<Vec<(PathBuf, Manifest)>> {
+    let mut out = Vec::new();
+    for side in ["pcd", "Real3D-AD-PCD"] {
+        let dir = root.join(side);
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let m = e.path().join("manifest.json");
+            if m.is_file() {
+                let text = std::fs::read_to_string(&m).map_err(|e| Error::io(&m, e))?;
+                let man: Manifest = serde_json::from_str(&text)
+                    .map_err(|e| Error::Invalid(format!("{}: {e}", m.display())))?;
+                out.push((m, man));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.1.category.cmp(&b.1.category));
+    Ok(out)
+}
+
+fn m3(r: &[[f32; 3]; 3]) -> Matrix3<f64> {
+    Matrix3::from_fn(|i, j| r[i][j] as f64)
+}
+
+fn v3(p: [f32; 3]) -> Vector3<f64> {
+    Vector3::new(p[0] as f64, p[1] as f64, p[2] as f64)
+}
+
+/// The true map from a placed scan (training-frame input) to the template's training
+/// frame, as a rigid transform exact at `at`: the template is `D·Rot` of the canonical
+/// part (D = its scale jitter), the test file is `R_p·p + t_p` of it.
+fn truth(man: &Manifest, test: usize, frame: &TrainingFrame, at: [f32; 3]) -> Registration {
+    let tmpl = &man.templates[0];
+    let axis = Unit::new_normalize(v3(tmpl.rotation_axis));
+    let rot = Rotation3::from_axis_angle(&axis, (tmpl.rotation_deg as f64).to_radians());
+    let d = Matrix3::from_diagonal(&v3(tmpl.scale));
+    let (rp, tp) = match &man.tests[test].pose {
+        Some(p) => (m3(&p.rotation), v3(p.translation)),
+        None => (Matrix3::identity(), Vector3::zeros()),
+    };
+    let s = frame.scale as f64;
+    let o = v3(frame.origin);
+    let x = v3(at);
+    // Exact affine map at x: file point s·x + o → canonical → template → training.
+    let canon = rp.transpose() * (x * s + o - tp);
+    let train = (d * rot.matrix() * canon - o) / s;
+    let q = rot.matrix() * rp.transpose();
+    let b = train - q * x;
+    Registration::from_transform(
+        std::array::from_fn(|i| std::array::from_fn(|j| q[(i, j)] as f32)),
+        [b[0] as f32, b[1] as f32, b[2] as f32],
+    )
+}
+
+fn centroid(p: &[[f32; 3]]) -> [f32; 3] {
+    let n = p.len().max(1) as f64;
+    let s = p.iter().fold([0.0f64; 3], |a, q| {
+        [a[0] + q[0] as f64, a[1] + q[1] as f64, a[2] + q[2] as f64]
+    });
+    s.map(|v| (v / n) as f32)
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// External transforms keyed by (track, category, file).
+type External = BTreeMap<(String, String, String), (Registration, f64)>;
+
+fn read_external(path: &Path) -> Result<External> {
+    let mut rd = csv::Reader::from_path(path)
+        .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+    let mut out = External::new();
+    for rec in rd.records() {
+        let rec = rec.map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+        let num = |k: usize| -> Result<f32> {
+            rec.get(k)
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| Error::Invalid(format!("{}: bad column {k}", path.display())))
+        };
+        let mut r = [[0.0f32; 3]; 3];
+        for (i, row) in r.iter_mut().enumerate() {
+            for (j, v) in row.iter_mut().enumerate() {
+                *v = num(3 + 3 * i + j)?;
+            }
+        }
+        let t = [num(12)?, num(13)?, num(14)?];
+        let secs = num(15)? as f64;
+        out.insert(
+            (rec[0].to_string(), rec[1].to_string(), rec[2].to_string()),
+            (Registration::from_transform(r, t), secs),
+        );
+    }
+    Ok(out)
+}
+
+#[derive(Default)]
+struct Tally {
+    n: usize,
+    ok: usize,
+    unregistered: usize,
+    wrong_but_registered: usize,
+    ms: Vec<f64>,
+    worst_rot: f32,
+}
+
+impl Tally {
+    fn add(&mut self, ok: bool, registered: bool, ms: f64, rot: f32) {
+        self.n += 1;
+        self.ok += ok as usize;
+        self.unregistered += !registered as usize;
+        self.wrong_but_registered += (registered && !ok) as usize;
+        self.ms.push(ms);
+        self.worst_rot = self.worst_rot.max(rot);
+    }
+
+    fn line(&mut self) -> String {
+        format!(
+            "{:>4} {:>7.1}% {:>5} {:>6} {:>8.0} {:>8.2}",
+            self.n,
+            100.0 * self.ok as f64 / self.n.max(1) as f64,
+            self.unregistered,
+            self.wrong_but_registered,
+            median(&mut self.ms),
+            self.worst_rot
+        )
+    }
+}
+
+fn synthesize(out: &Path, points: usize) -> Result<Vec<PathBuf>> {
+    let mesh_path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/meshes/gears.stl");
+    let mesh = io::read(&mesh_path)?;
+    let mut roots = Vec::new();
+    for (track, layout, partial, pose) in [
+        ("aligned", SynthLayout::AnomalyShapeNet, false, 0.0),
+        ("free", SynthLayout::AnomalyShapeNet, false, 180.0),
+        ("partial", SynthLayout::Real3d, true, 0.0),
+        ("partial-free", SynthLayout::Real3d, true, 180.0),
+    ] {
+        let root = out.join(format!("data-{track}"));
+        let cfg = SynthConfig {
+            seed: 1,
+            n_test_points: points,
+            partial,
+            test_pose_deg: pose,
+            ..SynthConfig::default()
+        };
+        if !root.exists() {
+            write_category(&mesh, "gears", &root, layout, &cfg)?;
+        }
+        roots.push(root);
+    }
+    Ok(roots)
+}
+
+fn main() -> Result<()> {
+    let args: Vec<PathBuf> = std::env::args().skip(1).map(PathBuf::from).collect();
+    let cfg: RegistrationConfig = match std::env::var("REG_CFG") {
+        Ok(j) => serde_json::from_str(&j).map_err(|e| Error::Invalid(format!("REG_CFG: {e}")))?,
+        Err(_) => RegistrationConfig::default(),
+    };
+    let cats: Option<Vec<String>> = std::env::var("REG_CATS")
+        .ok()
+        .map(|s| s.split(',').map(str::to_string).collect());
+    let limit = env_usize("REG_LIMIT").unwrap_or(usize::MAX);
+    let export = std::env::var("REG_EXPORT").ok().map(PathBuf::from);
+    let export_only = export.is_some() && std::env::var("REG_EXPORT_ONLY").is_ok();
+    let external = match std::env::var("REG_EXTERNAL") {
+        Ok(p) => Some(read_external(Path::new(&p))?),
+        Err(_) => None,
+    };
+    let out_csv = std::env::var("REG_OUT").unwrap_or_else(|_| "target/register_eval.csv".into());
+    let roots = if args.is_empty() {
+        let points = env_usize("REG_SYNTH_POINTS").unwrap_or(30_000);
+        synthesize(Path::new("target/reg-eval-synth"), points)?
+    } else {
+        args
+    };
+    let mut csv_out = std::io::BufWriter::new(
+        std::fs::File::create(&out_csv).map_err(|e| Error::io(&out_csv, e))?,
+    );
+    writeln!(
+        csv_out,
+        "method,track,category,file,points,registered,fitness,rmse,rot_err_deg,trans_err_rel,\
+         raw_rot_err_deg,ok,ms,truth_fitness,truth_rmse,coverage,truth_coverage"
+    )
+    .map_err(|e| Error::io(&out_csv, e))?;
+    println!("threads {}", rayon::current_num_threads());
+    println!(
+        "{:<8} {:<13} {:<14} {:>4} {:>8} {:>5} {:>6} {:>8} {:>8}",
+        "method", "track", "part", "n", "success", "unreg", "wrong", "med ms", "worst°"
+    );
+    let mut totals: BTreeMap<String, Tally> = BTreeMap::new();
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    for root in &roots {
+        let track = root
+            .file_name()
+            .map(|s| s.to_string_lossy().trim_start_matches("data-").to_string())
+            .unwrap_or_default();
+        for (_, man) in manifests(root)? {
+            if cats.as_ref().is_some_and(|c| !c.contains(&man.category)) {
+                continue;
+            }
+            let tpath = root.join(&man.templates[0].files[0]);
+            let mut tcloud = io::read(&tpath)?;
+            if tcloud.is_mesh() {
+                tcloud = sample_surface(&tcloud, 20_000, &mut rng)?;
+            }
+            ensure_normals(&mut tcloud, 10)?;
+            let frame = TrainingFrame::from_template(&tcloud)?;
+            let target = RegistrationTarget::new(&frame.points, &frame.normals, &cfg)?;
+            let t0 = Instant::now();
+            let sym = Symmetry::detect(&target, &cfg);
+            let size = part_size(&target);
+            eprintln!(
+                "{track}/{}: symmetry {} (detected in {:.1} s), part size {size:.3}",
+                man.category,
+                sym.describe(),
+                t0.elapsed().as_secs_f64()
+            );
+            let exp_dir = export.as_ref().map(|e| e.join(&track).join(&man.category));
+            if let Some(d) = &exp_dir {
+                std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+                let tc = PointCloud {
+                    points: frame.points.clone(),
+                    normals: Some(frame.normals.clone()),
+                    labels: None,
+                    faces: Vec::new(),
+                };
+                io::write_ply(&d.join("template.ply"), &tc, None, true)?;
+            }
+            let mut tallies: BTreeMap<&str, Tally> = BTreeMap::new();
+            let mut list = String::from("index,file\n");
+            for (k, test) in man.tests.iter().enumerate().take(limit) {
+                let cloud = io::read(&root.join(&test.file))?;
+                let placed: Vec<[f32; 3]> =
+                    cloud.points.iter().map(|&p| frame.to_training(p)).collect();
+                let at = centroid(&placed);
+                let truth = truth(&man, k, &frame, at);
+                let tq = evaluate_pose(&placed, &target, &truth, &cfg)?;
+                if let Some(d) = &exp_dir {
+                    io::write_ply(
+                        &d.join(format!("{k}.ply")),
+                        &PointCloud::from_points(placed.clone()),
+                        None,
+                        true,
+                    )?;
+                    list.push_str(&format!("{k},{}\n", test.file));
+                }
+                if export_only {
+                    continue;
+                }
+                let t0 = Instant::now();
+                let ours = register(&placed, &target, &cfg)?;
+                let ms = t0.elapsed().as_secs_f64() * 1e3;
+                let mut methods = vec![("po3ad", ours, ms)];
+                if let Some(ext) = &external {
+                    let key = (track.clone(), man.category.clone(), test.file.clone());
+                    if let Some((r, secs)) = ext.get(&key) {
+                        let r = evaluate_pose(&placed, &target, r, &cfg)?;
+                        methods.push(("open3d", r, secs * 1e3));
+                    }
+                }
+                for (name, reg, ms) in methods {
+                    let e = pose_error(&reg, &truth, &sym, at);
+                    let rel = e.translation / size;
+                    let ok = e.rotation_deg <= MAX_ROT_DEG && rel <= MAX_TRANS_REL;
+                    tallies
+                        .entry(name)
+                        .or_default()
+                        .add(ok, reg.registered, ms, e.rotation_deg);
+                    totals.entry(format!("{name} {track}")).or_default().add(
+                        ok,
+                        reg.registered,
+                        ms,
+                        e.rotation_deg,
+                    );
+                    writeln!(
+                        csv_out,
+                        "{name},{track},{},{},{},{},{:.4},{:.5},{:.3},{:.5},{:.3},{},{:.1},{:.4},{:.5},{:.4},{:.4}",
+                        man.category,
+                        test.file,
+                        placed.len(),
+                        reg.registered,
+                        reg.fitness,
+                        reg.inlier_rmse,
+                        e.rotation_deg,
+                        rel,
+                        e.raw_rotation_deg,
+                        ok,
+                        ms,
+                        tq.fitness,
+                        tq.inlier_rmse,
+                        reg.coverage,
+                        tq.coverage
+                    )
+                    .map_err(|e| Error::io(&out_csv, e))?;
+                    if !ok || !reg.registered {
+                        eprintln!(
+                            "  {name} {}: rot {:.2}° trans {:.4} reg {} fit {:.3} rmse {:.4} cov {:.3} \
+                             (truth fit {:.3} rmse {:.4} cov {:.3}) {:.0} ms",
+                            test.file,
+                            e.rotation_deg,
+                            rel,
+                            reg.registered,
+                            reg.fitness,
+                            reg.inlier_rmse,
+                            reg.coverage,
+                            tq.fitness,
+                            tq.inlier_rmse,
+                            tq.coverage,
+                            ms
+                        );
+                    }
+                }
+            }
+            if let Some(d) = &exp_dir {
+                io::atomic::write_atomic(&d.join("scans.csv"), list.as_bytes())?;
+            }
+            for (name, t) in tallies.iter_mut() {
+                println!("{name:<8} {track:<13} {:<14} {}", man.category, t.line());
+            }
+        }
+    }
+    println!("-- per track --");
+    for (k, t) in totals.iter_mut() {
+        println!("{k:<22} {:>14} {}", "all", t.line());
+    }
+    csv_out.flush().map_err(|e| Error::io(&out_csv, e))?;
+    println!("per-scan rows: {out_csv}");
+    Ok(())
+}

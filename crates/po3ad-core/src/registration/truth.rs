@@ -1,0 +1,306 @@
+//! Registration measured against a known pose: the template's own symmetries and the
+//! error of an estimated pose to the nearest pose that is equivalent under them.
+//!
+//! A part with an N-tooth gear, a bolt circle or a turned profile has several (or
+//! infinitely many) poses that put the scan on the template equally well; the data
+//! cannot tell them apart, so an estimate is judged against the *nearest* of them.
+//!
+//! Symmetry detection ([`Symmetry::detect`]): the template is registered onto
+//! itself from candidate rotations, by `360°/k` about each principal axis through
+//! its centroid (`k = 2..=MAX_ORDER`). A candidate is refined with point-to-plane ICP
+//! (the in-plane principal axes of a gear are arbitrary, so a flip candidate is only
+//! near a true one) and accepted when it puts the whole template back on itself
+//! (overlap ≥ 97 %, residual ≤ 0.15 fine voxels), and so must every element of the
+//! group generated from the accepted ones. An axis on which nearly
+//! every order is accepted is a *continuous* symmetry axis (turned parts). The
+//! accepted discrete rotations are closed under composition into a group.
+
+use super::icp;
+use super::rigid::{exp_so3, widen, Rigid};
+use super::{Registration, RegistrationConfig, RegistrationTarget};
+use nalgebra::{Matrix3, SymmetricEigen, UnitQuaternion, Vector3};
+
+/// Highest rotation order tried about each principal axis.
+pub const MAX_ORDER: usize = 64;
+/// Largest group kept after closure (a 64-tooth gear with flips has 128 elements).
+const MAX_GROUP: usize = 512;
+/// Two group elements closer than this (radians) are the same.
+const SAME_ELEMENT: f64 = 0.5 * std::f64::consts::PI / 180.0;
+/// Points of the template used for the self-registrations.
+const SELF_POINTS: usize = 3000;
+/// Overlap a symmetry must reach on the template itself.
+const SELF_FITNESS: f32 = 0.97;
+
+/// The rigid self-maps of a template (in its frame).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Symmetry {
+    /// Centroid of the template; every symmetry rotates about an axis through it.
+    pub center: [f32; 3],
+    /// Discrete symmetries as row-major rotations about `center`, the identity first.
+    /// Rotations about `continuous_axis` are not listed (they are all symmetries).
+    pub rotations: Vec<[[f32; 3]; 3]>,
+    /// A unit axis (through `center`) about which every rotation is a symmetry.
+    pub continuous_axis: Option<[f32; 3]>,
+    /// Every rotation about `center` is a symmetry (a sphere).
+    pub isotropic: bool,
+}
+
+impl Symmetry {
+    /// No symmetry besides the identity.
+    pub fn none(center: [f32; 3]) -> Self {
+        Self {
+            center,
+            rotations: vec![Rigid::identity().rotation_array()],
+            continuous_axis: None,
+            isotropic: false,
+        }
+    }
+
+    /// Number of discrete elements (1 = asymmetric apart from a continuous axis).
+    pub fn order(&self) -> usize {
+        self.rotations.len()
+    }
+
+    /// Short human-readable summary, e.g. `"C∞ + 2 discrete"` or `"12 discrete"`.
+    pub fn describe(&self) -> String {
+        if self.isotropic {
+            return "isotropic".into();
+        }
+        match self.continuous_axis {
+            Some(_) => format!("continuous axis + {} discrete", self.order()),
+            None => format!("{} discrete", self.order()),
+        }
+    }
+
+    /// Detect the symmetries of `target` (see the module docs). Takes about a second
+    /// for a typical template; meant for evaluation, not for every scan.
+    pub fn detect(target: &RegistrationTarget, cfg: &RegistrationConfig) -> Self {
+        let pts = &target.fine_points;
+        let n = pts.len().max(1) as f64;
+        let c = pts.iter().fold(Vector3::zeros(), |a, &p| a + widen(p)) / n;
+        let center = [c[0] as f32, c[1] as f32, c[2] as f32];
+        let mut cov = Matrix3::zeros();
+        for &p in pts {
+            let d = widen(p) - c;
+            cov += d * d.transpose();
+        }
+        let axes = SymmetricEigen::new(cov / n).eigenvectors;
+        let src = super::stride(pts, SELF_POINTS);
+        let tol = 0.15 * cfg.fine_voxel_size;
+        let dist = cfg.max_correspondence_distance;
+        let about = |axis: &Vector3<f64>, angle: f64| -> Rigid {
+            let r = exp_so3(&(axis * angle));
+            Rigid { r, t: c - r * c }
+        };
+        let accept = |cand: Rigid| -> Option<Rigid> {
+            let (fit0, _) = icp::evaluate(&src, &target.icp_target(), &cand, 2.0 * dist);
+            if fit0 < 0.6 {
+                return None;
+            }
+            let t =
+                icp::point_to_plane(&src, &target.icp_target(), cand, 20, 2.0 * dist, 0.5 * dist);
+            let (fit, rmse) = icp::evaluate(&src, &target.icp_target(), &t, 0.5 * dist);
+            (fit >= SELF_FITNESS && rmse <= tol).then_some(t)
+        };
+        let mut generators: Vec<Rigid> = Vec::new();
+        let mut continuous: Vec<Vector3<f64>> = Vec::new();
+        for k in 0..3 {
+            let axis: Vector3<f64> = axes.column(k).into_owned().normalize();
+            let mut found = Vec::new();
+            for order in 2..=MAX_ORDER {
+                let angle = 2.0 * std::f64::consts::PI / order as f64;
+                if let Some(t) = accept(about(&axis, angle)) {
+                    found.push(t);
+                }
+            }
+            if found.len() * 10 >= (MAX_ORDER - 1) * 9 {
+                continuous.push(axis);
+            } else {
+                generators.extend(found);
+            }
+        }
+        if continuous.len() >= 2 {
+            return Self {
+                center,
+                rotations: vec![Rigid::identity().rotation_array()],
+                continuous_axis: None,
+                isotropic: true,
+            };
+        }
+        let continuous_axis = continuous.first().copied();
+        // Rotations about the continuous axis add nothing: drop them.
+        if let Some(a) = continuous_axis {
+            generators.retain(|g| {
+                let w = rotation_vector(&g.r);
+                w.norm() < SAME_ELEMENT || w.normalize().cross(&a).norm() > 0.05
+            });
+        }
+        // Closure can compound two near-misses into a false element: every element
+        // must itself put the template back on itself.
+        let c_rigid = |r: &Matrix3<f64>| Rigid {
+            r: *r,
+            t: c - r * c,
+        };
+        let rotations: Vec<Matrix3<f64>> = close_group(&generators, continuous_axis.as_ref())
+            .into_iter()
+            .enumerate()
+            .filter(|(k, r)| *k == 0 || accept(c_rigid(r)).is_some())
+            .map(|(_, r)| r)
+            .collect();
+        Self {
+            center,
+            rotations: rotations.iter().map(|r| to_array(r)).collect(),
+            continuous_axis: continuous_axis.map(|a| [a[0] as f32, a[1] as f32, a[2] as f32]),
+            isotropic: false,
+        }
+    }
+}
+
+fn to_array(r: &Matrix3<f64>) -> [[f32; 3]; 3] {
+    std::array::from_fn(|i| std::array::from_fn(|j| r[(i, j)] as f32))
+}
+
+fn rotation_vector(r: &Matrix3<f64>) -> Vector3<f64> {
+    UnitQuaternion::from_matrix(r).scaled_axis()
+}
+
+/// Whether `a` and `b` differ only by a rotation about `axis` (or not at all).
+fn same_modulo(a: &Matrix3<f64>, b: &Matrix3<f64>, axis: Option<&Vector3<f64>>) -> bool {
+    let d = a * b.transpose();
+    match axis {
+        None => super::rigid::rotation_angle(&d) < SAME_ELEMENT,
+        Some(ax) => residual_about(&d, ax).0 < SAME_ELEMENT,
+    }
+}
+
+/// The group generated by `gens` (rotations only; every symmetry fixes the centroid),
+/// identity first, at most [`MAX_GROUP`] elements.
+fn close_group(gens: &[Rigid], axis: Option<&Vector3<f64>>) -> Vec<Matrix3<f64>> {
+    let mut group = vec![Matrix3::identity()];
+    let mut k = 0;
+    while k < group.len() && group.len() < MAX_GROUP {
+        let g = group[k];
+        for h in gens {
+            let p = h.r * g;
+            if !group.iter().any(|e| same_modulo(e, &p, axis)) {
+                group.push(p);
+                if group.len() >= MAX_GROUP {
+                    break;
+                }
+            }
+        }
+        k += 1;
+    }
+    group
+}
+
+/// For a rotation `d`, the smallest angle of `d · Rot(axis, −φ)` over φ, and that φ:
+/// with `d`'s quaternion `(w, v)`, `cos(θ/2) = |w cos(φ/2) + (v·a) sin(φ/2)|` is
+/// largest at `φ/2 = atan2(v·a, w)`.
+fn residual_about(d: &Matrix3<f64>, axis: &Vector3<f64>) -> (f64, f64) {
+    let q = UnitQuaternion::from_matrix(d);
+    let (w, v) = (q.w, q.imag());
+    let va = v.dot(axis);
+    let phi = 2.0 * va.atan2(w);
+    let c = (w * w + va * va).sqrt().min(1.0);
+    (2.0 * c.acos(), phi)
+}
+
+/// How far an estimated pose is from the true one.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PoseError {
+    /// Rotation error to the nearest symmetric-equivalent true pose, degrees.
+    pub rotation_deg: f32,
+    /// Distance, at the reference point, between the estimate and that pose.
+    pub translation: f32,
+    /// Rotation error to the true pose itself (ignoring symmetries), degrees.
+    pub raw_rotation_deg: f32,
+    /// Translation error at the reference point to the true pose itself.
+    pub raw_translation: f32,
+}
+
+/// Error of `estimate` against `truth` (both scan → template), allowing any
+/// symmetry of the template: the minimum rotation error over the poses `S ∘ truth`,
+/// and the distance `|estimate(at) − S*(truth(at))|` for the best `S*`. `at` is a
+/// point in scan coordinates, normally the scan's centroid (rotation error then does
+/// not leak into the translation error).
+pub fn pose_error(
+    estimate: &Registration,
+    truth: &Registration,
+    symmetry: &Symmetry,
+    at: [f32; 3],
+) -> PoseError {
+    let e = estimate.rigid();
+    let t = truth.rigid();
+    let ea = widen(e.apply(at));
+    let ta = widen(t.apply(at));
+    let raw_rotation_deg = e.angle_to(&t).to_degrees() as f32;
+    let raw_translation = (ea - ta).norm() as f32;
+    let c = widen(symmetry.center);
+    if symmetry.isotropic {
+        let moved = c + e.r * t.r.transpose() * (ta - c);
+        return PoseError {
+            rotation_deg: 0.0,
+            translation: (ea - moved).norm() as f32,
+            raw_rotation_deg,
+            raw_translation,
+        };
+    }
+    let axis = symmetry.continuous_axis.map(widen);
+    let mut best = (f64::INFINITY, f64::INFINITY);
+    for s in &symmetry.rotations {
+        let s = Matrix3::from_fn(|i, j| s[i][j] as f64);
+        let rs = s * t.r;
+        let d = e.r * rs.transpose();
+        let (angle, extra) = match &axis {
+            None => (super::rigid::rotation_angle(&d), Matrix3::identity()),
+            Some(a) => {
+                let (angle, phi) = residual_about(&d, a);
+                (angle, exp_so3(&(a * phi)))
+            }
+        };
+        // Where S* puts truth(at): rotated about the centre by `extra · s`.
+        let moved = c + extra * s * (ta - c);
+        let trans = (ea - moved).norm();
+        if angle < best.0 - 1e-9 || (angle <= best.0 + 1e-9 && trans < best.1) {
+            best = (angle, trans);
+        }
+    }
+    PoseError {
+        rotation_deg: best.0.to_degrees() as f32,
+        translation: best.1 as f32,
+        raw_rotation_deg,
+        raw_translation,
+    }
+}
+
+/// Fitness and residual of `scan` under a given `pose` (e.g. the true one), measured
+/// exactly as [`super::register`] measures its own result, with the quality gate
+/// applied.
+pub fn evaluate_pose(
+    scan: &[[f32; 3]],
+    target: &RegistrationTarget,
+    pose: &Registration,
+    cfg: &RegistrationConfig,
+) -> crate::Result<Registration> {
+    target.check_config(cfg)?;
+    super::check_points("scan", scan)?;
+    let fine = super::stride(
+        &super::downsample_scan(scan, cfg.fine_voxel_size)?,
+        cfg.max_icp_points,
+    );
+    let s = super::score_of(&fine, target, pose.rigid(), cfg);
+    Ok(super::finish(Some(s), cfg, ""))
+}
+
+/// The part size used for relative translation errors: twice the largest distance
+/// of a template point from the template's centroid (2 for a unit-sphere part).
+pub fn part_size(target: &RegistrationTarget) -> f32 {
+    let pts = &target.fine_points;
+    let n = pts.len().max(1) as f64;
+    let c = pts.iter().fold(Vector3::zeros(), |a, &p| a + widen(p)) / n;
+    2.0 * pts
+        .iter()
+        .map(|&p| (widen(p) - c).norm())
+        .fold(0.0f64, f64::max) as f32
+}

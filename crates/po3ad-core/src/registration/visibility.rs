@@ -1,0 +1,133 @@
+//! Coverage: how much of the template that a scan *should* show it does show, under a
+//! candidate pose. This is the measure that tells a one-sided view apart from the same
+//! view slipped onto a look-alike face: overlap (`fitness`) only asks whether the scan
+//! lies on the template, which a slipped view of a flat or repetitive face also does;
+//! coverage asks whether the template surfaces facing the implied camera are there.
+//!
+//! Implied camera: the mean outward template normal at the scan's matched points. When
+//! it is short (the normals cancel: a scan of the whole part) every template point
+//! should be seen. Otherwise the template points visible from that direction are
+//! found with an orthographic depth buffer, as a scanner sees them: facing the camera
+//! (n·v > [`FACING_COS`]) and within a few cells of the front-most point of their cell.
+//! Coverage is the fraction of those with a scan point within the overlap distance.
+
+use super::icp::IcpTarget;
+use super::rigid::{dot, sub, V3};
+use crate::geometry::KdTree;
+use rayon::prelude::*;
+use std::collections::HashMap;
+
+/// Mean normal length below which the scan counts as all-round (not one-sided).
+const ONE_SIDED_MEAN_NORMAL: f32 = 0.3;
+/// Template points at grazing angles are often missing in real one-sided scans; only
+/// surfaces turned towards the camera by more than ~66° off grazing count.
+const FACING_COS: f32 = 0.4;
+/// Depth tolerance of the buffer, in cells.
+const DEPTH_TOL_CELLS: f32 = 3.0;
+
+/// Coverage of `tgt` by the already-moved scan points `moved` (see the module docs).
+/// `cell` is the depth-buffer cell size (about twice the template's spacing).
+pub(crate) fn coverage(moved: &[V3], tgt: &IcpTarget, max_dist: f32, cell: f32) -> f32 {
+    if moved.is_empty() || tgt.points.is_empty() {
+        return 0.0;
+    }
+    let lim = max_dist * max_dist;
+    let matched: Vec<Option<V3>> = moved
+        .par_iter()
+        .map(|&q| {
+            let (j, d2) = tgt.tree.nearest(q);
+            (j != usize::MAX && d2 <= lim).then(|| tgt.normals[j])
+        })
+        .collect();
+    let (mut sum, mut k) = ([0.0f64; 3], 0usize);
+    for n in matched.into_iter().flatten() {
+        for a in 0..3 {
+            sum[a] += n[a] as f64;
+        }
+        k += 1;
+    }
+    if k == 0 {
+        return 0.0;
+    }
+    let len = (sum[0] * sum[0] + sum[1] * sum[1] + sum[2] * sum[2]).sqrt();
+    let visible: Vec<usize> = if len / (k as f64) < ONE_SIDED_MEAN_NORMAL as f64 {
+        (0..tgt.points.len()).collect()
+    } else {
+        let v = sum.map(|c| (c / len) as f32);
+        visible_from(tgt.points, tgt.normals, v, cell)
+    };
+    if visible.is_empty() {
+        return 0.0;
+    }
+    let scan_tree = KdTree::new(moved);
+    let covered = visible
+        .par_iter()
+        .filter(|&&i| scan_tree.nearest(tgt.points[i]).1 <= lim)
+        .count();
+    covered as f32 / visible.len() as f32
+}
+
+/// Indices of `points` seen from direction `view` (unit, object → camera).
+fn visible_from(points: &[V3], normals: &[V3], view: V3, cell: f32) -> Vec<usize> {
+    // Any two unit vectors perpendicular to `view` span the image plane.
+    let helper = if view[0].abs() < 0.9 {
+        [1.0, 0.0, 0.0]
+    } else {
+        [0.0, 1.0, 0.0]
+    };
+    let u = normalize(sub(helper, scale(view, dot(helper, view))));
+    let w = super::rigid::cross(view, u);
+    let key = |p: V3| {
+        (
+            (dot(p, u) / cell).floor() as i64,
+            (dot(p, w) / cell).floor() as i64,
+        )
+    };
+    let mut front: HashMap<(i64, i64), f32> = HashMap::with_capacity(points.len() / 2);
+    for &p in points {
+        let d = dot(p, view);
+        front
+            .entry(key(p))
+            .and_modify(|f| *f = f.max(d))
+            .or_insert(d);
+    }
+    let tol = DEPTH_TOL_CELLS * cell;
+    (0..points.len())
+        .filter(|&i| {
+            let p = points[i];
+            dot(normals[i], view) > FACING_COS
+                && front.get(&key(p)).is_some_and(|&f| dot(p, view) >= f - tol)
+        })
+        .collect()
+}
+
+fn scale(a: V3, s: f32) -> V3 {
+    [a[0] * s, a[1] * s, a[2] * s]
+}
+
+fn normalize(a: V3) -> V3 {
+    let l = dot(a, a).sqrt().max(1e-12);
+    scale(a, 1.0 / l)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wall_behind_another_is_hidden() {
+        // Two parallel squares facing +z, one behind the other: only the front one.
+        let mut pts = Vec::new();
+        for z in [0.0f32, -0.5] {
+            for i in 0..10 {
+                for j in 0..10 {
+                    pts.push([i as f32 * 0.02, j as f32 * 0.02, z]);
+                }
+            }
+        }
+        let nrm = vec![[0.0, 0.0, 1.0]; pts.len()];
+        let vis = visible_from(&pts, &nrm, [0.0, 0.0, 1.0], 0.04);
+        assert_eq!(vis, (0..100).collect::<Vec<_>>());
+        assert!(visible_from(&pts, &nrm, [0.0, 0.0, -1.0], 0.04).is_empty());
+    }
+}
