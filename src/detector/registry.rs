@@ -18,6 +18,11 @@ pub const KINDS: &[&KindSpec] = &[
     &kinds::po3ad::KIND,
     &kinds::nearest::KIND,
     &kinds::curvature::KIND,
+    &kinds::surface::KIND,
+    &kinds::membank::BTF_RAW,
+    &kinds::membank::BTF_FPFH,
+    &kinds::membank::PATCHCORE,
+    &kinds::membank::REGBANK,
 ];
 
 /// One detector kind.

@@ -1,5 +1,7 @@
 //! The detector kinds, one file each (listed in [`super::registry::KINDS`]).
 
 pub mod curvature;
+pub mod membank;
 pub mod nearest;
 pub mod po3ad;
+pub mod surface;
