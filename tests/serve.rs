@@ -547,9 +547,13 @@ fn serve_reads_bodies_before_taking_a_place_and_refuses_too_many_points() {
             "--queue",
             "8",
             "--read-timeout",
-            "120",
+            "600",
             "--max-points",
             "5000",
+            // No registration: the 40 scans are scored one after another while the last
+            // ones wait within their read timeout.
+            "--frame",
+            "fixed",
         ],
     );
     let addr = server.addr.clone();
@@ -564,7 +568,7 @@ fn serve_reads_bodies_before_taking_a_place_and_refuses_too_many_points() {
     let mut slow: Vec<TcpStream> = (0..40)
         .map(|_| {
             let mut s = TcpStream::connect(&addr).unwrap();
-            s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(600))).unwrap();
             s.write_all(head.as_bytes()).unwrap();
             s.write_all(&scan[..half]).unwrap();
             s
@@ -605,10 +609,27 @@ fn serve_reads_bodies_before_taking_a_place_and_refuses_too_many_points() {
 #[test]
 fn serve_answers_late_scans_503_and_frees_the_worker() {
     let f = fixture();
-    // One worker, one spare scorer for a late scan. The big scan takes seconds to score
-    // (registration and nearest-template distances over LATE_POINTS points), the small
-    // fixture scans a few milliseconds: the deadline lies far from both.
+    let small = std::fs::read(&f.scans[0]).unwrap();
+    // The deadline must lie far above a small scan's scoring time and far below the big
+    // one's, on any machine: measure the small one first (no deadline to speak of), then
+    // give it 20 times that. The big scan has 500 times the points (scoring is linear
+    // in them once registration is skipped: `--frame fixed`).
     const LATE_POINTS: usize = 1_500_000;
+    let small_ms = {
+        let server = Server::start(
+            &f.root.join("model/nearest.json"),
+            &["--workers", "1", "--frame", "fixed"],
+        );
+        (0..3)
+            .map(|_| {
+                let a = post(&server.addr, "/v1/score", "application/x-pcd", &small);
+                assert_eq!(a.status, 200, "{}", a.body);
+                a.json()["scoring_ms"].as_f64().unwrap()
+            })
+            .fold(0.0, f64::max)
+    };
+    let deadline = format!("{:.3}", (20.0 * small_ms / 1e3).max(0.5));
+    // One worker, one spare scorer for a late scan.
     let server = Server::start(
         &f.root.join("model/nearest.json"),
         &[
@@ -616,22 +637,27 @@ fn serve_answers_late_scans_503_and_frees_the_worker() {
             "1",
             "--queue",
             "4",
+            "--frame",
+            "fixed",
             "--score-timeout",
-            "1.5",
+            &deadline,
             "--max-overrun",
             "1",
         ],
     );
     let addr = server.addr.clone();
     let big = bowl_scan(LATE_POINTS, 7);
-    let small = std::fs::read(&f.scans[0]).unwrap();
     let late = post(&addr, "/v1/score", "application/x-pcd", &big);
-    assert_eq!(late.status, 503, "{}", late.body);
+    assert_eq!(late.status, 503, "deadline {deadline} s: {}", late.body);
     assert!(late.body.contains("score-timeout"), "{}", late.body);
     // The late scan still computes, on the spare; the worker serves the next scan.
     assert_eq!(metric(&addr, "po3ad_scans_overrunning", ""), 1.0);
     let next = post(&addr, "/v1/score", "application/x-pcd", &small);
-    assert_eq!(next.status, 200, "the scan after a late one: {}", next.body);
+    assert_eq!(
+        next.status, 200,
+        "the scan after a late one (deadline {deadline} s): {}",
+        next.body
+    );
     assert_eq!(metric(&addr, "po3ad_scoring_timeouts_total", ""), 1.0);
     // When the late scan ends, its scorer is back: the pool serves as before.
     let start = Instant::now();
