@@ -132,7 +132,11 @@ pub fn write_benchmark_report(dir: &Path) -> Result<PathBuf> {
     for row in &rows {
         let cat_dir = dir.join(&row.category);
         let link = if cat_dir.join("scores.csv").is_file() {
-            let run = read_category(&cat_dir, Some(row), &model, layout)?;
+            let mut run = read_category(&cat_dir, Some(row), &model, layout)?;
+            // A benchmark records its scoring settings once, at the top.
+            if run.scoring.is_none() {
+                run.scoring = json.get("scoring").cloned();
+            }
             let opts = PageOptions {
                 up_link: Some(format!("../{REPORT_FILE}")),
                 ..PageOptions::default()
