@@ -118,7 +118,7 @@ pub fn write_benchmark_report(dir: &Path) -> Result<PathBuf> {
     let json = read_json(&results)?.ok_or_else(|| Error::Layout {
         path: dir.to_path_buf(),
         msg:
-            "not a results folder: no scores.csv (po3ad test) and no results.json (po3ad benchmark)"
+            "not a results folder: no scores.csv (po3ad test), results.json (po3ad benchmark) or predictions.json (po3ad predict)"
                 .into(),
     })?;
     let bad = |msg: String| Error::Format {
