@@ -53,12 +53,15 @@ def main():
     console = [l for l in log.splitlines() if "Uncaught" in l or ("CONSOLE" in l and "rror" in l)]
     if console:
         fails.append("console errors: " + " / ".join(console[:5]))
+    # Three kinds of page: benchmark summary (table), category (table, curves, gallery,
+    # viewer), predictions (gallery, viewer; no ground truth, so no table or curves).
+    is_predictions = "gallery" in d.by_id and "summary-table" not in d.by_id
+    is_category = "gallery" in d.by_id and not is_predictions
     table = d.text_in.get("summary-table", "")
-    if not re.search(r"\d+\.\d", table):
+    if not is_predictions and not re.search(r"\d+\.\d", table):
         fails.append("summary table missing or without numbers")
-    is_category = "gallery" in d.by_id
-    if is_category:
-        if d.svgs < 3 or d.svg_paths < 10:
+    if is_category or is_predictions:
+        if is_category and (d.svgs < 3 or d.svg_paths < 10):
             fails.append(f"curves: {d.svgs} svg charts with {d.svg_paths} shapes")
         if d.cards == 0 or (expected_cards is not None and d.cards != expected_cards):
             fails.append(f"gallery: {d.cards} cards, expected {expected_cards or '> 0'}")
@@ -72,7 +75,8 @@ def main():
             print(f"3D canvas: {lit} lit pixels, renderer {canvas[1].get('data-renderer')}, "
                   f"checksum {canvas[1].get('data-checksum')}")
     print(f"scripts done {d.html_attrs.get('data-ready-ms', '?')} ms after navigation start")
-    print(f"{'category' if is_category else 'benchmark'} page: {d.svgs} svg, {d.cards} cards")
+    kind = "predictions" if is_predictions else "category" if is_category else "benchmark"
+    print(f"{kind} page: {d.svgs} svg, {d.cards} cards")
     if fails:
         print("FAIL:\n  " + "\n  ".join(fails))
         sys.exit(1)

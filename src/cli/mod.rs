@@ -59,7 +59,7 @@ pub enum Command {
     Synth(synth::SynthArgs),
     /// Write one Norm-AS pseudo anomaly, coloured by offset.
     Pseudo(pseudo::PseudoArgs),
-    /// Write report.html (curves, gallery, 3D view) for a test or benchmark results folder.
+    /// Write report.html (curves, gallery, 3D view) for a test, benchmark or predict results folder.
     Report(report::ReportArgs),
     /// Show what a point-cloud or mesh file holds.
     Inspect(inspect::InspectArgs),

@@ -8,7 +8,7 @@ use std::path::PathBuf;
   po3ad report results/ashtray0     # a `po3ad test --out` folder: results/ashtray0/report.html
   po3ad report bench/               # a `po3ad benchmark --out` folder: one page per category + summary")]
 pub struct ReportArgs {
-    /// The results folder (`--out` of po3ad test or po3ad benchmark).
+    /// The results folder (`--out` of po3ad test, benchmark or predict).
     pub results_dir: PathBuf,
 }
 

@@ -224,6 +224,46 @@ fn a_folder_without_results_is_a_clear_error() {
     );
 }
 
+#[test]
+fn predictions_page_has_a_card_per_scan_and_the_viewer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (points, scores) = scan(true);
+    write_scan_view(dir, "hot", &points, &scores).unwrap();
+    render_png(
+        &dir.join("hot.png"),
+        &points,
+        &scores,
+        &RenderOptions::default(),
+    )
+    .unwrap();
+    let d = dir.display();
+    let json = serde_json::json!([
+        { "file": "cold<&>.pcd", "heatmap_png": format!("{d}/cold.png"),
+          "report": { "object_score": 0.1, "normalized_score": 0.2, "verdict": "normal", "points": 400, "regions": [] } },
+        { "file": "hot.pcd", "heatmap_png": format!("{d}/hot.png"),
+          "report": { "object_score": 0.9, "normalized_score": 0.8, "verdict": "anomalous", "points": 400,
+                      "regions": [{}, {}], "anomalous_points": 40 } },
+    ]);
+    std::fs::write(dir.join("predictions.json"), json.to_string()).unwrap();
+    let path = po3ad_core::report::write_report(dir).unwrap();
+    assert_eq!(path, dir.join("predictions.html"));
+    let html = std::fs::read_to_string(&path).unwrap();
+    let gallery = section(&html, "gallery-section");
+    assert_eq!(gallery.matches("<div class=\"card ").count(), 2);
+    assert!(gallery.find("hot.pcd").unwrap() < gallery.find("cold&lt;&amp;&gt;.pcd").unwrap());
+    assert!(gallery.contains("regions 2 · 40 anomalous points"));
+    assert!(gallery.contains("src=\"hot.png\""));
+    assert!(gallery.contains("no heat map"));
+    assert_eq!(
+        section(&html, "viewer-section")
+            .matches("\"name\":")
+            .count(),
+        1
+    );
+    browser_check(&path, 2);
+}
+
 /// scripts/report-check.sh on the page when chromium is installed.
 fn browser_check(report: &Path, cards: usize) {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/report-check.sh");

@@ -26,7 +26,7 @@ pub use colormap::{robust_range, score_colors};
 pub use curves::{read_curves, Curve, CurveFile, PointCurves, CURVES_FILE};
 pub use heatmap::{render_png, render_rgb, Picture, RenderOptions};
 pub use heatmap_ply::{encode_heatmap_ply, write_heatmap_ply};
-pub use html::{write_report, REPORT_FILE};
+pub use html::{write_predictions_report, write_report, REPORT_FILE};
 pub use paper::{paper_table, PaperTable};
 pub use samples::{write_samples_csv, write_samples_json, RegistrationFit, SampleScore};
 pub use scan_view::{read_scan_view, write_scan_view, ScanView};

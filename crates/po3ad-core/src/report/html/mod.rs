@@ -7,10 +7,12 @@
 //!
 //! A single-category folder (with `scores.csv`) gets `report.html`; a benchmark folder
 //! (`results.json` whose rows name sub-folders with `scores.csv`) gets one per category
-//! plus a summary `report.html` with the mean row first, linking them.
+//! plus a summary `report.html` with the mean row first, linking them. A `po3ad predict`
+//! folder (`predictions.json`) gets `predictions.html`, its scan cards and 3D view.
 
 pub mod charts;
 pub mod page;
+pub mod predictions;
 pub mod results_dir;
 pub mod summary;
 pub mod viewer;
@@ -19,6 +21,7 @@ use crate::report::write::write_output;
 use crate::report::CategoryResult;
 use crate::{Error, Result};
 use page::{category_html, paper_numbers, PageOptions};
+pub use predictions::{write_predictions_report, PREDICTIONS_REPORT_FILE};
 use results_dir::{read_category, read_json};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -89,10 +92,13 @@ pub(crate) fn page_shell(p: &PageParts) -> String {
 
 /// Write the report(s) of the results folder `dir` and return the top page's path:
 /// a benchmark folder gets a page per category plus the summary, a test folder one
-/// page. Errors name the file that is missing or unreadable.
+/// page, a predict folder `predictions.html`. Errors name the file that is missing or unreadable.
 pub fn write_report(dir: &Path) -> Result<PathBuf> {
     if dir.join("scores.csv").is_file() {
         return write_category_report(dir, &PageOptions::default());
+    }
+    if dir.join("predictions.json").is_file() {
+        return write_predictions_report(dir, PageOptions::default().viewer_scans);
     }
     write_benchmark_report(dir)
 }
@@ -112,7 +118,7 @@ pub fn write_benchmark_report(dir: &Path) -> Result<PathBuf> {
     let json = read_json(&results)?.ok_or_else(|| Error::Layout {
         path: dir.to_path_buf(),
         msg:
-            "not a results folder: no scores.csv (po3ad test) and no results.json (po3ad benchmark)"
+            "not a results folder: no scores.csv (po3ad test), results.json (po3ad benchmark) or predictions.json (po3ad predict)"
                 .into(),
     })?;
     let bad = |msg: String| Error::Format {
@@ -132,7 +138,11 @@ pub fn write_benchmark_report(dir: &Path) -> Result<PathBuf> {
     for row in &rows {
         let cat_dir = dir.join(&row.category);
         let link = if cat_dir.join("scores.csv").is_file() {
-            let run = read_category(&cat_dir, Some(row), &model, layout)?;
+            let mut run = read_category(&cat_dir, Some(row), &model, layout)?;
+            // A benchmark records its scoring settings once, at the top.
+            if run.scoring.is_none() {
+                run.scoring = json.get("scoring").cloned();
+            }
             let opts = PageOptions {
                 up_link: Some(format!("../{REPORT_FILE}")),
                 ..PageOptions::default()

@@ -287,7 +287,7 @@ fn curves_section(out: &mut String, run: &CategoryRun) -> Result<()> {
     Ok(())
 }
 
-fn viewer_section(out: &mut String, viewer: &[(&str, &ScanView)]) -> Result<()> {
+pub(super) fn viewer_section(out: &mut String, viewer: &[(&str, &ScanView)]) -> Result<()> {
     *out += "<section id=\"viewer-section\"><h2>3D view</h2>";
     if viewer.is_empty() {
         *out += "<p class=\"note\">No scan view data (heatmaps/*.view.json) in this results folder.</p></section>\n";
