@@ -89,6 +89,9 @@ pub struct SurfaceConfig {
     /// One-sided scans: nodes facing the estimated viewpoint by less than this cosine
     /// are not expected to be seen.
     pub view_min_cos: f32,
+    /// One-sided scans: a gap counts only when its rim leaves no empty angular sector
+    /// wider than this (degrees) around it.
+    pub max_open_angle_deg: f32,
     /// Gaps with a z-score at or below this are ignored.
     pub gap_min_z: f32,
     /// A gap's score reaches scan points up to this far beyond it (× s).
@@ -125,7 +128,8 @@ impl Default for SurfaceConfig {
             missing: true,
             cover_radius: 2.0,
             one_sided_coverage: 0.65,
-            view_min_cos: 0.3,
+            view_min_cos: 0.5,
+            max_open_angle_deg: 120.0,
             gap_min_z: 1.0,
             rim_margin: 2.0,
             top_fraction: 0.01,
@@ -608,6 +612,7 @@ impl SurfaceModel {
                     min_z: cfg.gap_min_z,
                     rim_margin: cfg.rim_margin * s,
                     density,
+                    max_open_angle: cfg.max_open_angle_deg.to_radians(),
                 },
             ))
         } else {
