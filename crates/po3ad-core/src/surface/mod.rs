@@ -19,13 +19,20 @@
 //!   over nearby nodes and a floor ([`reference`]).
 //!
 //! # Score
-//! - Each scan point's signed distance to the patches of its `blend_nodes` nearest nodes
-//!   (Gaussian-weighted), + along the outward normal (bulge), − into the part (dent).
+//! - Each scan point's signed distance to the closest of the patches of its
+//!   `blend_nodes` nearest nodes (the distance to their union; `patch_rule` = blend
+//!   averages them instead), + along the outward normal (bulge), − into the part (dent).
+//! - Optionally (`refine_iterations` > 0) a trimmed point-to-plane ICP onto the nodes
+//!   first ([`pose`]); measured to change nothing on the dev benchmark, so off.
 //! - Smoothing over the scan's own neighbourhood at each of `smooth_scales` × the scan's
 //!   spacing: the mean signed distance `m` of `n` points is divided by
 //!   `√(σ_ref² + σ_scan² / n)`, where σ_ref is the node's floor and σ_scan the scan's own
 //!   high-frequency noise (robust spread of the points about their neighbourhood mean);
 //!   the largest |z| over the scales is kept.
+//! - Local z: the same mean minus the mean over `local_radius`·h of surrounding surface,
+//!   divided by the local floor measured the same way on the training clouds. It sees a
+//!   scratch or shallow dent that the part-to-part variation (a template a little larger
+//!   than another) would drown in the absolute z; the larger |z| of the two is kept.
 //! - Missing material ([`missing`]) is scored on the same z scale and put onto the scan
 //!   points at each gap's rim; a point's score is the larger of the two.
 //! - Object score: the larger of the mean of the top `top_fraction` point scores and
@@ -455,8 +462,8 @@ impl SurfaceModel {
         }
     }
 
-    /// Signed distance of `q` to the reference and the noise floor there: the nearest
-    /// nodes' patches, Gaussian-weighted by distance to their centres. Far from every
+    /// Signed distance of `q` to the reference and the two noise floors there (absolute,
+    /// local), from the nearest nodes' patches by `patch_rule`. Far from every
     /// node (a point floating off the part, a fracture face inside it), the distance
     /// is at least the distance to the nearest node minus the node spacing.
     fn distance(&self, q: [f32; 3]) -> (f32, f32, f32) {
