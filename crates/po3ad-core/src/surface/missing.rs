@@ -7,6 +7,9 @@
 //!    orthographic depth buffer over the nodes (front-most within a tolerance) and a
 //!    margin on the facing angle so the silhouette, where the estimate is least sure,
 //!    never counts.
+//!    A one-sided scan's gap must also be ringed by scan points (no empty sector wider
+//!    than `max_open_angle` around it in its tangent plane): the estimated viewpoint is
+//!    never exact, and the edge of what the scanner saw has scan points on one side only.
 //! 3. A gap's surprise: for a scan sampling its surface at areal density `ρ`, an empty
 //!    disc of radius `g` has probability `exp(−ρπg²)`; its Gaussian-equivalent z-score
 //!    is `g √(2πρ)`, so gaps and surface distances share one scale.
@@ -41,6 +44,9 @@ pub(crate) struct GapParams {
     pub rim_margin: f32,
     /// Scan density (points per unit area).
     pub density: f32,
+    /// One-sided scans: a gap counts only if its rim leaves no empty sector wider than
+    /// this (radians).
+    pub max_open_angle: f32,
 }
 
 /// What the gap search found.
@@ -106,6 +112,34 @@ fn visible(
         .collect()
 }
 
+/// Whether the scan points `near` (indices into `scan`) surround `center` in its
+/// tangent plane: no empty angular sector wider than `max_open` radians. A hole is
+/// ringed by its rim; the edge of what a one-sided scan saw has points on one side only.
+fn surrounded(
+    center: [f32; 3],
+    normal: [f32; 3],
+    near: &[(usize, f32)],
+    scan: &[[f32; 3]],
+    max_open: f32,
+) -> bool {
+    let (t1, t2) = super::patch::tangent_basis(Vector3::from(normal));
+    let c = Vector3::from(center);
+    let mut angles: Vec<f32> = near
+        .iter()
+        .map(|&(j, _)| {
+            let d = Vector3::from(scan[j]) - c;
+            d.dot(&t2).atan2(d.dot(&t1))
+        })
+        .collect();
+    if angles.len() < 3 {
+        return false;
+    }
+    angles.sort_by(f32::total_cmp);
+    let wrap = angles[0] + std::f32::consts::TAU - angles[angles.len() - 1];
+    let widest = angles.windows(2).map(|w| w[1] - w[0]).fold(wrap, f32::max);
+    widest <= max_open
+}
+
 /// Find the gaps of `scan` (with its k-d tree) against the reference nodes.
 pub(crate) fn find_gaps(
     centers: &[[f32; 3]],
@@ -157,8 +191,12 @@ pub(crate) fn find_gaps(
         if z <= p.min_z {
             continue;
         }
+        let rim_points = scan_tree.within(centers[i], gap[i] + p.rim_margin);
+        if one_sided && !surrounded(centers[i], normals[i], &rim_points, scan, p.max_open_angle) {
+            continue;
+        }
         gap_z.push(z);
-        for (j, _) in scan_tree.within(centers[i], gap[i] + p.rim_margin) {
+        for (j, _) in rim_points {
             rim[j] = rim[j].max(z);
         }
     }

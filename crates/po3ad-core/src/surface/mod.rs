@@ -19,13 +19,20 @@
 //!   over nearby nodes and a floor ([`reference`]).
 //!
 //! # Score
-//! - Each scan point's signed distance to the patches of its `blend_nodes` nearest nodes
-//!   (Gaussian-weighted), + along the outward normal (bulge), − into the part (dent).
+//! - Each scan point's signed distance to the closest of the patches of its
+//!   `blend_nodes` nearest nodes (the distance to their union; `patch_rule` = blend
+//!   averages them instead), + along the outward normal (bulge), − into the part (dent).
+//! - Optionally (`refine_iterations` > 0) a trimmed point-to-plane ICP onto the nodes
+//!   first ([`pose`]); measured to change nothing on the dev benchmark, so off.
 //! - Smoothing over the scan's own neighbourhood at each of `smooth_scales` × the scan's
 //!   spacing: the mean signed distance `m` of `n` points is divided by
 //!   `√(σ_ref² + σ_scan² / n)`, where σ_ref is the node's floor and σ_scan the scan's own
 //!   high-frequency noise (robust spread of the points about their neighbourhood mean);
 //!   the largest |z| over the scales is kept.
+//! - Local z: the same mean minus the mean over `local_radius`·h of surrounding surface,
+//!   divided by the local floor measured the same way on the training clouds. It sees a
+//!   scratch or shallow dent that the part-to-part variation (a template a little larger
+//!   than another) would drown in the absolute z; the larger |z| of the two is kept.
 //! - Missing material ([`missing`]) is scored on the same z scale and put onto the scan
 //!   points at each gap's rim; a point's score is the larger of the two.
 //! - Object score: the larger of the mean of the top `top_fraction` point scores and
@@ -89,6 +96,9 @@ pub struct SurfaceConfig {
     /// One-sided scans: nodes facing the estimated viewpoint by less than this cosine
     /// are not expected to be seen.
     pub view_min_cos: f32,
+    /// One-sided scans: a gap counts only when its rim leaves no empty angular sector
+    /// wider than this (degrees) around it.
+    pub max_open_angle_deg: f32,
     /// Gaps with a z-score at or below this are ignored.
     pub gap_min_z: f32,
     /// A gap's score reaches scan points up to this far beyond it (× s).
@@ -125,7 +135,8 @@ impl Default for SurfaceConfig {
             missing: true,
             cover_radius: 2.0,
             one_sided_coverage: 0.65,
-            view_min_cos: 0.3,
+            view_min_cos: 0.5,
+            max_open_angle_deg: 120.0,
             gap_min_z: 1.0,
             rim_margin: 2.0,
             top_fraction: 0.01,
@@ -451,8 +462,8 @@ impl SurfaceModel {
         }
     }
 
-    /// Signed distance of `q` to the reference and the noise floor there: the nearest
-    /// nodes' patches, Gaussian-weighted by distance to their centres. Far from every
+    /// Signed distance of `q` to the reference and the two noise floors there (absolute,
+    /// local), from the nearest nodes' patches by `patch_rule`. Far from every
     /// node (a point floating off the part, a fracture face inside it), the distance
     /// is at least the distance to the nearest node minus the node spacing.
     fn distance(&self, q: [f32; 3]) -> (f32, f32, f32) {
@@ -608,6 +619,7 @@ impl SurfaceModel {
                     min_z: cfg.gap_min_z,
                     rim_margin: cfg.rim_margin * s,
                     density,
+                    max_open_angle: cfg.max_open_angle_deg.to_radians(),
                 },
             ))
         } else {
