@@ -272,7 +272,11 @@ fn main() -> Result<()> {
             let frame = TrainingFrame::from_template(&tcloud)?;
             let target = RegistrationTarget::new(&frame.points, &frame.normals, &cfg)?;
             let t0 = Instant::now();
-            let sym = Symmetry::detect(&target, &cfg);
+            let sym = if export_only {
+                Symmetry::none([0.0; 3])
+            } else {
+                Symmetry::detect(&target, &cfg)
+            };
             let size = part_size(&target);
             eprintln!(
                 "{track}/{}: symmetry {} (detected in {:.1} s), part size {size:.3}",

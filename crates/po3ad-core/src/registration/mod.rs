@@ -15,27 +15,32 @@
 //! 1. Voxel-downsample the scan twice: `voxel_size` (features, RANSAC, coarse ICP)
 //!    and `fine_voxel_size` (final ICP and the quality measures).
 //! 2. Scan normals: PCA over `normal_k` neighbours with
-//!    [`crate::geometry::estimate_normals`], whose minimum-spanning-tree orientation
-//!    points them away from the scan's centroid on average, i.e. outward for a
-//!    one-sided view of a part (the template's normals are outward too). FPFH depends
-//!    on the normal sign, so if the first attempt fails the quality gate the whole
-//!    global stage is retried with every scan normal flipped and the better result
-//!    kept (a concave view, e.g. into a bowl, can fool the centroid vote).
+//!    [`crate::geometry::estimate_normals`] (minimum-spanning-tree orientation). FPFH
+//!    depends on the normal sign, and the sign of a one-sided view (a flat face, a
+//!    view into a bowl) cannot be read off the scan, so both signs are always used.
 //! 3. FPFH (33 bins, [`fpfh`]) of scan and template (the template's are computed
 //!    once, in [`RegistrationTarget::new`], on PCA normals signed by the given ones,
-//!    so both sides use the same estimator).
-//! 4. Correspondences: nearest template feature for every scan feature (optionally
-//!    mutual), then RANSAC over 3-point samples with edge-length pruning, Kabsch fit,
-//!    scored by correspondence inliers; the best `ransac_candidates` distinct
-//!    hypotheses are kept ([`global`]).
-//! 5. Each hypothesis: point-to-plane ICP of the coarse scan against the template
-//!    (template normals, shrinking rejection distance), then scored on the fine scan
-//!    by overlap and residual; the best gets a final ICP pass on the fine scan
-//!    ([`icp`]).
-//! 6. Quality gate: `registered = fitness >= min_fitness && inlier_rmse <= max_rmse`,
-//!    `fitness` = fraction of fine scan points with a template point within
-//!    `max_correspondence_distance`, measured relative to the *scan* so a partial
-//!    view that fits well scores high.
+//!    so both sides use the same estimator); nearest template feature for every scan
+//!    keypoint (optionally mutual), once per sign.
+//! 4. RANSAC ([`global`]) with *guided* 3-point samples (the 2nd and 3rd
+//!    correspondences drawn among those length-compatible with the ones drawn), Kabsch
+//!    fit, scored by correspondence inliers; `4 × ransac_candidates` distinct
+//!    hypotheses are prescreened by overlap on a 500-point subsample and the best
+//!    `ransac_candidates` refined by point-to-plane ICP on the coarse scan ([`icp`]).
+//! 5. Every refined candidate (both signs) is scored on the fine scan by overlap
+//!    (`fitness`), residual and *coverage* ([`visibility`]: the share of the template
+//!    surface facing the implied viewpoint that the scan shows), which a view slipped
+//!    onto a look-alike face or a half-tooth slip loses. While the best is not
+//!    confident (gate passed, fitness and coverage ≥ `confident_fitness`) up to
+//!    `retries` more RANSAC rounds run with the next seeds.
+//! 6. The best two get a final fine ICP pass, weighted by Tukey's biweight with
+//!    `robust_kernel` (a real defect does not pull the pose); the better is kept.
+//! 7. Quality gate: `registered = fitness >= min_fitness && inlier_rmse <= max_rmse
+//!    && coverage >= min_coverage`, `fitness` = fraction of fine scan points with a
+//!    template point within `max_correspondence_distance`, measured relative to the
+//!    *scan* so a partial view that fits well scores high. For a part with symmetries
+//!    every equivalent pose fits equally: the gate looks at the residual, never at
+//!    the pose ([`truth`] measures poses against a known truth, symmetry-aware).
 //!
 //! Everything is deterministic for a given `seed` (rayon work is collected in order,
 //! RANSAC uses fixed per-chunk ChaCha8 streams). Errors ([`crate::Error::Invalid`])

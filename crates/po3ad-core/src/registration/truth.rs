@@ -10,7 +10,7 @@
 //! its centroid (`k = 2..=MAX_ORDER`). A candidate is refined with point-to-plane ICP
 //! (the in-plane principal axes of a gear are arbitrary, so a flip candidate is only
 //! near a true one) and accepted when it puts the whole template back on itself
-//! (overlap ≥ 97 %, residual ≤ 0.15 fine voxels), and so must every element of the
+//! (overlap ≥ 97 %, residual ≤ 0.25 fine voxels), and so must every element of the
 //! group generated from the accepted ones. An axis on which nearly
 //! every order is accepted is a *continuous* symmetry axis (turned parts). The
 //! accepted discrete rotations are closed under composition into a group.
@@ -27,7 +27,7 @@ const MAX_GROUP: usize = 512;
 /// Two group elements closer than this (radians) are the same.
 const SAME_ELEMENT: f64 = 0.5 * std::f64::consts::PI / 180.0;
 /// Points of the template used for the self-registrations.
-const SELF_POINTS: usize = 3000;
+const SELF_POINTS: usize = 1500;
 /// Overlap a symmetry must reach on the template itself.
 const SELF_FITNESS: f32 = 0.97;
 
@@ -86,7 +86,7 @@ impl Symmetry {
         }
         let axes = SymmetricEigen::new(cov / n).eigenvectors;
         let src = super::stride(pts, SELF_POINTS);
-        let tol = 0.15 * cfg.fine_voxel_size;
+        let tol = 0.25 * cfg.fine_voxel_size;
         let dist = cfg.max_correspondence_distance;
         let about = |axis: &Vector3<f64>, angle: f64| -> Rigid {
             let r = exp_so3(&(axis * angle));
@@ -100,7 +100,10 @@ impl Symmetry {
             let t =
                 icp::point_to_plane(&src, &target.icp_target(), cand, 20, 2.0 * dist, 0.5 * dist);
             let (fit, rmse) = icp::evaluate(&src, &target.icp_target(), &t, 0.5 * dist);
-            (fit >= SELF_FITNESS && rmse <= tol).then_some(t)
+            // ICP may slide back to the identity (always a fit): the refined map must
+            // stay nearer the candidate than the identity.
+            let stayed = t.angle_to(&cand) < 0.5 * super::rigid::rotation_angle(&cand.r);
+            (fit >= SELF_FITNESS && rmse <= tol && stayed).then_some(t)
         };
         let mut generators: Vec<Rigid> = Vec::new();
         let mut continuous: Vec<Vector3<f64>> = Vec::new();
