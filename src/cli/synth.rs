@@ -75,11 +75,11 @@ pub struct SynthArgs {
     /// manifest's `scene.part_points` says how many leading points are the part.
     #[arg(long, conflicts_with_all = ["partial"])]
     pub scene: bool,
-    /// With `--scene`: millimetres per template unit.
-    #[arg(long, default_value_t = 1000.0, requires = "scene")]
+    /// With `--scene`: millimetres per template unit (ignored without it).
+    #[arg(long, default_value_t = 1000.0)]
     pub scene_mm_per_unit: f32,
-    /// With `--scene`: distractor objects on the table.
-    #[arg(long, default_value_t = 2, requires = "scene")]
+    /// With `--scene`: distractor objects on the table (ignored without it).
+    #[arg(long, default_value_t = 2)]
     pub scene_distractors: usize,
 }
 

@@ -1,7 +1,7 @@
 //! Which reader a request body goes to: `?format=` first, then the `Content-Type`,
 //! else the bytes decide (`po3ad_core::io` sniffs PCD / PLY / STL / OBJ / XYZ
-//! headers and the E57 / LAS signatures). The result is a file name whose extension picks the reader, since the
-//! readers name their input in every error message.
+//! headers and the E57 / LAS signatures). The result is a file name whose extension
+//! picks the reader, since the readers name their input in every error message.
 
 /// The `?format=` values [`name_for_format`] accepts, for error messages.
 pub const FORMATS: &str = "pcd, ply, obj, stl, xyz, e57, las, laz";

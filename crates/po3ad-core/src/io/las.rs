@@ -17,8 +17,10 @@ use std::path::Path;
 const BATCH: u64 = 1 << 16;
 
 pub(crate) fn read(path: &Path, bytes: &[u8], max_points: usize) -> Result<Parsed> {
-    precheck(path, bytes, max_points)?;
-    common::guard_decoder(path, "LAS/LAZ", || decode(path, bytes, max_points))
+    common::guard_decoder(path, "LAS/LAZ", || {
+        precheck(path, bytes, max_points)?;
+        decode(path, bytes, max_points)
+    })
 }
 
 fn decode(path: &Path, bytes: &[u8], max_points: usize) -> Result<Parsed> {
@@ -101,11 +103,6 @@ fn precheck(path: &Path, bytes: &[u8], max_points: usize) -> Result<()> {
         usize::try_from(count).unwrap_or(usize::MAX),
         max_points,
     )?;
-    // Bit 7 of the point format marks LAZ (bit 6 in some older writers).
-    if raw.point_data_record_format & 0xC0 != 0 {
-        check_chunk_table(path, bytes, u64::from(raw.offset_to_point_data), count)?;
-        check_laszip_items(path, bytes)?;
-    }
     count
         .checked_mul(u64::from(raw.point_data_record_length))
         .and_then(|n| n.checked_add(u64::from(raw.offset_to_point_data)))
@@ -118,7 +115,13 @@ fn precheck(path: &Path, bytes: &[u8], max_points: usize) -> Result<()> {
                     raw.point_data_record_length
                 ),
             )
-        })
+        })?;
+    // Bit 7 of the point format marks LAZ (bit 6 in some older writers).
+    if raw.point_data_record_format & 0xC0 != 0 {
+        check_chunk_table(path, bytes, u64::from(raw.offset_to_point_data), count)?;
+        check_laszip_items(path, bytes)?;
+    }
+    Ok(())
 }
 
 /// The LAZ chunk table's count sizes an allocation in the `laz` crate before any chunk
