@@ -6,7 +6,6 @@ use crate::train::Preset;
 use anyhow::Context;
 use po3ad_core::dataset::{load_category, Category, Layout};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 pub use crate::device::{CpuBackend, CpuTrainBackend, DeviceArg};
 

@@ -5,7 +5,6 @@ use super::common::{progress_hooks, DataArgs};
 use crate::detector::{Detector, FitRequest, FrameMode, KindSpec, NormalSource};
 use crate::device::DeviceArg;
 use crate::train::Preset;
-use anyhow::Context;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
