@@ -13,7 +13,10 @@ fn main() {
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=PO3AD_GIT_COMMIT={commit}");
-    if let Ok(out) = Command::new("git").args(["rev-parse", "--git-dir"]).output() {
+    if let Ok(out) = Command::new("git")
+        .args(["rev-parse", "--git-dir"])
+        .output()
+    {
         if let Ok(dir) = String::from_utf8(out.stdout) {
             let dir = dir.trim();
             if !dir.is_empty() {

@@ -57,7 +57,10 @@ fn registry_lists_every_kind_and_refuses_others() {
         assert!(names.contains(&k), "{names:?}");
     }
     let err = detector::kind("nearset").unwrap_err().to_string();
-    assert!(err.contains("nearset") && err.contains("po3ad, nearest, curvature"), "{err}");
+    assert!(
+        err.contains("nearset") && err.contains("po3ad, nearest, curvature"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -67,14 +70,16 @@ fn fit_writes_a_manifest_and_older_folders_still_load() {
     let model = dir.path().join("nn");
     fit("nearest", &cat.train, &model);
     let m: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(model.join(MANIFEST_FILE)).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(model.join(MANIFEST_FILE)).unwrap()).unwrap();
     assert_eq!(m["format"], "po3ad-detector");
     assert_eq!(m["kind"], "nearest");
     assert_eq!(m["sources"].as_array().unwrap().len(), cat.train.len());
     assert_eq!(m["files"]["reference"], "nearest.json");
     assert!(m["frame"]["scale"].as_f64().unwrap() > 0.0, "{m}");
-    assert!(m["created_by"].as_str().unwrap().starts_with("po3ad "), "{m}");
+    assert!(
+        m["created_by"].as_str().unwrap().starts_with("po3ad "),
+        "{m}"
+    );
 
     let scan = po3ad_core::dataset::load_test_points(&cat.test[0]).unwrap();
     let with = Detector::load(&model, &LoadOptions::default()).unwrap();
@@ -107,7 +112,10 @@ fn folders_that_are_not_models_fail_with_the_way_out() {
         .err()
         .unwrap()
         .to_string();
-    assert!(err.contains(MANIFEST_FILE) && err.contains("po3ad train"), "{err}");
+    assert!(
+        err.contains(MANIFEST_FILE) && err.contains("po3ad train"),
+        "{err}"
+    );
     // A manifest from a newer po3ad: refused, naming the upgrade.
     std::fs::write(
         dir.path().join(MANIFEST_FILE),
@@ -118,7 +126,10 @@ fn folders_that_are_not_models_fail_with_the_way_out() {
         .err()
         .unwrap()
         .to_string();
-    assert!(err.contains("newer po3ad") && err.contains("upgrade"), "{err}");
+    assert!(
+        err.contains("newer po3ad") && err.contains("upgrade"),
+        "{err}"
+    );
     // A kind this build does not know.
     std::fs::write(
         dir.path().join(MANIFEST_FILE),
@@ -129,7 +140,10 @@ fn folders_that_are_not_models_fail_with_the_way_out() {
         .err()
         .unwrap()
         .to_string();
-    assert!(err.contains("warp-drive") && err.contains("available"), "{err}");
+    assert!(
+        err.contains("warp-drive") && err.contains("available"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -145,11 +159,21 @@ fn a_scan_that_cannot_be_registered_is_neither_normal_nor_anomalous() {
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let blob = PointCloud::from_points(
         (0..3000)
-            .map(|_| [rng.random::<f32>(), rng.random::<f32>(), rng.random::<f32>()])
+            .map(|_| {
+                [
+                    rng.random::<f32>(),
+                    rng.random::<f32>(),
+                    rng.random::<f32>(),
+                ]
+            })
             .collect(),
     );
     let (report, _) = d.score(&blob).unwrap();
-    assert_eq!(report.registration.map(|f| f.registered), Some(false), "{report:?}");
+    assert_eq!(
+        report.registration.map(|f| f.registered),
+        Some(false),
+        "{report:?}"
+    );
     assert_eq!(report.verdict.as_deref(), Some(UNREGISTERED));
     assert!(report.regions.is_none());
 }
@@ -175,7 +199,10 @@ fn normal_scans_report_no_region_and_defects_do() {
         n += 1;
         with_regions += usize::from(!report.regions.unwrap().is_empty());
     }
-    assert!(with_regions * 20 <= n, "{with_regions} of {n} normal views report regions");
+    assert!(
+        with_regions * 20 <= n,
+        "{with_regions} of {n} normal views report regions"
+    );
     // The strong bulges come out as regions on the defect.
     let eval = evaluate_category(&d, &cat, &EvalOptions::default()).unwrap();
     let stats = eval.regions.unwrap();

@@ -6,8 +6,8 @@ use super::common::{progress_hooks, show_progress, FrameArgs, DEFAULT_HEATMAPS};
 use crate::detector::{KindSpec, TestOverrides};
 use crate::device::DeviceArg;
 use crate::eval;
-pub use crate::eval::benchmark::{write_tables, Shard};
 use crate::eval::benchmark::BenchmarkSpec;
+pub use crate::eval::benchmark::{write_tables, Shard};
 use crate::score_rule::ObjectScore;
 use po3ad_core::report::ResultsTable;
 use std::path::PathBuf;
@@ -143,4 +143,3 @@ pub fn run(args: BenchmarkArgs) -> anyhow::Result<()> {
     );
     Ok(())
 }
-

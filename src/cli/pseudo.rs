@@ -19,6 +19,7 @@ pub struct PseudoArgs {
     /// Output PLY (a PNG with the same stem is written beside it).
     #[arg(long)]
     pub out: PathBuf,
+    /// Preset whose Norm-AS settings are used: cpu, paper, tiny, or a TOML file.
     #[arg(long, default_value = "cpu")]
     pub preset: String,
     /// paper (signed normals) or reference (|n|, first J/2 patches).
@@ -33,6 +34,7 @@ pub struct PseudoArgs {
     /// Which patches may be displaced: auto (as the variant says), all, first-half.
     #[arg(long)]
     pub patch_pool: Option<String>,
+    /// Seed of the patch split and the displaced patch.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }

@@ -88,8 +88,8 @@ impl Manifest {
         if !path.is_file() {
             return Ok(None);
         }
-        let bytes = std::fs::read(&path)
-            .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+        let bytes =
+            std::fs::read(&path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
         let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
             anyhow::anyhow!("{}: not a po3ad detector manifest ({e})", path.display())
         })?;

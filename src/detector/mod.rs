@@ -83,8 +83,7 @@ pub fn provenance(
     scorer: &dyn Scorer,
     placement: &Placement,
 ) -> std::collections::BTreeMap<String, String> {
-    let mut m: std::collections::BTreeMap<String, String> =
-        scorer.settings().into_iter().collect();
+    let mut m: std::collections::BTreeMap<String, String> = scorer.settings().into_iter().collect();
     m.insert("detector".into(), scorer.name().into());
     m.insert("label".into(), scorer.label());
     m.insert("scoring".into(), scorer.scoring());
@@ -181,7 +180,9 @@ impl Detector {
             };
             let saved = registry::kind(&manifest.kind)?;
             let kind = opts.kind.unwrap_or(saved);
-            if kind != saved && (kind.marker_file.is_empty() || !dir.join(kind.marker_file).is_file()) {
+            if kind != saved
+                && (kind.marker_file.is_empty() || !dir.join(kind.marker_file).is_file())
+            {
                 anyhow::bail!(
                     "{}: holds a '{}' detector, not '{}'",
                     dir.display(),

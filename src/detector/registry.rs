@@ -96,7 +96,12 @@ pub fn kind(name: &str) -> anyhow::Result<&'static KindSpec> {
         .iter()
         .copied()
         .find(|k| k.name == name)
-        .ok_or_else(|| anyhow::anyhow!("unknown detector '{name}' (available: {})", names().join(", ")))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "unknown detector '{name}' (available: {})",
+                names().join(", ")
+            )
+        })
 }
 
 /// The registered names, in [`KINDS`] order.

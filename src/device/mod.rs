@@ -55,6 +55,5 @@ macro_rules! with_backend {
     }};
 }
 
-
 #[cfg(feature = "cuda")]
 pub mod cuda;

@@ -10,7 +10,9 @@
 //! one row per category and a last row `mean`.
 
 use super::evaluate::{evaluate_category, frame_summary, CategoryEval, EvalOptions};
-use crate::detector::{fit_and_load, Detector, FitRequest, FrameMode, KindSpec, LoadOptions, TestOverrides};
+use crate::detector::{
+    fit_and_load, Detector, FitRequest, FrameMode, KindSpec, LoadOptions, TestOverrides,
+};
 use crate::device::DeviceArg;
 use crate::train::{FitHooks, Preset};
 use po3ad_core::dataset::{list_categories, load_category, Layout};

@@ -34,4 +34,3 @@ pub fn write_heatmaps(
     )?;
     Ok(())
 }
-

@@ -2,8 +2,8 @@
 //! test). Built-in ones live in `presets/*.toml` at the repository root and are
 //! compiled in; a user's file may override any field.
 
-use crate::score_rule::ObjectScore;
 use crate::model::{LossConfig, ModelConfig};
+use crate::score_rule::ObjectScore;
 use po3ad_core::pseudo::NormAsConfig;
 use serde::{Deserialize, Serialize};
 use std::path::Path;

@@ -58,6 +58,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let table = ResultsTable {
         model: "synthetic stand-in scores".into(),
         rows,
+        scoring: Default::default(),
     };
     table.write_json(&results.join("results.json"))?;
     table.write_csv(&results.join("results.csv"))?;
@@ -158,6 +159,7 @@ fn category(
         point_ap: file.point.ap,
         train_seconds: 0.0,
         test_seconds: 0.0,
+        by_defect: Default::default(),
     };
     write_decisions(out, &row, &samples)?;
     Ok(row)

@@ -89,6 +89,7 @@ fn row(name: &str, obj: f64) -> CategoryResult {
         point_ap: f64::NAN,
         train_seconds: 1.0,
         test_seconds: 2.0,
+        by_defect: Default::default(),
     }
 }
 
@@ -177,6 +178,7 @@ fn benchmark_page_puts_the_mean_first_and_links_categories() {
     let table = po3ad_core::report::ResultsTable {
         model: "po3ad".into(),
         rows: rows.clone(),
+        scoring: Default::default(),
     };
     table.write_json(&dir.join("results.json")).unwrap();
     let path = po3ad_core::report::write_report(dir).unwrap();

@@ -11,10 +11,10 @@
 //! for the progress callback and Ctrl-C.
 
 use numpy::{PyArray1, PyArray2, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
-use po3ad::eval::benchmark::{benchmark as run_benchmark, BenchmarkSpec, Shard};
 use po3ad::detector::calibration::NormalSource;
 use po3ad::detector::{Detector, FitRequest, FrameMode, LoadOptions, ScanReport};
 use po3ad::device::DeviceArg;
+use po3ad::eval::benchmark::{benchmark as run_benchmark, BenchmarkSpec, Shard};
 use po3ad::score_rule::ObjectScore;
 use po3ad::train::{FitHooks, FitProgress, Preset};
 use po3ad_core::PointCloud;
@@ -187,7 +187,8 @@ impl Model {
     /// The settings it was built with (detector.json's `settings`), as a dict.
     #[getter]
     fn settings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        py.import("json")?.call_method1("loads", (self.settings.as_str(),))
+        py.import("json")?
+            .call_method1("loads", (self.settings.as_str(),))
     }
 
     #[getter]

@@ -119,7 +119,8 @@ fn fit_bank(kind: &'static str, req: FitRequest<'_>) -> anyhow::Result<FitOutcom
         &RegistrationConfig::default(),
     )?;
     let config = BankConfig::default();
-    let bank = Bank::fit(kind, &clouds, &config).with_context(|| format!("building the {kind} bank"))?;
+    let bank =
+        Bank::fit(kind, &clouds, &config).with_context(|| format!("building the {kind} bank"))?;
     let saved = Saved {
         format: FORMAT.into(),
         version: FORMAT_VERSION,
@@ -152,8 +153,9 @@ fn load(req: &LoadRequest<'_>) -> anyhow::Result<Box<dyn Scorer + Send>> {
         req.file.clone()
     };
     let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-    let saved: Saved = serde_json::from_slice(&bytes)
-        .map_err(|e| anyhow::anyhow!("{}: not a memory-bank detector file ({e})", path.display()))?;
+    let saved: Saved = serde_json::from_slice(&bytes).map_err(|e| {
+        anyhow::anyhow!("{}: not a memory-bank detector file ({e})", path.display())
+    })?;
     if saved.format != FORMAT || saved.version != FORMAT_VERSION {
         anyhow::bail!(
             "{}: format '{}' version {}, expected '{FORMAT}' version {FORMAT_VERSION}",
@@ -165,7 +167,10 @@ fn load(req: &LoadRequest<'_>) -> anyhow::Result<Box<dyn Scorer + Send>> {
     let kind = crate::detector::kind(&saved.kind)
         .with_context(|| path.display().to_string())?
         .name;
-    saved.frame.validate().with_context(|| path.display().to_string())?;
+    saved
+        .frame
+        .validate()
+        .with_context(|| path.display().to_string())?;
     Ok(Box::new(BankDetector {
         kind,
         config: saved.config,

@@ -85,7 +85,11 @@ pub fn load_scorer<B: SparseBackend>(
     let (net, mut preset, frame) = load_model::<B>(model, device)?;
     overrides.apply(&mut preset.test);
     preset.validate().map_err(anyhow::Error::msg)?;
-    with_fused_nearest(ModelScorer::new(net, &preset, frame, device), model, &preset.test)
+    with_fused_nearest(
+        ModelScorer::new(net, &preset, frame, device),
+        model,
+        &preset.test,
+    )
 }
 
 /// Add the nearest-template detector saved beside the model when `test` fuses it
@@ -121,7 +125,9 @@ fn with_fused_nearest<B: SparseBackend>(
 fn load(req: &LoadRequest<'_>) -> anyhow::Result<Box<dyn Scorer + Send>> {
     let file = req.file.clone();
     let overrides = req.overrides;
-    crate::with_backend!(req.device, |B, dev| load_boxed::<B>(&file, &overrides, &dev))
+    crate::with_backend!(req.device, |B, dev| load_boxed::<B>(
+        &file, &overrides, &dev
+    ))
 }
 
 fn load_boxed<B: AutodiffBackend + SparseBackend>(
@@ -132,7 +138,9 @@ fn load_boxed<B: AutodiffBackend + SparseBackend>(
 where
     B::InnerBackend: SparseBackend,
 {
-    Ok(Box::new(load_scorer::<B::InnerBackend>(file, overrides, device)?))
+    Ok(Box::new(load_scorer::<B::InnerBackend>(
+        file, overrides, device,
+    )?))
 }
 
 /// Train the network on `req.files` with `req.preset`, then build the nearest-template
@@ -447,4 +455,3 @@ impl<B: SparseBackend> Scorer for ModelScorer<B> {
         }
     }
 }
-

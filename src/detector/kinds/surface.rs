@@ -88,7 +88,10 @@ fn load(req: &LoadRequest<'_>) -> anyhow::Result<Box<dyn Scorer + Send>> {
             saved.version
         );
     }
-    saved.frame.validate().with_context(|| path.display().to_string())?;
+    saved
+        .frame
+        .validate()
+        .with_context(|| path.display().to_string())?;
     saved
         .model
         .validate()

@@ -273,10 +273,15 @@ impl ResultsTable {
         if kinds.is_empty() {
             return String::new();
         }
-        let mut out = String::from("\nObject AUROC by defect kind (that kind against the normal scans):\n\n");
+        let mut out =
+            String::from("\nObject AUROC by defect kind (that kind against the normal scans):\n\n");
         out += &format!(
             "| category | {} |\n|---|{}\n",
-            kinds.iter().map(|k| escape_md(k)).collect::<Vec<_>>().join(" | "),
+            kinds
+                .iter()
+                .map(|k| escape_md(k))
+                .collect::<Vec<_>>()
+                .join(" | "),
             "---:|".repeat(kinds.len())
         );
         let mut mean = self.mean();

@@ -177,6 +177,7 @@ pub fn benchmark_html(
     let table = crate::report::ResultsTable {
         model: model.to_string(),
         rows: rows.iter().map(|(r, _)| r.clone()).collect(),
+        scoring: Default::default(),
     };
     let mean = table.mean();
     let title = format!("Benchmark — {model}");
