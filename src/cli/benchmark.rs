@@ -136,6 +136,9 @@ pub fn benchmark(args: &BenchmarkArgs) -> anyhow::Result<ResultsTable> {
 
 pub fn run(args: BenchmarkArgs) -> anyhow::Result<()> {
     let table = benchmark(&args)?;
+    if let Some(report) = crate::eval::write_report_or_warn(&args.out) {
+        println!("report: {}", report.display());
+    }
     println!("{}", table.to_terminal());
     println!(
         "wrote {}",

@@ -100,5 +100,8 @@ pub fn run(mut args: DemoArgs) -> anyhow::Result<()> {
         "\nheatmaps: {}/results-po3ad/<category>/heatmaps/*.png (and coloured .ply)",
         args.out.display()
     );
+    if let Some(report) = crate::eval::write_report_or_warn(&args.out.join("results-po3ad")) {
+        println!("report: {}", report.display());
+    }
     Ok(())
 }

@@ -188,6 +188,9 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
         }
     }
     println!("wrote {}", args.out.join("predictions.json").display());
+    if let Some(report) = crate::eval::write_report_or_warn(&args.out) {
+        println!("report: {}", report.display());
+    }
     let count = preds.iter().filter(|p| !p.report.placed()).count();
     if count > 0 {
         return Err(UnregisteredScans {

@@ -214,6 +214,7 @@ pub fn write_outputs(
         &out.join("decisions.csv"),
         decisions_csv(eval, calibration)?.as_bytes(),
     )?;
+    crate::eval::write_curves_or_warn(out, &eval.curves);
     Ok((table, decisions))
 }
 
@@ -262,5 +263,8 @@ pub fn run(args: TestArgs) -> anyhow::Result<()> {
     print!("{}", decisions.to_terminal());
     println!("scans placed by: {}", frame_summary(&eval));
     println!("wrote {}", args.out.display());
+    if let Some(report) = crate::eval::write_report_or_warn(&args.out) {
+        println!("report: {}", report.display());
+    }
     Ok(())
 }

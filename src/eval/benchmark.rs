@@ -123,6 +123,7 @@ fn finish_category(
     std::fs::create_dir_all(cat_out)
         .map_err(|e| anyhow::anyhow!("creating {}: {e}", cat_out.display()))?;
     write_samples_csv(&cat_out.join("scores.csv"), &eval.samples)?;
+    super::write_curves_or_warn(cat_out, &eval.curves);
     eprintln!("  scans placed by: {}", frame_summary(&eval));
     Ok(CategoryResult {
         train_seconds,

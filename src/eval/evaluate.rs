@@ -75,6 +75,8 @@ pub struct CategoryEval {
     pub provenance: std::collections::BTreeMap<String, String>,
     /// Reported regions against the labels, when the detector has a calibration.
     pub regions: Option<RegionStats>,
+    /// Every point's label and score, for the report's point-level curves.
+    pub curves: po3ad_core::report::PointCurves,
 }
 
 /// How the regions a calibrated detector reports match the test set's labels.
@@ -204,6 +206,7 @@ pub fn evaluate_category(
     let mut heatmaps_left = opts.max_heatmaps;
     let calibration = detector.calibration();
     let mut region_stats = calibration.map(|_| RegionStats::default());
+    let mut curves = po3ad_core::report::PointCurves::new();
     // Anomalous samples first, so the heatmap budget goes to the interesting ones.
     let mut order: Vec<&TestSample> = category.test.iter().collect();
     order.sort_by_key(|s| !s.anomalous);
@@ -222,6 +225,12 @@ pub fn evaluate_category(
             if fit.is_some_and(|f| !f.registered) {
                 unregistered += 1;
             }
+            curves.add_scan(
+                &sample.defect,
+                sample.anomalous,
+                cloud.labels.as_deref(),
+                &scored.points,
+            );
             if let (Some(stats), Some(cal)) = (region_stats.as_mut(), calibration) {
                 stats.add(cloud, &scored.points, sample.anomalous, cal);
             }
@@ -282,5 +291,6 @@ pub fn evaluate_category(
         scoring: scorer.scoring(),
         provenance: detector.provenance(),
         regions: region_stats,
+        curves,
     })
 }

@@ -1,5 +1,6 @@
-//! Heat maps of scored scans as files people open: a coloured PLY (any viewer) and a
-//! PNG (two views), for `test`, `benchmark` and `predict`.
+//! Heat maps of scored scans as files people open: a coloured PLY (any viewer), a PNG
+//! (two views) and the data of the HTML report's 3D view, for `test`, `benchmark` and
+//! `predict`; and the HTML report of a results folder.
 
 use anyhow::Context;
 use po3ad_core::report::{render_png, RenderOptions};
@@ -32,5 +33,28 @@ pub fn write_heatmaps(
         scores,
         &opts,
     )?;
+    // The points (subsampled) and scores the HTML report's 3D view shows.
+    po3ad_core::report::write_scan_view(dir, name, &cloud.points, scores)?;
     Ok(())
+}
+
+/// Write the HTML report of the results folder `dir` (`report.html`, or
+/// `predictions.html` for a predict folder) and return its path; a report that cannot be
+/// written is a warning, never a failed run (the results themselves are written).
+pub fn write_report_or_warn(dir: &Path) -> Option<std::path::PathBuf> {
+    match po3ad_core::report::write_report(dir) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            eprintln!("warning: no HTML report for {}: {e}", dir.display());
+            None
+        }
+    }
+}
+
+/// Write the point-level curves of a test run (`curves.json`, read by the report); a
+/// test set without both classes of points has none (a warning).
+pub fn write_curves_or_warn(dir: &Path, curves: &po3ad_core::report::PointCurves) {
+    if let Err(e) = curves.write(dir) {
+        eprintln!("warning: no point curves for {}: {e}", dir.display());
+    }
 }

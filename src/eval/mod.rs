@@ -8,4 +8,4 @@ pub mod evaluate;
 pub mod heatmaps;
 
 pub use evaluate::{evaluate_category, CategoryEval, EvalOptions};
-pub use heatmaps::write_heatmaps;
+pub use heatmaps::{write_curves_or_warn, write_heatmaps, write_report_or_warn};
