@@ -152,7 +152,7 @@ impl Symmetry {
             .collect();
         Self {
             center,
-            rotations: rotations.iter().map(|r| to_array(r)).collect(),
+            rotations: rotations.iter().map(to_array).collect(),
             continuous_axis: continuous_axis.map(|a| [a[0] as f32, a[1] as f32, a[2] as f32]),
             isotropic: false,
         }
