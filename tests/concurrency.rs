@@ -102,6 +102,22 @@ fn two_synth_processes_into_one_folder_leave_only_whole_files() {
             serde_json::from_slice::<serde_json::Value>(bytes)
                 .unwrap_or_else(|e| panic!("{}: invalid JSON: {e}", rel.display()));
             manifests += 1;
+        } else if rel.extension().is_some_and(|e| e == "csv") {
+            // poses.csv (the pose each scan was synthesised in): one header, then rows
+            // that all have the header's number of fields.
+            let text = std::str::from_utf8(bytes)
+                .unwrap_or_else(|e| panic!("{}: not UTF-8: {e}", rel.display()));
+            let mut lines = text.lines();
+            let fields = lines.next().map_or(0, |h| h.split(',').count());
+            assert!(fields > 1, "{}: no header", rel.display());
+            for line in lines {
+                assert_eq!(
+                    line.split(',').count(),
+                    fields,
+                    "{}: torn row {line:?}",
+                    rel.display()
+                );
+            }
         } else {
             po3ad_core::io::read(&path)
                 .unwrap_or_else(|e| panic!("{}: does not parse: {e}", rel.display()));

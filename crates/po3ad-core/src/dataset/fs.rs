@@ -35,9 +35,19 @@ pub(super) fn files_with(dir: &Path, exts: &[&str]) -> Result<Vec<PathBuf>> {
         .collect())
 }
 
-/// Files of `dir` in any format `io::read` supports, sorted.
+/// Sidecar files that share a cloud extension but are not clouds: `poses.csv`, written
+/// beside synthesised test clouds (`crate::synth::pose::POSES_CSV`).
+const SIDECARS: &[&str] = &[crate::synth::pose::POSES_CSV];
+
+/// Files of `dir` in any format `io::read` supports, sorted; sidecar files left out.
 pub(super) fn cloud_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    files_with(dir, CLOUD_EXTENSIONS)
+    Ok(files_with(dir, CLOUD_EXTENSIONS)?
+        .into_iter()
+        .filter(|p| {
+            let name = dir_name(p).to_ascii_lowercase();
+            !SIDECARS.contains(&name.as_str())
+        })
+        .collect())
 }
 
 pub(super) fn has_ext(p: &Path, exts: &[&str]) -> bool {
