@@ -156,10 +156,12 @@ fn nearest_template_scores_free_pose_scans_as_aligned_ones() {
     let a = evaluate_category(&detector, &cat_a, &opts).unwrap();
     let f = evaluate_category(&detector, &cat_f, &opts).unwrap();
     assert_eq!((a.unregistered, f.unregistered), (0, 0));
+    // Object scores agree to 5 %, or within the registration's residual (the top 1 %
+    // of distances moves with it).
     for (sa, sf) in a.samples.iter().zip(&f.samples) {
-        let rel = (sa.object_score - sf.object_score).abs() / sa.object_score;
+        let diff = (sa.object_score - sf.object_score).abs();
         assert!(
-            rel < 0.05,
+            diff / sa.object_score < 0.05 || diff < 0.002,
             "{}: {} vs {}",
             sa.name,
             sa.object_score,
