@@ -1,7 +1,10 @@
 //! What several subcommands share: dataset arguments, `--frame`, `--detector`,
 //! progress bars.
 
-use crate::detector::{Detector, FitRequest, FrameMode, KindSpec, LoadOptions, TestOverrides};
+use crate::detector::{
+    BackgroundMode, Detector, FitRequest, FrameMode, IntakeOptions, KindSpec, LoadOptions,
+    TestOverrides, UnitsArg,
+};
 use crate::train::Preset;
 use anyhow::Context;
 use po3ad_core::dataset::{load_category, Category, Layout};
@@ -62,6 +65,57 @@ pub struct FrameArgs {
     /// How each scan is put into the detector's frame before scoring.
     #[arg(long, value_enum, default_value = "auto")]
     pub frame: FrameMode,
+}
+
+/// How scanner files are made ready before scoring (`--units`, `--background`,
+/// `--crop`; see `crate::detector::intake`), for predict and serve.
+#[derive(clap::Args, Debug, Clone)]
+pub struct IntakeArgs {
+    /// The scans' units: `check` refuses a scan whose size says it is in other units
+    /// than the template (mm against m, …); `auto` converts it and reports the factor;
+    /// or name the scans' unit (m, cm, mm, in) to convert by definition.
+    #[arg(long, default_value = "check", value_parser = clap::value_parser!(UnitsArg))]
+    pub units: UnitsArg,
+    /// Remove the support plane, fixtures and other objects before registration:
+    /// `auto` when the scan is more than 1.25x the template's size, `on`, or `off`.
+    /// Removed points get no score (NaN, grey in heatmaps).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub background: BackgroundMode,
+    /// Keep only the points inside this box first, in scan coordinates:
+    /// xmin,ymin,zmin,xmax,ymax,zmax (implies background removal).
+    #[arg(long, value_parser = parse_crop, allow_hyphen_values = true)]
+    pub crop: Option<Crop>,
+}
+
+/// A `--crop` box `(min, max)`.
+pub type Crop = ([f32; 3], [f32; 3]);
+
+fn parse_crop(s: &str) -> Result<Crop, String> {
+    let v: Vec<f32> = s
+        .split(',')
+        .map(|t| t.trim().parse::<f32>())
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{s}: {e}; expected xmin,ymin,zmin,xmax,ymax,zmax"))?;
+    let [x0, y0, z0, x1, y1, z1] = v[..] else {
+        return Err(format!(
+            "{s}: {} numbers; expected six: xmin,ymin,zmin,xmax,ymax,zmax",
+            v.len()
+        ));
+    };
+    if v.iter().any(|c| !c.is_finite()) || !(x0 < x1 && y0 < y1 && z0 < z1) {
+        return Err(format!("{s}: each min must be a number below its max"));
+    }
+    Ok(([x0, y0, z0], [x1, y1, z1]))
+}
+
+impl IntakeArgs {
+    pub fn options(&self) -> IntakeOptions {
+        IntakeOptions {
+            units: self.units,
+            background: self.background,
+            crop: self.crop,
+        }
+    }
 }
 
 /// Show progress bars only on a terminal.

@@ -3,7 +3,7 @@
 //! with a calibrated model (`calibration.json`) also each scan's normalized score,
 //! verdict and anomalous regions.
 
-use super::common::FrameArgs;
+use super::common::{FrameArgs, IntakeArgs};
 use crate::detector::{Detector, KindSpec, LoadOptions, ScanReport};
 use crate::device::DeviceArg;
 use crate::eval::write_heatmaps;
@@ -18,6 +18,13 @@ use std::path::{Path, PathBuf};
   po3ad predict --model runs/part --detector nearest scan.ply --out out   # the folder's nearest companion
   po3ad predict --model runs/part-nearest scan.ply --out out          # a nearest-template detector
   po3ad predict --model runs/part scan.pcd --frame fixed --out out    # scans from a fixture
+  po3ad predict --model runs/part cell_scan.e57 --units auto --out out  # scanner file, mm or m, on a table
+
+Scanner files: invalid points (NaN, infinite, the (0,0,0) pixels of organized clouds) are
+dropped; a scan more than 1.25x the template's size has its support plane and clutter
+removed (--background); dropped and removed points get no score (NaN in
+<name>.scores.txt, grey in the heatmaps). A scan whose size says it is in other units
+than the template is refused unless --units says how to convert it.
 
 Exit status: 0 when every scan was judged; 3 when some scan could not be registered to
 the training pose (its verdict is \"unregistered\"; all outputs are still written); 1 on
@@ -34,11 +41,14 @@ pub struct PredictArgs {
     pub detector: Option<&'static KindSpec>,
     #[command(flatten)]
     pub frame: FrameArgs,
+    #[command(flatten)]
+    pub intake: IntakeArgs,
     /// Output folder: <name>.ply, <name>.png and predictions.json.
     #[arg(long)]
     pub out: PathBuf,
     /// Also write <name>.scores.txt: one point score per line, in the file's point
-    /// order (exact: each value reads back to the same float32).
+    /// order (exact: each value reads back to the same float32; NaN for a point that
+    /// was dropped as invalid or removed as background).
     #[arg(long)]
     pub point_scores: bool,
     /// Where PO3AD runs: cpu, or cuda[:N] in a binary built with `--features cuda`.
@@ -81,21 +91,35 @@ pub struct Prediction {
 /// Score every file with `detector`.
 fn predict_files(args: &PredictArgs, detector: &Detector) -> anyhow::Result<Vec<Prediction>> {
     let mut out = Vec::new();
+    let opts = args.intake.options();
     for file in &args.files {
-        let original = io::read(file)?;
-        let (report, scores) = detector
-            .score(&original)
+        let scan = io::read_scan(file, &io::ScanOptions::default())?;
+        let scored = detector
+            .score_scan(scan, &opts)
             .map_err(|e| anyhow::anyhow!("{}: {e:#}", file.display()))?;
+        let report = &scored.report;
         if !report.placed() {
             eprintln!(
                 "warning: {}: could not be registered to the training pose; its scores are unreliable",
                 file.display()
             );
         }
+        if let Some(input) = &report.input {
+            note_intake(file, input);
+        }
         let name = unique_stem(file, &out);
-        write_heatmaps(&args.out, &name, &original, &scores)?;
+        write_heatmaps(
+            &args.out,
+            &name,
+            &scored.intake.valid,
+            &scored.valid_scores(),
+        )?;
         if args.point_scores {
-            let text: String = scores.iter().map(|v| format!("{v}\n")).collect();
+            let text: String = scored
+                .file_scores()
+                .iter()
+                .map(|v| format!("{v}\n"))
+                .collect();
             io::atomic::write_atomic(
                 &args.out.join(format!("{name}.scores.txt")),
                 text.as_bytes(),
@@ -103,12 +127,39 @@ fn predict_files(args: &PredictArgs, detector: &Detector) -> anyhow::Result<Vec<
         }
         out.push(Prediction {
             file: file.display().to_string(),
-            report,
+            report: scored.report,
             heatmap_ply: args.out.join(format!("{name}.ply")).display().to_string(),
             heatmap_png: args.out.join(format!("{name}.png")).display().to_string(),
         });
     }
     Ok(out)
+}
+
+/// Say on stderr what was taken out of `file` or converted before scoring.
+fn note_intake(file: &Path, input: &crate::detector::IntakeSummary) {
+    if input.invalid_points > 0 {
+        eprintln!(
+            "note: {}: {} of {} points invalid (NaN, infinite or (0,0,0) pixels), not scored",
+            file.display(),
+            input.invalid_points,
+            input.file_points
+        );
+    }
+    if input.background_points > 0 {
+        eprintln!(
+            "note: {}: {} points removed as background ({}), not scored",
+            file.display(),
+            input.background_points,
+            if input.support_plane.is_some() {
+                "support plane, fixtures, other objects"
+            } else {
+                "outside the part"
+            }
+        );
+    }
+    if let Some(u) = &input.units {
+        eprintln!("note: {}: converted {u}", file.display());
+    }
 }
 
 /// The file's stem, suffixed when two inputs share one.

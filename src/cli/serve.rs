@@ -2,7 +2,7 @@
 //! ([`crate::service`]). Prints `listening on http://ADDR` once it accepts requests
 //! (with `--addr 127.0.0.1:0` the OS picks the port, and that line says which).
 
-use super::common::FrameArgs;
+use super::common::{FrameArgs, IntakeArgs};
 use crate::detector::{Detector, KindSpec, LoadOptions, Scorer};
 use crate::device::DeviceArg;
 use crate::service::{serve, shutdown_signal, DetectorPool, PoolLimits, RequestLimits};
@@ -18,6 +18,7 @@ use std::time::Duration;
   curl --data-binary @scan.pcd -H 'Content-Type: application/x-pcd' \\
        http://127.0.0.1:8080/v1/score
   curl --data-binary @scan.ply 'http://127.0.0.1:8080/v1/score?format=ply&point_scores=true'
+  curl --data-binary @cell.e57 'http://127.0.0.1:8080/v1/score?format=e57&units=auto&background=on'
   curl http://127.0.0.1:8080/metrics
   po3ad serve --model runs/part --addr 0.0.0.0:9000 --workers 4 --queue 64
 
@@ -62,6 +63,10 @@ pub struct ServeArgs {
     pub max_overrun: usize,
     #[command(flatten)]
     pub frame: FrameArgs,
+    /// How scans are made ready (defaults for every request; a request's `?units=` and
+    /// `?background=` override them).
+    #[command(flatten)]
+    pub intake: IntakeArgs,
     /// Where PO3AD runs: cpu, or cuda[:N] in a binary built with `--features cuda`.
     #[arg(long, default_value = "cpu")]
     pub device: DeviceArg,
@@ -128,14 +133,14 @@ fn load_pool(args: &ServeArgs, workers: usize) -> anyhow::Result<DetectorPool> {
                 ..LoadOptions::default()
             },
         )?;
-        let name = detector.name();
+        let (name, template) = (detector.name(), detector.template());
         let (scorer, placement, calibration) = detector.into_parts();
         scorers.push(scorer);
         if first.is_none() {
-            first = Some((name, placement, calibration));
+            first = Some((name, template, placement, calibration));
         }
     }
-    let (name, placement, calibration) = first.context("no workers")?;
+    let (name, template, placement, calibration) = first.context("no workers")?;
     Ok(DetectorPool::new(
         scorers,
         placement,
@@ -148,5 +153,6 @@ fn load_pool(args: &ServeArgs, workers: usize) -> anyhow::Result<DetectorPool> {
             overrun: args.max_overrun,
             score_timeout: Duration::from_secs_f64(args.score_timeout),
         },
-    ))
+    )
+    .with_intake(template, args.intake.options()))
 }

@@ -1,5 +1,6 @@
 //! `po3ad train`: fit a PO3AD model on the normal samples of one part.
 
+use po3ad_core::scene::Units;
 use super::calibrate::{calibrate_saved, summary, CalibrateOptions};
 use super::common::{progress_hooks, DataArgs};
 use crate::detector::{Detector, FitRequest, FrameMode, KindSpec, NormalSource};
@@ -50,6 +51,12 @@ pub struct TrainArgs {
     /// Where PO3AD trains: cpu, or cuda[:N] in a binary built with `--features cuda`.
     #[arg(long, default_value = "cpu")]
     pub device: DeviceArg,
+    /// The training files' length unit (m, cm, mm, in), recorded in detector.json so
+    /// that scans in other units are caught by name (`predict --units`). Default: m for
+    /// E57 files (the format fixes it), else unknown (mismatches are then judged by
+    /// size alone).
+    #[arg(long)]
+    pub units: Option<Units>,
 }
 
 /// The calibration every `po3ad train` ends with: thresholds into
@@ -88,8 +95,25 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         }
     };
     let outcome = fit(args.detector, &files, &args.out, &name, &preset, &args)?;
+    let units = args.units.unwrap_or_else(|| units_of(&files));
+    if units != Units::Unknown {
+        crate::detector::manifest::set_units(&args.out, units)?;
+    }
     println!("{}", outcome.summary);
     calibrate_after_training(&args, &files)
+}
+
+/// The units the training files' format fixes: metres when every one is E57.
+fn units_of(files: &[PathBuf]) -> Units {
+    let e57 = |f: &PathBuf| {
+        f.extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("e57"))
+    };
+    if !files.is_empty() && files.iter().all(e57) {
+        Units::Meters
+    } else {
+        Units::Unknown
+    }
 }
 
 fn fit(

@@ -17,6 +17,7 @@
 //! A new kind is one file in `kinds/` plus one line in [`registry`].
 
 pub mod calibration;
+pub mod intake;
 mod kinds;
 pub mod manifest;
 pub mod placement;
@@ -26,6 +27,7 @@ pub mod report;
 pub mod scorer;
 
 pub use calibration::{Calibration, CalibrationRule, NormalSource};
+pub use intake::{BackgroundMode, Intake, IntakeOptions, IntakeSummary, TemplateSize, UnitsArg};
 pub use kinds::curvature::CurvatureScorer;
 pub use kinds::nearest::{NearestConfig, NearestTemplate, NEAREST_FILE};
 pub use kinds::po3ad::{load_model, ModelScorer};
@@ -36,7 +38,9 @@ pub use report::ScanReport;
 pub use scorer::{Scored, Scorer};
 
 use crate::device::DeviceArg;
+use po3ad_core::io::Scan;
 use po3ad_core::registration::RegistrationConfig;
+use po3ad_core::scene::Units;
 use po3ad_core::PointCloud;
 use std::path::{Path, PathBuf};
 
@@ -75,6 +79,36 @@ pub struct Detector {
     scorer: Box<dyn Scorer + Send>,
     placement: Placement,
     calibration: Option<Calibration>,
+    template: Option<TemplateSize>,
+}
+
+/// A scanner's file scored by [`Detector::score_scan`].
+pub struct ScoredScan {
+    /// The report; `input` says what was taken out of the file.
+    pub report: ScanReport,
+    /// The file's valid points and the part's place among them.
+    pub intake: Intake,
+    /// One score per part point (`intake.part`).
+    pub part_scores: Vec<f32>,
+}
+
+impl ScoredScan {
+    /// Scores in the file's point order, NaN for dropped and background points.
+    pub fn file_scores(&self) -> Vec<f32> {
+        self.intake.to_file_order(&self.part_scores)
+    }
+
+    /// Scores of the file's valid points (`intake.valid`), NaN for background points:
+    /// what a heatmap shows (background grey).
+    pub fn valid_scores(&self) -> Vec<f32> {
+        self.intake.to_valid_order(&self.part_scores)
+    }
+}
+
+/// The template size a detector checks scans against (see [`intake`]).
+fn template_size(scorer: &dyn Scorer, manifest: &Manifest) -> Option<TemplateSize> {
+    let units = manifest.units.parse::<Units>().unwrap_or_default();
+    TemplateSize::of_frame(scorer.frame(), units)
 }
 
 /// How `scorer`'s scores are made when scans are placed by `placement` (see
@@ -159,13 +193,16 @@ impl Detector {
             scorer.frame(),
             &RegistrationConfig::default(),
         )?;
+        let manifest = Manifest::new(kind);
+        let template = template_size(scorer.as_ref(), &manifest);
         Ok(Self {
             kind,
             dir: PathBuf::from("."),
-            manifest: Manifest::new(kind),
+            manifest,
             scorer,
             placement,
             calibration: None,
+            template,
         })
     }
 
@@ -216,6 +253,7 @@ impl Detector {
         } else {
             None
         };
+        let template = template_size(scorer.as_ref(), &manifest);
         Ok(Self {
             kind,
             dir,
@@ -223,6 +261,7 @@ impl Detector {
             scorer,
             placement,
             calibration,
+            template,
         })
     }
 
@@ -234,7 +273,39 @@ impl Detector {
             self.scorer.as_ref(),
             self.calibration.as_ref(),
             scan,
+            1.0,
         )
+    }
+
+    /// Score a scanner's file (as `po3ad_core::io::read_scan` returns it): invalid
+    /// points, units and background are dealt with as `opts` says ([`intake`]), then
+    /// the part is placed, scored and judged.
+    pub fn score_scan(&self, scan: Scan, opts: &IntakeOptions) -> anyhow::Result<ScoredScan> {
+        let intake = self.intake(scan, opts)?;
+        let (mut report, part_scores) = report::report_scan(
+            &self.placement,
+            self.scorer.as_ref(),
+            self.calibration.as_ref(),
+            &intake.part,
+            intake.to_template,
+        )?;
+        report.input = Some(intake.summary.clone());
+        Ok(ScoredScan {
+            report,
+            intake,
+            part_scores,
+        })
+    }
+
+    /// Make `scan` ready for this detector without scoring it ([`intake::intake`]).
+    pub fn intake(&self, scan: Scan, opts: &IntakeOptions) -> anyhow::Result<Intake> {
+        intake::intake(scan, self.template, opts)
+    }
+
+    /// The template size scans are checked against (None: the detector records no
+    /// training frame).
+    pub fn template(&self) -> Option<TemplateSize> {
+        self.template
     }
 
     /// Choose thresholds from `source`'s normal scans, store them in the folder's

@@ -4,6 +4,7 @@
 //! scored by either gives the same numbers.
 
 use super::calibration::Calibration;
+use super::intake::IntakeSummary;
 use super::placement::Placement;
 use super::regions::{find_regions, significant, Region, RegionConfig};
 use super::scorer::{Scored, Scorer};
@@ -41,6 +42,10 @@ pub struct ScanReport {
     /// How the scores were made: detector, label, settings, frame, version
     /// ([`super::provenance`]).
     pub scoring: BTreeMap<String, String>,
+    /// What was taken out of the file before scoring (invalid points, background) and
+    /// any unit conversion; absent when the scan was given as points, not as a file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input: Option<IntakeSummary>,
 }
 
 /// The verdict of a scan that could not be registered.
@@ -68,15 +73,22 @@ pub fn score_scan(
     Ok((scored, fit))
 }
 
-/// Score `original` (file coordinates) and decide on it with `calibration`; returns the
-/// report and the point scores (in the scan's point order).
+/// Score `original` (file coordinates; multiplied by `to_template` to get the
+/// template's units, 1 when they agree) and decide on it with `calibration`; returns
+/// the report and the point scores (in the scan's point order). Regions are reported in
+/// `original`'s coordinates.
 pub fn report_scan(
     placement: &Placement,
     scorer: &dyn Scorer,
     calibration: Option<&Calibration>,
     original: &PointCloud,
+    to_template: f64,
 ) -> anyhow::Result<(ScanReport, Vec<f32>)> {
-    let (scored, fit) = score_scan(placement, scorer, original.clone())?;
+    let mut cloud = original.clone();
+    if to_template != 1.0 {
+        po3ad_core::scene::units::scale(&mut cloud, to_template);
+    }
+    let (scored, fit) = score_scan(placement, scorer, cloud)?;
     let (scores, object_score) = (scored.points, scored.object);
     let mut report = ScanReport {
         object_score,
@@ -89,6 +101,7 @@ pub fn report_scan(
         frame: placement.name().into(),
         registration: fit,
         scoring: super::provenance(scorer, placement),
+        input: None,
     };
     if fit.is_some_and(|f| !f.registered) {
         report.verdict = Some(UNREGISTERED.to_string());

@@ -17,6 +17,7 @@
 //! place always finds an idle one (a scorer goes back before its place is released).
 
 use crate::detector::report::{report_scan, ScanReport};
+use crate::detector::{IntakeOptions, TemplateSize};
 use crate::detector::{Calibration, Placement, Scorer};
 use po3ad_core::PointCloud;
 use std::panic::AssertUnwindSafe;
@@ -60,6 +61,11 @@ pub struct DetectorPool {
     pub detector: String,
     /// The model path as given.
     pub model: String,
+    /// The template scans are checked against (units, background), if the detector
+    /// records one.
+    pub template: Option<TemplateSize>,
+    /// How a request's scan is made ready unless its query says otherwise.
+    pub intake: IntakeOptions,
 }
 
 /// Why a scan got no report.
@@ -137,7 +143,16 @@ impl DetectorPool {
             calibration,
             detector: detector.into(),
             model: model.into(),
+            template: None,
+            intake: IntakeOptions::default(),
         }
+    }
+
+    /// Check scans against `template` and make them ready as `intake` says.
+    pub fn with_intake(mut self, template: Option<TemplateSize>, intake: IntakeOptions) -> Self {
+        self.template = template;
+        self.intake = intake;
+        self
     }
 
     pub fn limits(&self) -> PoolLimits {
@@ -174,12 +189,14 @@ impl DetectorPool {
             .map(|_| Admission { pool: self })
     }
 
-    /// Score `cloud` (file coordinates) on a free worker; waits for one, then gives the
+    /// Score `cloud` (file coordinates; `× to_template` gives the template's units) on
+    /// a free worker; waits for one, then gives the
     /// scan `score_timeout` (see the module doc for what happens past it).
     pub async fn score(
         self: &Arc<Self>,
         _admission: &Admission<'_>,
         cloud: PointCloud,
+        to_template: f64,
     ) -> Result<(ScanReport, Vec<f32>), ScoreFailure> {
         let permit = {
             let _waiting = Counted::new(&self.waiting);
@@ -205,6 +222,7 @@ impl DetectorPool {
                     scorer.as_ref(),
                     pool.calibration.as_ref(),
                     &cloud,
+                    to_template,
                 )
             }));
             (scorer, result)

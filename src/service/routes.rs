@@ -1,11 +1,12 @@
 //! Routes, their handlers and the per-request bookkeeping (metrics middleware).
 
 use super::error::ApiError;
-use super::format::{name_for_content_type, name_for_format};
+use super::format::{name_for_content_type, name_for_format, FORMATS};
 use super::metrics::{Metrics, RequestLabels, RouteLabels, CONTENT_TYPE};
 use super::pool::{DetectorPool, ScoreFailure};
 use super::RequestLimits;
-use crate::detector::ScanReport;
+use crate::detector::intake::intake;
+use crate::detector::{BackgroundMode, Intake, IntakeOptions, ScanReport, TemplateSize, UnitsArg};
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{MatchedPath, Query, Request, State};
@@ -123,7 +124,8 @@ async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
 
 #[derive(Debug, Deserialize)]
 pub struct ScoreQuery {
-    /// The body's format (pcd, ply, obj, stl, xyz); overrides the content type.
+    /// The body's format (pcd, ply, obj, stl, xyz, e57, las, laz); overrides the
+    /// content type.
     format: Option<String>,
     /// Add every point's score, in the scan's point order.
     #[serde(default)]
@@ -131,6 +133,31 @@ pub struct ScoreQuery {
     /// Add the heatmap: the scan as binary PLY coloured by score, base64.
     #[serde(default)]
     heatmap: bool,
+    /// The scan's units: check, auto, or m / cm / mm / in (default: `serve --units`).
+    units: Option<String>,
+    /// Background removal: auto, on or off (default: `serve --background`).
+    background: Option<String>,
+}
+
+impl ScoreQuery {
+    /// The service's intake defaults with this query's overrides.
+    fn intake(&self, defaults: &IntakeOptions) -> Result<IntakeOptions, ApiError> {
+        let mut opts = defaults.clone();
+        if let Some(u) = &self.units {
+            opts.units = u
+                .parse::<UnitsArg>()
+                .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("units={e}")))?;
+        }
+        if let Some(b) = &self.background {
+            opts.background = <BackgroundMode as clap::ValueEnum>::from_str(b, true).map_err(|_| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("background={b}: expected auto, on or off"),
+                )
+            })?;
+        }
+        Ok(opts)
+    }
 }
 
 /// The answer to `POST /v1/score`: the same report `po3ad predict` writes per file.
@@ -156,6 +183,7 @@ async fn score(
 ) -> Result<Json<ScoreResponse>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
     let name = body_name(&query, &headers)?;
+    let intake_opts = query.intake(&state.pool.intake)?;
     // Refuse before reading when the declared size is already too big.
     if let Some(len) = headers
         .get(header::CONTENT_LENGTH)
@@ -176,20 +204,34 @@ async fn score(
             "every scoring worker is busy and the queue is full; retry later",
         ));
     };
-    let cloud = parse(name, &bytes, state.limits.max_points).await?;
-    if cloud.points.len() < MIN_POINTS {
+    let intake = parse(
+        name,
+        &bytes,
+        state.limits.max_points,
+        state.pool.template,
+        intake_opts,
+    )
+    .await?;
+    if intake.part.points.len() < MIN_POINTS {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             format!(
-                "{name}: {} points; a scan needs at least {MIN_POINTS}",
-                cloud.points.len()
+                "{name}: {} points to score ({} in the body, {} invalid, {} background); a \
+                 scan needs at least {MIN_POINTS}",
+                intake.part.points.len(),
+                intake.summary.file_points,
+                intake.summary.invalid_points,
+                intake.summary.background_points
             ),
         ));
     }
     let start = Instant::now();
-    let scored = state.pool.score(&admission, cloud.clone()).await;
+    let scored = state
+        .pool
+        .score(&admission, intake.part.clone(), intake.to_template)
+        .await;
     drop(admission);
-    let (report, scores) = scored.map_err(|failure| match failure {
+    let (mut report, scores) = scored.map_err(|failure| match failure {
         ScoreFailure::Unscorable(msg) => {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("{name}: {msg}"))
         }
@@ -214,8 +256,9 @@ async fn score(
     })?;
     let scoring_ms = start.elapsed().as_secs_f64() * 1e3;
     state.metrics.points.inc_by(scores.len() as u64);
+    report.input = Some(intake.summary.clone());
     let heatmap_ply = if query.heatmap {
-        Some(heatmap(&cloud, &scores)?)
+        Some(heatmap(&intake.valid, &intake.to_valid_order(&scores))?)
     } else {
         None
     };
@@ -223,7 +266,9 @@ async fn score(
         detector: state.pool.detector.clone(),
         report,
         scoring_ms,
-        point_scores: query.point_scores.then_some(scores),
+        point_scores: query
+            .point_scores
+            .then(|| intake.to_file_order(&scores)),
         heatmap_ply,
     }))
 }
@@ -234,7 +279,7 @@ fn body_name(query: &ScoreQuery, headers: &HeaderMap) -> Result<&'static str, Ap
         return name_for_format(f).ok_or_else(|| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
-                format!("format={f}: not one of pcd, ply, obj, stl, xyz"),
+                format!("format={f}: not one of {FORMATS}"),
             )
         });
     }
@@ -251,8 +296,8 @@ fn body_name(query: &ScoreQuery, headers: &HeaderMap) -> Result<&'static str, Ap
         ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             format!(
-                "Content-Type {}: not a point-cloud format; send the scan as PCD, PLY, OBJ, STL \
-                 or XYZ (or application/octet-stream, or say ?format=)",
+                "Content-Type {}: not a point-cloud format; send the scan as one of {FORMATS} \
+                 (or application/octet-stream, or say ?format=)",
                 content_type.unwrap_or_default()
             ),
         )
@@ -295,16 +340,33 @@ async fn read_body(body: Body, limits: &RequestLimits) -> Result<bytes::Bytes, A
     }
 }
 
-/// Parse off the async threads: a big ASCII scan takes a while.
+/// Parse and make ready off the async threads: a big ASCII scan takes a while, and so
+/// does background removal.
 async fn parse(
     name: &str,
     bytes: &bytes::Bytes,
     max_points: usize,
-) -> Result<PointCloud, ApiError> {
+    template: Option<TemplateSize>,
+    opts: IntakeOptions,
+) -> Result<Intake, ApiError> {
     let bytes = bytes.clone();
     let path = name.to_string();
+    let opts_scan = po3ad_core::io::ScanOptions {
+        max_points,
+        ..Default::default()
+    };
     tokio::task::spawn_blocking(move || {
-        po3ad_core::io::parse_bytes(Path::new(&path), &bytes, max_points)
+        let scan = po3ad_core::io::parse_scan_bytes(Path::new(&path), &bytes, &opts_scan)
+            .map_err(|e| {
+                let status = match e {
+                    po3ad_core::Error::TooManyPoints { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                ApiError::new(status, e.to_string())
+            })?;
+        intake(scan, template, &opts).map_err(|e| {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("{path}: {e:#}"))
+        })
     })
     .await
     .map_err(|e| {
@@ -313,13 +375,6 @@ async fn parse(
             format!("internal error while parsing (please report it): {e}"),
         )
     })?
-    .map_err(|e| {
-        let status = match e {
-            po3ad_core::Error::TooManyPoints { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            _ => StatusCode::BAD_REQUEST,
-        };
-        ApiError::new(status, e.to_string())
-    })
 }
 
 fn heatmap(cloud: &PointCloud, scores: &[f32]) -> Result<String, ApiError> {

@@ -12,7 +12,10 @@
 
 use numpy::{PyArray1, PyArray2, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use po3ad::detector::calibration::NormalSource;
-use po3ad::detector::{Detector, FitRequest, FrameMode, LoadOptions, ScanReport};
+use po3ad::detector::{
+    BackgroundMode, Detector, FitRequest, FrameMode, IntakeOptions, LoadOptions, ScanReport,
+    UnitsArg,
+};
 use po3ad::device::DeviceArg;
 use po3ad::eval::benchmark::{benchmark as run_benchmark, BenchmarkSpec, Shard};
 use po3ad::score_rule::ObjectScore;
@@ -87,6 +90,35 @@ fn read<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyArray2<f32
     PyArray1::from_vec(py, flat).reshape([n, 3])
 }
 
+/// The Python view of a report and its point scores.
+fn score_object(py: Python<'_>, report: &ScanReport, scores: Vec<f32>) -> PyResult<Score> {
+    let regions = match &report.regions {
+        None => None,
+        Some(rs) => {
+            let list = PyList::empty(py);
+            for r in rs {
+                list.append(region_dict(py, r)?)?;
+            }
+            Some(list.unbind())
+        }
+    };
+    let fit = report.registration;
+    Ok(Score {
+        object_score: report.object_score,
+        point_scores: PyArray1::from_vec(py, scores).unbind(),
+        registered: fit.map(|f| f.registered),
+        fitness: fit.map(|f| f.fitness as f64),
+        inlier_rmse: fit.map(|f| f.inlier_rmse as f64),
+        frame: report.frame.clone(),
+        normalized_score: report.normalized_score,
+        verdict: report.verdict.clone(),
+        anomalous_points: report.anomalous_points,
+        max_point_score: report.max_point_score,
+        regions,
+        report_json: serde_json::to_string(report).map_err(|e| to_py(e.into()))?,
+    })
+}
+
 /// A trained detector, as `po3ad predict --model PATH` loads it.
 #[pyclass(frozen, module = "po3ad._po3ad")]
 struct Model {
@@ -151,31 +183,44 @@ impl Model {
                 guard.score(&cloud)
             })
             .map_err(to_py)?;
-        let regions = match &report.regions {
-            None => None,
-            Some(rs) => {
-                let list = PyList::empty(py);
-                for r in rs {
-                    list.append(region_dict(py, r)?)?;
-                }
-                Some(list.unbind())
-            }
+        score_object(py, &report, scores)
+    }
+
+    /// model.score_file(path, units="check", background="auto") -> Score: a scanner's
+    /// file scored as `po3ad predict` scores it: invalid points dropped, units checked
+    /// (`units`: check, auto, or m / cm / mm / in), background removed (`background`:
+    /// auto, on, off). `point_scores` follow the file's point order, NaN for dropped
+    /// and background points; `report_json`'s `input` says what was taken out.
+    #[pyo3(signature = (path, units = "check", background = "auto"))]
+    fn score_file(
+        &self,
+        py: Python<'_>,
+        path: PathBuf,
+        units: &str,
+        background: &str,
+    ) -> PyResult<Score> {
+        let opts = IntakeOptions {
+            units: units
+                .parse::<UnitsArg>()
+                .map_err(|e| PyValueError::new_err(format!("units={e}")))?,
+            background: value_enum::<BackgroundMode>("background", background)?,
+            crop: None,
         };
-        let fit = report.registration;
-        Ok(Score {
-            object_score: report.object_score,
-            point_scores: PyArray1::from_vec(py, scores).unbind(),
-            registered: fit.map(|f| f.registered),
-            fitness: fit.map(|f| f.fitness as f64),
-            inlier_rmse: fit.map(|f| f.inlier_rmse as f64),
-            frame: report.frame.clone(),
-            normalized_score: report.normalized_score,
-            verdict: report.verdict.clone(),
-            anomalous_points: report.anomalous_points,
-            max_point_score: report.max_point_score,
-            regions,
-            report_json: serde_json::to_string(&report).map_err(|e| to_py(e.into()))?,
-        })
+        let (report, scores) = py
+            .detach(|| -> anyhow::Result<(ScanReport, Vec<f32>)> {
+                let scan = po3ad_core::io::read_scan(&path, &Default::default())?;
+                let guard = self
+                    .inner
+                    .lock()
+                    .map_err(|_| anyhow::anyhow!("the model was poisoned by a panic"))?;
+                let scored = guard
+                    .score_scan(scan, &opts)
+                    .map_err(|e| anyhow::anyhow!("{}: {e:#}", path.display()))?;
+                let scores = scored.file_scores();
+                Ok((scored.report, scores))
+            })
+            .map_err(to_py)?;
+        score_object(py, &report, scores)
     }
 
     /// The detector kind ("po3ad", "nearest", "curvature", ...).

@@ -18,9 +18,17 @@ pub const VIEW_SUFFIX: &str = ".view.json";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScanView {
     pub points: Vec<[f32; 3]>,
+    /// NaN (a point without a score: background, invalid) is written as JSON null.
+    #[serde(deserialize_with = "nan_from_null")]
     pub scores: Vec<f32>,
     /// Points in the scan before subsampling.
     pub total_points: usize,
+}
+
+/// JSON has no NaN: serde_json writes it as null, and null reads back as NaN here.
+fn nan_from_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<f32>, D::Error> {
+    let v = Vec::<Option<f32>>::deserialize(d)?;
+    Ok(v.into_iter().map(|s| s.unwrap_or(f32::NAN)).collect())
 }
 
 impl ScanView {
@@ -39,7 +47,15 @@ impl ScanView {
         let mut keep = vec![n <= max; n];
         if n > max {
             let mut by_score: Vec<usize> = (0..n).collect();
-            by_score.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+            // Highest first; NaN (points without a score: background, invalid) last.
+            let key = |i: usize| {
+                if scores[i].is_nan() {
+                    f32::NEG_INFINITY
+                } else {
+                    scores[i]
+                }
+            };
+            by_score.sort_by(|&a, &b| key(b).total_cmp(&key(a)));
             let top = max / 4;
             for &i in &by_score[..top] {
                 keep[i] = true;

@@ -1,0 +1,176 @@
+//! The scene track of issue #24: the same one-sided, free-pose scans scored twice by a
+//! detector — once as the part alone (in the template's units), once as written by
+//! `po3ad synth --scene` (in mm, on a table with a fixture and distractors, the units
+//! found and the background removed by the detector's intake) — with object and point
+//! AUROC of both on the part's points, the part points lost to background removal, the
+//! background points kept, and regions off the part.
+//!
+//! ```text
+//! cargo run --release --example scene_eval -- OUT [--detector nearest] MESH...
+//! ```
+//! Removed part points count as score 0 (the lowest) in the point AUROC.
+
+use anyhow::Context;
+use po3ad::detector::calibration::NormalSource;
+use po3ad::detector::{self, Detector, FitRequest, IntakeOptions, LoadOptions, UnitsArg};
+use po3ad::device::DeviceArg;
+use po3ad::train::{FitHooks, Preset};
+use po3ad_core::dataset::{load_category, load_test_cloud, Layout};
+use po3ad_core::io::Scan;
+use po3ad_core::metrics::roc_auc;
+use po3ad_core::scene::{DroppedPoints, Units};
+use po3ad_core::synth::{write_category, SceneConfig, SynthConfig, SynthLayout};
+use po3ad_core::PointCloud;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Default)]
+struct Track {
+    object: Vec<(bool, f64)>,
+    points: Vec<(bool, f64)>,
+}
+
+impl Track {
+    fn aurocs(&self) -> anyhow::Result<(f64, f64)> {
+        let auc = |v: &[(bool, f64)]| {
+            let (l, s): (Vec<bool>, Vec<f64>) = v.iter().copied().unzip();
+            roc_auc(&l, &s)
+        };
+        Ok((auc(&self.object)?, auc(&self.points)?))
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut kind = "nearest".to_string();
+    if let Some(i) = args.iter().position(|a| a == "--detector") {
+        kind = args.get(i + 1).context("--detector needs a kind")?.clone();
+        args.drain(i..i + 2);
+    }
+    let (out, meshes) = args.split_first().context("usage: scene_eval OUT MESH...")?;
+    let out = PathBuf::from(out);
+    println!("| part | clean obj | clean pt | scene obj | scene pt | part pts lost | background kept | regions off part |");
+    println!("|---|---|---|---|---|---|---|---|");
+    let mut sums = [0.0f64; 4];
+    for mesh_path in meshes {
+        let row = eval_mesh(&out, Path::new(mesh_path), &kind)?;
+        for (s, v) in sums.iter_mut().zip(row) {
+            *s += v;
+        }
+    }
+    let n = meshes.len().max(1) as f64;
+    println!(
+        "| mean | {:.3} | {:.3} | {:.3} | {:.3} | | | |",
+        sums[0] / n,
+        sums[1] / n,
+        sums[2] / n,
+        sums[3] / n
+    );
+    Ok(())
+}
+
+fn eval_mesh(out: &Path, mesh_path: &Path, kind: &str) -> anyhow::Result<[f64; 4]> {
+    let name = mesh_path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .context("mesh name")?
+        .to_string();
+    let data = out.join("data");
+    let mesh = po3ad_core::io::read(mesh_path)?;
+    let cfg = SynthConfig {
+        seed: 1,
+        scene: Some(SceneConfig::default()),
+        ..SynthConfig::default()
+    };
+    let manifest = write_category(&mesh, &name, &data, SynthLayout::Real3d, &cfg)?;
+    let part_points: HashMap<String, usize> = manifest
+        .tests
+        .iter()
+        .filter_map(|t| {
+            let stem = Path::new(&t.file).file_stem()?.to_str()?.to_string();
+            Some((stem, t.scene.as_ref()?.part_points))
+        })
+        .collect();
+    let cat = load_category(Layout::Real3d, &data, &name)?;
+    let model = out.join(format!("model-{kind}-{name}"));
+    Detector::fit(
+        detector::kind(kind)?,
+        FitRequest {
+            files: &cat.train,
+            out: &model,
+            preset: &Preset::default(),
+            resume: false,
+            category: &name,
+            device: DeviceArg::Cpu,
+            hooks: FitHooks::default(),
+        },
+    )?;
+    let mut d = Detector::load(&model, &LoadOptions::default())?;
+    d.calibrate(&NormalSource::TrainingViews(cat.train.clone()))?;
+    let opts = IntakeOptions {
+        units: UnitsArg::Auto,
+        ..Default::default()
+    };
+    let (mut clean, mut scene) = (Track::default(), Track::default());
+    let (mut lost, mut total_part, mut kept_background, mut off_part) = (0, 0, 0, 0);
+    for sample in &cat.test {
+        let stem = sample
+            .path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        let part = *part_points
+            .get(stem)
+            .with_context(|| format!("{}: not in the manifest", sample.path.display()))?;
+        let cloud = load_test_cloud(sample)?;
+        let labels: Vec<bool> = cloud.labels.as_ref().context("labels")?[..part]
+            .iter()
+            .map(|&l| l != 0)
+            .collect();
+        // The part alone, in the template's units (the scene is in mm of metres).
+        let mut alone = PointCloud::from_points(cloud.points[..part].to_vec());
+        po3ad_core::scene::units::scale(&mut alone, 0.001);
+        let (report, scores) = d.score(&alone)?;
+        clean.object.push((sample.anomalous, report.object_score));
+        clean
+            .points
+            .extend(labels.iter().zip(&scores).map(|(&l, &s)| (l, s as f64)));
+
+        let n = cloud.points.len();
+        let scan = Scan {
+            cloud: PointCloud::from_points(cloud.points.clone()),
+            dropped: DroppedPoints::none(n),
+            units: Units::Unknown,
+            format: "scene".into(),
+        };
+        let scored = d.score_scan(scan, &opts)?;
+        let file = scored.file_scores();
+        scene.object.push((sample.anomalous, scored.report.object_score));
+        scene.points.extend(
+            labels
+                .iter()
+                .zip(&file[..part])
+                .map(|(&l, &s)| (l, if s.is_nan() { 0.0 } else { s as f64 })),
+        );
+        lost += file[..part].iter().filter(|s| s.is_nan()).count();
+        total_part += part;
+        kept_background += file[part..].iter().filter(|s| !s.is_nan()).count();
+        let part_cloud = PointCloud::from_points(cloud.points[..part].to_vec());
+        if let Some((lo, hi)) = part_cloud.bbox() {
+            off_part += scored
+                .report
+                .regions
+                .iter()
+                .flatten()
+                .filter(|r| !(0..3).all(|a| r.centroid[a] >= lo[a] && r.centroid[a] <= hi[a]))
+                .count();
+        }
+    }
+    let (co, cp) = clean.aurocs()?;
+    let (so, sp) = scene.aurocs()?;
+    println!(
+        "| {name} | {co:.3} | {cp:.3} | {so:.3} | {sp:.3} | {:.2} % | {kept_background} | {off_part} |",
+        100.0 * lost as f64 / total_part.max(1) as f64
+    );
+    Ok([co, cp, so, sp])
+}
