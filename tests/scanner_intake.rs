@@ -23,7 +23,7 @@ fn config(scene: Option<SceneConfig>) -> SynthConfig {
         n_per_defect: 1,
         defects: vec![DefectKind::Bulge],
         severity: [0.9, 1.0],
-        n_test_points: 5000,
+        n_test_points: if scene.is_some() { 12_000 } else { 5000 },
         template_min_vertices: 2000,
         scene,
         ..SynthConfig::default()
@@ -203,7 +203,13 @@ fn a_part_on_a_table_is_scored_on_its_own_points_and_regions_stay_on_it() {
             "{}: {kept_background} background points kept",
             t.file
         );
-        assert!(scored.report.registration.unwrap().registered, "{}", t.file);
+        assert!(
+            scored.report.registration.unwrap().registered,
+            "{}: {:?} {:?}",
+            t.file,
+            scored.report.registration,
+            scored.report.input
+        );
         // Regions lie on the part (its bounding box, file coordinates).
         let cloud = io::read(&path).unwrap();
         let part_cloud = PointCloud::from_points(cloud.points[..part].to_vec());
