@@ -650,15 +650,20 @@ fn serve_answers_late_scans_503_and_frees_the_worker() {
     let late = post(&addr, "/v1/score", "application/x-pcd", &big);
     assert_eq!(late.status, 503, "deadline {deadline} s: {}", late.body);
     assert!(late.body.contains("score-timeout"), "{}", late.body);
-    // The late scan still computes, on the spare; the worker serves the next scan.
+    // The late scan still computes, on the spare; the worker takes the next scan at
+    // once. (On a loaded machine that scan may itself run past the deadline while the
+    // late one holds the cores: then it is answered 503 for its own time, but it was
+    // admitted and scored, never refused for want of a worker.)
     assert_eq!(metric(&addr, "po3ad_scans_overrunning", ""), 1.0);
     let next = post(&addr, "/v1/score", "application/x-pcd", &small);
-    assert_eq!(
-        next.status, 200,
-        "the scan after a late one (deadline {deadline} s): {}",
+    assert!(
+        next.status == 200 || (next.status == 503 && next.body.contains("score-timeout")),
+        "the scan after a late one (deadline {deadline} s): {} {}",
+        next.status,
         next.body
     );
-    assert_eq!(metric(&addr, "po3ad_scoring_timeouts_total", ""), 1.0);
+    assert_eq!(metric(&addr, "po3ad_rejected_requests_total", ""), 0.0);
+    assert!(metric(&addr, "po3ad_scoring_timeouts_total", "") >= 1.0);
     // When the late scan ends, its scorer is back: the pool serves as before.
     let start = Instant::now();
     while metric(&addr, "po3ad_scans_overrunning", "") > 0.0 {
@@ -669,9 +674,14 @@ fn serve_answers_late_scans_503_and_frees_the_worker() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(metric(&addr, "po3ad_scans_in_progress", ""), 0.0);
+    let mut objects = Vec::new();
     for _ in 0..3 {
         let a = post(&addr, "/v1/score", "application/x-pcd", &small);
         assert_eq!(a.status, 200, "{}", a.body);
-        assert_eq!(a.json()["object_score"], next.json()["object_score"]);
+        objects.push(a.json()["object_score"].clone());
     }
+    if next.status == 200 {
+        objects.push(next.json()["object_score"].clone());
+    }
+    assert!(objects.windows(2).all(|w| w[0] == w[1]), "{objects:?}");
 }

@@ -101,7 +101,10 @@ fn nan_pcd(dir: &Path) -> PathBuf {
 }
 
 #[test]
-fn inspect_refuses_nan_coordinates_naming_the_file() {
+fn inspect_counts_nan_coordinates_as_invalid_points() {
+    // A scanner's organized export marks missing pixels NaN / inf (and then (0, 0, 0)):
+    // inspect reads the file and says how many points will be dropped when it is
+    // scored (`po3ad_core::scene::invalid`), instead of refusing it.
     let dir = tempfile::tempdir().expect("temp dir");
     let bad = nan_pcd(dir.path());
     let good = dir.path().join("fine.xyz");
@@ -114,12 +117,18 @@ fn inspect_refuses_nan_coordinates_naming_the_file() {
         .expect("run po3ad");
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(!out.status.success(), "exit status {:?}", out.status);
-    assert!(stderr.contains("scan_with_nan.pcd"), "stderr: {stderr}");
-    assert!(stderr.contains("non-finite"), "stderr: {stderr}");
-    assert!(stderr.contains("1 of 2 files"), "stderr: {stderr}");
-    // The good file is still reported.
+    assert!(out.status.success(), "exit status {:?}: {stderr}", out.status);
     assert!(stdout.contains("fine.xyz"), "stdout: {stdout}");
+    let section = &stdout[stdout.find("scan_with_nan.pcd").expect("the NaN file is listed")..];
+    let invalid = section
+        .lines()
+        .find(|l| l.trim_start().starts_with("invalid"))
+        .unwrap_or_else(|| panic!("no invalid count: {stdout}"));
+    // One NaN, one inf, and the (0, 0, 0) point of a file with non-finite points.
+    assert!(
+        invalid.split_whitespace().nth(1) == Some("3"),
+        "{invalid}"
+    );
 }
 
 #[test]

@@ -85,6 +85,10 @@ pub struct IntakeArgs {
     /// xmin,ymin,zmin,xmax,ymax,zmax (implies background removal).
     #[arg(long, value_parser = parse_crop, allow_hyphen_values = true)]
     pub crop: Option<Crop>,
+    /// E57 files: score only the scan with this index (0-based) instead of all the
+    /// file's scans merged in its common frame.
+    #[arg(long)]
+    pub scan: Option<usize>,
 }
 
 /// A `--crop` box `(min, max)`.
@@ -114,6 +118,7 @@ impl IntakeArgs {
             units: self.units,
             background: self.background,
             crop: self.crop,
+            scan: self.scan,
         }
     }
 }

@@ -93,7 +93,7 @@ fn predict_files(args: &PredictArgs, detector: &Detector) -> anyhow::Result<Vec<
     let mut out = Vec::new();
     let opts = args.intake.options();
     for file in &args.files {
-        let scan = io::read_scan(file, &io::ScanOptions::default())?;
+        let scan = io::read_scan(file, &opts.read_options(io::DEFAULT_MAX_POINTS))?;
         let scored = detector
             .score_scan(scan, &opts)
             .map_err(|e| anyhow::anyhow!("{}: {e:#}", file.display()))?;

@@ -18,7 +18,7 @@
 //! for a point that was dropped or removed ([`Intake::to_file_order`]).
 
 use po3ad_core::frame::TrainingFrame;
-use po3ad_core::io::Scan;
+use po3ad_core::io::{E57Scans, Scan};
 use po3ad_core::scene::units::KNOWN_UNITS;
 use po3ad_core::scene::{
     self, detect_scale_mismatch, remove_background, BackgroundConfig, BackgroundReport, Plane,
@@ -104,6 +104,19 @@ pub struct IntakeOptions {
     /// Keep only points inside this box (scan coordinates) first; implies background
     /// removal.
     pub crop: Option<([f32; 3], [f32; 3])>,
+    /// E57 files: read only this scan (0-based) instead of all of them merged.
+    pub scan: Option<usize>,
+}
+
+impl IntakeOptions {
+    /// How a file is read for this intake (at most `max_points` points).
+    pub fn read_options(&self, max_points: usize) -> po3ad_core::io::ScanOptions {
+        po3ad_core::io::ScanOptions {
+            max_points,
+            e57_scans: self.scan.map_or(E57Scans::All, E57Scans::Index),
+            ..Default::default()
+        }
+    }
 }
 
 /// What the detector knows of its template, for the checks.

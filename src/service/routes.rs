@@ -137,6 +137,8 @@ pub struct ScoreQuery {
     units: Option<String>,
     /// Background removal: auto, on or off (default: `serve --background`).
     background: Option<String>,
+    /// E57 bodies: score only this scan (default: `serve --scan`, else all merged).
+    scan: Option<usize>,
 }
 
 impl ScoreQuery {
@@ -155,6 +157,9 @@ impl ScoreQuery {
                     format!("background={b}: expected auto, on or off"),
                 )
             })?;
+        }
+        if self.scan.is_some() {
+            opts.scan = self.scan;
         }
         Ok(opts)
     }
@@ -351,10 +356,7 @@ async fn parse(
 ) -> Result<Intake, ApiError> {
     let bytes = bytes.clone();
     let path = name.to_string();
-    let opts_scan = po3ad_core::io::ScanOptions {
-        max_points,
-        ..Default::default()
-    };
+    let opts_scan = opts.read_options(max_points);
     tokio::task::spawn_blocking(move || {
         let scan = po3ad_core::io::parse_scan_bytes(Path::new(&path), &bytes, &opts_scan)
             .map_err(|e| {

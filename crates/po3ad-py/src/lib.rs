@@ -205,6 +205,7 @@ impl Model {
                 .map_err(|e| PyValueError::new_err(format!("units={e}")))?,
             background: value_enum::<BackgroundMode>("background", background)?,
             crop: None,
+            scan: None,
         };
         let (report, scores) = py
             .detach(|| -> anyhow::Result<(ScanReport, Vec<f32>)> {

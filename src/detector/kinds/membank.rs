@@ -7,6 +7,7 @@
 //!
 //! Folder: `membank.json` (kind, settings, training frame, the bank).
 
+use super::saved::{read_json, settings_of, Header};
 use super::nearest::{training_clouds, NearestConfig};
 use crate::detector::registry::{FitOutcome, FitRequest, KindSpec, LoadRequest};
 use crate::detector::scorer::{Scored, Scorer};
@@ -152,18 +153,18 @@ fn load(req: &LoadRequest<'_>) -> anyhow::Result<Box<dyn Scorer + Send>> {
     } else {
         req.file.clone()
     };
-    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-    let saved: Saved = serde_json::from_slice(&bytes).map_err(|e| {
-        anyhow::anyhow!("{}: not a memory-bank detector file ({e})", path.display())
-    })?;
-    if saved.format != FORMAT || saved.version != FORMAT_VERSION {
-        anyhow::bail!(
-            "{}: format '{}' version {}, expected '{FORMAT}' version {FORMAT_VERSION}",
-            path.display(),
-            saved.format,
-            saved.version
-        );
-    }
+    let saved: Saved = read_json(
+        &path,
+        "memory-bank detector",
+        Header {
+            format: FORMAT,
+            version: FORMAT_VERSION,
+        },
+        |s: &Saved| Header {
+            format: &s.format,
+            version: s.version,
+        },
+    )?;
     let kind = crate::detector::kind(&saved.kind)
         .with_context(|| path.display().to_string())?
         .name;
@@ -219,9 +220,6 @@ impl Scorer for BankDetector {
     }
 
     fn settings(&self) -> Vec<(String, String)> {
-        let cfg = serde_json::to_value(&self.config).unwrap_or_default();
-        cfg.as_object()
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.to_string())).collect())
-            .unwrap_or_default()
+        settings_of(&self.config)
     }
 }

@@ -4,4 +4,5 @@ pub mod curvature;
 pub mod membank;
 pub mod nearest;
 pub mod po3ad;
+mod saved;
 pub mod surface;

@@ -8,6 +8,7 @@
 //! the training frame and the template points, so `test`, `predict` and `benchmark`
 //! load it like a trained model.
 
+use super::saved::{read_json, Header};
 use crate::detector::registry::{FitOutcome, FitRequest, KindSpec, LoadRequest};
 use crate::detector::scorer::Scorer;
 use crate::score_rule::top_mean;
@@ -252,21 +253,18 @@ impl NearestTemplate {
 
     /// Read a file [`save`](Self::save) wrote; refuses anything else with the reason.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let saved: Saved = serde_json::from_slice(&bytes).map_err(|e| {
-            anyhow::anyhow!(
-                "{}: not a nearest-template detector file ({e})",
-                path.display()
-            )
-        })?;
-        if saved.format != FORMAT || saved.version != FORMAT_VERSION {
-            anyhow::bail!(
-                "{}: format '{}' version {}, expected '{FORMAT}' version {FORMAT_VERSION}",
-                path.display(),
-                saved.format,
-                saved.version
-            );
-        }
+        let saved: Saved = read_json(
+            path,
+            "nearest-template detector",
+            Header {
+                format: FORMAT,
+                version: FORMAT_VERSION,
+            },
+            |s: &Saved| Header {
+                format: &s.format,
+                version: s.version,
+            },
+        )?;
         saved
             .frame
             .validate()

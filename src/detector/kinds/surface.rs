@@ -5,6 +5,7 @@
 //!
 //! Folder: `surface.json` (settings, training frame, the fitted reference).
 
+use super::saved::{read_json, settings_of, Header};
 use super::nearest::{training_clouds, NearestConfig};
 use crate::detector::registry::{FitOutcome, FitRequest, KindSpec, LoadRequest};
 use crate::detector::scorer::{Scored, Scorer};
@@ -77,17 +78,18 @@ fn fit(req: FitRequest<'_>) -> anyhow::Result<FitOutcome> {
 
 fn load(req: &LoadRequest<'_>) -> anyhow::Result<Box<dyn Scorer + Send>> {
     let path = &req.file;
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let saved: Saved = serde_json::from_slice(&bytes)
-        .map_err(|e| anyhow::anyhow!("{}: not a surface detector file ({e})", path.display()))?;
-    if saved.format != FORMAT || saved.version != FORMAT_VERSION {
-        anyhow::bail!(
-            "{}: format '{}' version {}, expected '{FORMAT}' version {FORMAT_VERSION}",
-            path.display(),
-            saved.format,
-            saved.version
-        );
-    }
+    let saved: Saved = read_json(
+        path,
+        "surface detector",
+        Header {
+            format: FORMAT,
+            version: FORMAT_VERSION,
+        },
+        |s: &Saved| Header {
+            format: &s.format,
+            version: s.version,
+        },
+    )?;
     saved
         .frame
         .validate()
@@ -144,9 +146,6 @@ impl Scorer for SurfaceDetector {
     }
 
     fn settings(&self) -> Vec<(String, String)> {
-        let cfg = serde_json::to_value(self.model.config()).unwrap_or_default();
-        cfg.as_object()
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.to_string())).collect())
-            .unwrap_or_default()
+        settings_of(self.model.config())
     }
 }
