@@ -47,7 +47,9 @@ fn main() -> anyhow::Result<()> {
         kind = args.get(i + 1).context("--detector needs a kind")?.clone();
         args.drain(i..i + 2);
     }
-    let (out, meshes) = args.split_first().context("usage: scene_eval OUT MESH...")?;
+    let (out, meshes) = args
+        .split_first()
+        .context("usage: scene_eval OUT MESH...")?;
     let out = PathBuf::from(out);
     println!("| part | clean obj | clean pt | scene obj | scene pt | part pts lost | background kept | regions off part |");
     println!("|---|---|---|---|---|---|---|---|");
@@ -145,7 +147,9 @@ fn eval_mesh(out: &Path, mesh_path: &Path, kind: &str) -> anyhow::Result<[f64; 4
         };
         let scored = d.score_scan(scan, &opts)?;
         let file = scored.file_scores();
-        scene.object.push((sample.anomalous, scored.report.object_score));
+        scene
+            .object
+            .push((sample.anomalous, scored.report.object_score));
         scene.points.extend(
             labels
                 .iter()

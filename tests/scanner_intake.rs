@@ -8,10 +8,12 @@ use po3ad::detector::manifest::set_units;
 use po3ad::detector::{self, Detector, FitRequest, IntakeOptions, LoadOptions, UnitsArg};
 use po3ad::device::DeviceArg;
 use po3ad::train::{FitHooks, Preset};
+use po3ad_core::dataset::{load_category, Layout};
 use po3ad_core::io::{self, Scan};
 use po3ad_core::scene::{drop_invalid, OriginPolicy, Units};
-use po3ad_core::dataset::{load_category, Layout};
-use po3ad_core::synth::{write_builtin_benchmark, DefectKind, SceneConfig, SynthConfig, SynthLayout};
+use po3ad_core::synth::{
+    write_builtin_benchmark, DefectKind, SceneConfig, SynthConfig, SynthLayout,
+};
 use po3ad_core::PointCloud;
 use std::path::{Path, PathBuf};
 
@@ -66,9 +68,14 @@ fn read(path: &Path) -> Scan {
 fn invalid_points_get_nan_and_the_others_score_as_in_the_clean_scan() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("data");
-    let m = write_builtin_benchmark(&root, SynthLayout::AnomalyShapeNet, &config(None), &["bowl"])
-        .unwrap()
-        .remove(0);
+    let m = write_builtin_benchmark(
+        &root,
+        SynthLayout::AnomalyShapeNet,
+        &config(None),
+        &["bowl"],
+    )
+    .unwrap()
+    .remove(0);
     let d = detector(&root, None);
     let clean = io::read(&root.join(&m.tests[0].file)).unwrap();
     let (_, clean_scores) = d.score(&clean).unwrap();
@@ -117,9 +124,14 @@ fn invalid_points_get_nan_and_the_others_score_as_in_the_clean_scan() {
 fn a_mm_scan_against_an_m_template_is_refused_by_default_and_converted_on_request() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("data");
-    let m = write_builtin_benchmark(&root, SynthLayout::AnomalyShapeNet, &config(None), &["bowl"])
-        .unwrap()
-        .remove(0);
+    let m = write_builtin_benchmark(
+        &root,
+        SynthLayout::AnomalyShapeNet,
+        &config(None),
+        &["bowl"],
+    )
+    .unwrap()
+    .remove(0);
     let d = detector(&root, Some(Units::Meters));
     let path = root.join(&m.tests[0].file);
     let (reference, ref_scores) = d.score(&io::read(&path).unwrap()).unwrap();
@@ -143,12 +155,20 @@ fn a_mm_scan_against_an_m_template_is_refused_by_default_and_converted_on_reques
         };
         let scored = d.score_scan(mm(), &opts).unwrap();
         let note = scored.report.input.as_ref().unwrap().units.clone();
-        assert!(note.as_deref().is_some_and(|n| n.starts_with("mm -> m")), "{note:?}");
+        assert!(
+            note.as_deref().is_some_and(|n| n.starts_with("mm -> m")),
+            "{note:?}"
+        );
         assert!(scored.report.registration.unwrap().registered);
         // The same verdict; scores equal up to the float rounding of the round trip.
         assert_eq!(scored.report.verdict, reference.verdict);
         let rel = (scored.report.object_score / reference.object_score - 1.0).abs();
-        assert!(rel < 0.05, "object {} vs {}", scored.report.object_score, reference.object_score);
+        assert!(
+            rel < 0.05,
+            "object {} vs {}",
+            scored.report.object_score,
+            reference.object_score
+        );
         assert_eq!(scored.part_scores.len(), ref_scores.len());
     }
 }
@@ -186,7 +206,10 @@ fn a_part_on_a_table_is_scored_on_its_own_points_and_regions_stay_on_it() {
         let input = scored.report.input.clone().unwrap();
         assert!(input.support_plane.is_some(), "{input:?}");
         assert!(
-            input.units.as_deref().is_some_and(|u| u.starts_with("mm -> m")),
+            input
+                .units
+                .as_deref()
+                .is_some_and(|u| u.starts_with("mm -> m")),
             "{input:?}"
         );
         let scores = scored.file_scores();
@@ -219,7 +242,12 @@ fn a_part_on_a_table_is_scored_on_its_own_points_and_regions_stay_on_it() {
             assert!(inside, "{}: region {r:?} off the part", t.file);
         }
         if t.defect.is_some() {
-            assert_eq!(scored.report.verdict.as_deref(), Some("anomalous"), "{}", t.file);
+            assert_eq!(
+                scored.report.verdict.as_deref(),
+                Some("anomalous"),
+                "{}",
+                t.file
+            );
         }
     }
 }

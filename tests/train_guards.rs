@@ -117,18 +117,21 @@ fn inspect_counts_nan_coordinates_as_invalid_points() {
         .expect("run po3ad");
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "exit status {:?}: {stderr}", out.status);
+    assert!(
+        out.status.success(),
+        "exit status {:?}: {stderr}",
+        out.status
+    );
     assert!(stdout.contains("fine.xyz"), "stdout: {stdout}");
-    let section = &stdout[stdout.find("scan_with_nan.pcd").expect("the NaN file is listed")..];
+    let section = &stdout[stdout
+        .find("scan_with_nan.pcd")
+        .expect("the NaN file is listed")..];
     let invalid = section
         .lines()
         .find(|l| l.trim_start().starts_with("invalid"))
         .unwrap_or_else(|| panic!("no invalid count: {stdout}"));
     // One NaN, one inf, and the (0, 0, 0) point of a file with non-finite points.
-    assert!(
-        invalid.split_whitespace().nth(1) == Some("3"),
-        "{invalid}"
-    );
+    assert!(invalid.split_whitespace().nth(1) == Some("3"), "{invalid}");
 }
 
 #[test]

@@ -1,11 +1,11 @@
 //! `po3ad train`: fit a PO3AD model on the normal samples of one part.
 
-use po3ad_core::scene::Units;
 use super::calibrate::{calibrate_saved, summary, CalibrateOptions};
 use super::common::{progress_hooks, DataArgs};
 use crate::detector::{Detector, FitRequest, FrameMode, KindSpec, NormalSource};
 use crate::device::DeviceArg;
 use crate::train::Preset;
+use po3ad_core::scene::Units;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
@@ -105,10 +105,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
 
 /// The units the training files' format fixes: metres when every one is E57.
 fn units_of(files: &[PathBuf]) -> Units {
-    let e57 = |f: &PathBuf| {
-        f.extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("e57"))
-    };
+    let e57 = |f: &PathBuf| f.extension().is_some_and(|e| e.eq_ignore_ascii_case("e57"));
     if !files.is_empty() && files.iter().all(e57) {
         Units::Meters
     } else {

@@ -89,7 +89,13 @@ const BACKGROUND_TRIGGER: f64 = 1.25;
 
 /// A part found under one unit hypothesis: (size misfit, factor, unit change, part,
 /// what was removed).
-type Candidate = (f64, f64, Option<(Units, Units)>, PointCloud, BackgroundReport);
+type Candidate = (
+    f64,
+    f64,
+    Option<(Units, Units)>,
+    PointCloud,
+    BackgroundReport,
+);
 
 /// How far (as a ratio) the part's size may be from the template's and still be taken
 /// for it: a one-sided view is smaller than the whole part (as in
@@ -388,7 +394,13 @@ mod tests {
     /// A 10 × 10 grid of a 0.1-unit square, in the z = 0 plane.
     fn square(side: f32) -> Vec<[f32; 3]> {
         (0..100)
-            .map(|i| [(i % 10) as f32 * side / 9.0, (i / 10) as f32 * side / 9.0, 0.0])
+            .map(|i| {
+                [
+                    (i % 10) as f32 * side / 9.0,
+                    (i / 10) as f32 * side / 9.0,
+                    0.0,
+                ]
+            })
             .collect()
     }
 
@@ -414,7 +426,10 @@ mod tests {
         let e = intake(mm(), Some(template), &IntakeOptions::default())
             .unwrap_err()
             .to_string();
-        assert!(e.contains("mm") && e.contains(" m ") && e.contains("--units auto"), "{e}");
+        assert!(
+            e.contains("mm") && e.contains(" m ") && e.contains("--units auto"),
+            "{e}"
+        );
         let auto = IntakeOptions {
             units: UnitsArg::Auto,
             ..Default::default()

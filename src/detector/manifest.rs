@@ -143,7 +143,10 @@ impl Manifest {
 /// Record `units` as the template's units in `dir/detector.json`.
 pub fn set_units(dir: &Path, units: po3ad_core::scene::Units) -> anyhow::Result<()> {
     let mut m = Manifest::load(dir)?.ok_or_else(|| {
-        anyhow::anyhow!("{}: no {MANIFEST_FILE} to record the units in", dir.display())
+        anyhow::anyhow!(
+            "{}: no {MANIFEST_FILE} to record the units in",
+            dir.display()
+        )
     })?;
     m.units = units.as_str().to_string();
     m.save(dir)

@@ -17,8 +17,8 @@
 //! place always finds an idle one (a scorer goes back before its place is released).
 
 use crate::detector::report::{report_scan, ScanReport};
-use crate::detector::{IntakeOptions, TemplateSize};
 use crate::detector::{Calibration, Placement, Scorer};
+use crate::detector::{IntakeOptions, TemplateSize};
 use po3ad_core::PointCloud;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};

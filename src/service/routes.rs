@@ -151,12 +151,13 @@ impl ScoreQuery {
                 .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("units={e}")))?;
         }
         if let Some(b) = &self.background {
-            opts.background = <BackgroundMode as clap::ValueEnum>::from_str(b, true).map_err(|_| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    format!("background={b}: expected auto, on or off"),
-                )
-            })?;
+            opts.background =
+                <BackgroundMode as clap::ValueEnum>::from_str(b, true).map_err(|_| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        format!("background={b}: expected auto, on or off"),
+                    )
+                })?;
         }
         if self.scan.is_some() {
             opts.scan = self.scan;
@@ -271,9 +272,7 @@ async fn score(
         detector: state.pool.detector.clone(),
         report,
         scoring_ms,
-        point_scores: query
-            .point_scores
-            .then(|| intake.to_file_order(&scores)),
+        point_scores: query.point_scores.then(|| intake.to_file_order(&scores)),
         heatmap_ply,
     }))
 }
@@ -358,17 +357,17 @@ async fn parse(
     let path = name.to_string();
     let opts_scan = opts.read_options(max_points);
     tokio::task::spawn_blocking(move || {
-        let scan = po3ad_core::io::parse_scan_bytes(Path::new(&path), &bytes, &opts_scan)
-            .map_err(|e| {
+        let scan = po3ad_core::io::parse_scan_bytes(Path::new(&path), &bytes, &opts_scan).map_err(
+            |e| {
                 let status = match e {
                     po3ad_core::Error::TooManyPoints { .. } => StatusCode::PAYLOAD_TOO_LARGE,
                     _ => StatusCode::BAD_REQUEST,
                 };
                 ApiError::new(status, e.to_string())
-            })?;
-        intake(scan, template, &opts).map_err(|e| {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("{path}: {e:#}"))
-        })
+            },
+        )?;
+        intake(scan, template, &opts)
+            .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("{path}: {e:#}")))
     })
     .await
     .map_err(|e| {

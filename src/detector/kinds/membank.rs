@@ -7,8 +7,8 @@
 //!
 //! Folder: `membank.json` (kind, settings, training frame, the bank).
 
-use super::saved::{read_json, settings_of, Header};
 use super::nearest::{training_clouds, NearestConfig};
+use super::saved::{read_json, settings_of, Header};
 use crate::detector::registry::{FitOutcome, FitRequest, KindSpec, LoadRequest};
 use crate::detector::scorer::{Scored, Scorer};
 use anyhow::Context;

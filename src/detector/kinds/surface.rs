@@ -5,8 +5,8 @@
 //!
 //! Folder: `surface.json` (settings, training frame, the fitted reference).
 
-use super::saved::{read_json, settings_of, Header};
 use super::nearest::{training_clouds, NearestConfig};
+use super::saved::{read_json, settings_of, Header};
 use crate::detector::registry::{FitOutcome, FitRequest, KindSpec, LoadRequest};
 use crate::detector::scorer::{Scored, Scorer};
 use anyhow::Context;

@@ -26,7 +26,9 @@ pub struct ScanView {
 }
 
 /// JSON has no NaN: serde_json writes it as null, and null reads back as NaN here.
-fn nan_from_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<f32>, D::Error> {
+fn nan_from_null<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<f32>, D::Error> {
     let v = Vec::<Option<f32>>::deserialize(d)?;
     Ok(v.into_iter().map(|s| s.unwrap_or(f32::NAN)).collect())
 }
