@@ -102,6 +102,10 @@ type Candidate = (
 /// `po3ad_core::scene::units`).
 const SIZE_TOLERANCE: f64 = 1.5;
 
+/// The wider tolerance a unit change's part gets (a one-sided view's diagonal can be
+/// half the whole part's); the largest such part wins.
+const CHANGE_TOLERANCE: f64 = 2.0;
+
 /// How scans are prepared (`--units`, `--background`, `--crop`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IntakeOptions {
@@ -250,8 +254,8 @@ pub fn intake(
         // Clutter makes the whole scan's size say nothing about its units. When they
         // are not settled, "same units" goes first: kept when the component of the
         // template's size is found. Otherwise every unit change competes, each
-        // choosing the component of its expected size, and the best fitting part
-        // decides, if it fits within the tolerance of a one-sided view.
+        // choosing the component of its expected size; of the parts within
+        // CHANGE_TOLERANCE of that size the largest (in points) wins.
         let candidates = match template {
             Some(t) if !settled => unit_changes(t.units),
             _ => vec![(to_template, None)],
@@ -279,14 +283,18 @@ pub fn intake(
                     break;
                 }
                 same_units = Some(candidate);
-            } else if best.as_ref().is_none_or(|b| misfit < b.0) {
+            } else if misfit <= CHANGE_TOLERANCE.ln()
+                && best
+                    .as_ref()
+                    .is_none_or(|b| candidate.3.points.len() > b.3.points.len())
+            {
+                // Several unit changes can each find an object of the size they expect
+                // (a distractor a tenth of the part's size under cm -> m): the part is
+                // the largest of them, the object the scanner was pointed at.
                 best = Some(candidate);
             }
         }
-        let best = match best {
-            Some(b) if b.0 <= SIZE_TOLERANCE.ln() => Some(b),
-            other => same_units.or(other),
-        };
+        let best = best.or(same_units);
         let Some((_, factor, change, part, report)) = best else {
             anyhow::bail!("no background removal was tried");
         };
