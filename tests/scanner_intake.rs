@@ -60,6 +60,18 @@ fn detector(root: &Path, units: Option<Units>) -> Detector {
     d
 }
 
+/// The bowl's synthetic benchmark under `root` (scenes with `scene`).
+fn bowl_benchmark(root: &Path, scene: Option<SceneConfig>) -> po3ad_core::synth::Manifest {
+    write_builtin_benchmark(
+        root,
+        SynthLayout::AnomalyShapeNet,
+        &config(scene),
+        &["bowl"],
+    )
+    .unwrap()
+    .remove(0)
+}
+
 fn read(path: &Path) -> Scan {
     io::read_scan(path, &io::ScanOptions::default()).unwrap()
 }
@@ -68,14 +80,7 @@ fn read(path: &Path) -> Scan {
 fn invalid_points_get_nan_and_the_others_score_as_in_the_clean_scan() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("data");
-    let m = write_builtin_benchmark(
-        &root,
-        SynthLayout::AnomalyShapeNet,
-        &config(None),
-        &["bowl"],
-    )
-    .unwrap()
-    .remove(0);
+    let m = bowl_benchmark(&root, None);
     let d = detector(&root, None);
     let clean = io::read(&root.join(&m.tests[0].file)).unwrap();
     let (_, clean_scores) = d.score(&clean).unwrap();
@@ -124,14 +129,7 @@ fn invalid_points_get_nan_and_the_others_score_as_in_the_clean_scan() {
 fn a_mm_scan_against_an_m_template_is_refused_by_default_and_converted_on_request() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("data");
-    let m = write_builtin_benchmark(
-        &root,
-        SynthLayout::AnomalyShapeNet,
-        &config(None),
-        &["bowl"],
-    )
-    .unwrap()
-    .remove(0);
+    let m = bowl_benchmark(&root, None);
     let d = detector(&root, Some(Units::Meters));
     let path = root.join(&m.tests[0].file);
     let (reference, ref_scores) = d.score(&io::read(&path).unwrap()).unwrap();
@@ -177,14 +175,7 @@ fn a_mm_scan_against_an_m_template_is_refused_by_default_and_converted_on_reques
 fn a_part_on_a_table_is_scored_on_its_own_points_and_regions_stay_on_it() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("data");
-    let m = write_builtin_benchmark(
-        &root,
-        SynthLayout::AnomalyShapeNet,
-        &config(Some(SceneConfig::default())),
-        &["bowl"],
-    )
-    .unwrap()
-    .remove(0);
+    let m = bowl_benchmark(&root, Some(SceneConfig::default()));
     // Templates in metres (the scene's default 1000 mm per template unit).
     let d = detector(&root, None);
     for t in &m.tests {

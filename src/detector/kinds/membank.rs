@@ -8,7 +8,7 @@
 //! Folder: `membank.json` (kind, settings, training frame, the bank).
 
 use super::nearest::{training_clouds, NearestConfig};
-use super::saved::{read_json, settings_of, Header};
+use super::saved::{read_json, settings_of, versioned};
 use crate::detector::registry::{FitOutcome, FitRequest, KindSpec, LoadRequest};
 use crate::detector::scorer::{Scored, Scorer};
 use anyhow::Context;
@@ -103,6 +103,7 @@ struct Saved {
     sources: Vec<String>,
     bank: Bank,
 }
+versioned!(Saved);
 
 /// A memory-bank detector in the training frame.
 pub struct BankDetector {
@@ -153,18 +154,7 @@ fn load(req: &LoadRequest<'_>) -> anyhow::Result<Box<dyn Scorer + Send>> {
     } else {
         req.file.clone()
     };
-    let saved: Saved = read_json(
-        &path,
-        "memory-bank detector",
-        Header {
-            format: FORMAT,
-            version: FORMAT_VERSION,
-        },
-        |s: &Saved| Header {
-            format: &s.format,
-            version: s.version,
-        },
-    )?;
+    let saved: Saved = read_json(&path, "memory-bank detector", FORMAT, FORMAT_VERSION)?;
     let kind = crate::detector::kind(&saved.kind)
         .with_context(|| path.display().to_string())?
         .name;

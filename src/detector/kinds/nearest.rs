@@ -8,7 +8,7 @@
 //! the training frame and the template points, so `test`, `predict` and `benchmark`
 //! load it like a trained model.
 
-use super::saved::{read_json, Header};
+use super::saved::{read_json, versioned};
 use crate::detector::registry::{FitOutcome, FitRequest, KindSpec, LoadRequest};
 use crate::detector::scorer::Scorer;
 use crate::score_rule::top_mean;
@@ -108,6 +108,7 @@ struct Saved {
     sources: Vec<String>,
     points: Vec<[f32; 3]>,
 }
+versioned!(Saved);
 
 pub struct NearestTemplate {
     pub config: NearestConfig,
@@ -253,18 +254,7 @@ impl NearestTemplate {
 
     /// Read a file [`save`](Self::save) wrote; refuses anything else with the reason.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let saved: Saved = read_json(
-            path,
-            "nearest-template detector",
-            Header {
-                format: FORMAT,
-                version: FORMAT_VERSION,
-            },
-            |s: &Saved| Header {
-                format: &s.format,
-                version: s.version,
-            },
-        )?;
+        let saved: Saved = read_json(path, "nearest-template detector", FORMAT, FORMAT_VERSION)?;
         saved
             .frame
             .validate()

@@ -13,26 +13,45 @@ pub struct Header<'a> {
     pub version: u32,
 }
 
-/// Read `path` as a `what` file (e.g. "surface detector") of `expected`'s format and
-/// version; `header` picks those fields out of the parsed value.
-pub fn read_json<T: DeserializeOwned>(
+/// A saved file's `format` and `version` fields ([`versioned!`] implements it for a
+/// struct that has both).
+pub trait Versioned {
+    fn header(&self) -> Header<'_>;
+}
+
+/// `impl Versioned` for a struct with `format: String` and `version: u32` fields.
+macro_rules! versioned {
+    ($t:ty) => {
+        impl $crate::detector::kinds::saved::Versioned for $t {
+            fn header(&self) -> $crate::detector::kinds::saved::Header<'_> {
+                $crate::detector::kinds::saved::Header {
+                    format: &self.format,
+                    version: self.version,
+                }
+            }
+        }
+    };
+}
+pub(crate) use versioned;
+
+/// Read `path` as a `what` file (e.g. "surface detector") of format `format`, version
+/// `version`.
+pub fn read_json<T: DeserializeOwned + Versioned>(
     path: &Path,
     what: &str,
-    expected: Header<'_>,
-    header: impl Fn(&T) -> Header<'_>,
+    format: &str,
+    version: u32,
 ) -> anyhow::Result<T> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let saved: T = serde_json::from_slice(&bytes)
         .map_err(|e| anyhow::anyhow!("{}: not a {what} file ({e})", path.display()))?;
-    let got = header(&saved);
-    if got.format != expected.format || got.version != expected.version {
+    let got = saved.header();
+    if got.format != format || got.version != version {
         anyhow::bail!(
-            "{}: format '{}' version {}, expected '{}' version {}",
+            "{}: format '{}' version {}, expected '{format}' version {version}",
             path.display(),
             got.format,
             got.version,
-            expected.format,
-            expected.version
         );
     }
     Ok(saved)

@@ -6,7 +6,7 @@
 //! Folder: `surface.json` (settings, training frame, the fitted reference).
 
 use super::nearest::{training_clouds, NearestConfig};
-use super::saved::{read_json, settings_of, Header};
+use super::saved::{read_json, settings_of, versioned};
 use crate::detector::registry::{FitOutcome, FitRequest, KindSpec, LoadRequest};
 use crate::detector::scorer::{Scored, Scorer};
 use anyhow::Context;
@@ -36,6 +36,7 @@ struct Saved {
     sources: Vec<String>,
     model: SurfaceModel,
 }
+versioned!(Saved);
 
 /// The surface detector: the reference surface in the training frame.
 pub struct SurfaceDetector {
@@ -78,18 +79,7 @@ fn fit(req: FitRequest<'_>) -> anyhow::Result<FitOutcome> {
 
 fn load(req: &LoadRequest<'_>) -> anyhow::Result<Box<dyn Scorer + Send>> {
     let path = &req.file;
-    let saved: Saved = read_json(
-        path,
-        "surface detector",
-        Header {
-            format: FORMAT,
-            version: FORMAT_VERSION,
-        },
-        |s: &Saved| Header {
-            format: &s.format,
-            version: s.version,
-        },
-    )?;
+    let saved: Saved = read_json(path, "surface detector", FORMAT, FORMAT_VERSION)?;
     saved
         .frame
         .validate()
