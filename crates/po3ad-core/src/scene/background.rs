@@ -8,11 +8,10 @@
 //!    inliers, taken for a support plane only when it is larger than the part (a part's
 //!    own flat face is not); its inliers, and the points below it, are removed;
 //! 3. connected components of what is left (radius tied to the median point spacing);
-//!    of the components whose extent is 0.5–1.1x the expected part extent, the one with
-//!    the most points is kept (else the one whose extent is nearest), with any smaller
-//!    pieces that lie inside its box grown by the component radius (a one-sided view
-//!    can fall apart at self-occlusions; an object beside the part is outside the box).
-//!    Without an expected extent the largest component is kept.
+//!    the component whose extent best matches the expected part extent is kept, with
+//!    any smaller pieces that fit inside the part's extent together with it (a one-sided
+//!    view can fall apart at self-occlusions). Without an expected extent the largest
+//!    component is kept.
 //!
 //! The RANSAC loop and the union-find are written here: the crate's k-d tree does the
 //! neighbour queries, and no small crate offers a seeded plane RANSAC on plain arrays.
@@ -174,13 +173,7 @@ pub fn remove_background(
     let rest: Vec<[f32; 3]> = alive.iter().map(|&i| pts[i]).collect();
     let comps = components(&rest, radius);
     report.components = comps.len();
-    let chosen = choose(
-        &rest,
-        &comps,
-        cfg.expected_extent,
-        cfg.min_component.max(1),
-        radius,
-    );
+    let chosen = choose(&rest, &comps, cfg.expected_extent, cfg.min_component.max(1));
     if chosen.is_empty() {
         return Err(Error::Invalid(format!(
             "background removal found no object of at least {} points",
@@ -358,17 +351,12 @@ fn components(points: &[[f32; 3]], radius: f32) -> Vec<Vec<usize>> {
     out
 }
 
-/// A component is as big as the part when its extent lies within these factors of the
-/// expected one: a one-sided view's diagonal can be half the whole part's.
-const PLAUSIBLE_EXTENT: (f32, f32) = (0.5, 1.1);
-
 /// Indices (into `points`) of the part: see the module doc, step 3.
 fn choose(
     points: &[[f32; 3]],
     comps: &[Vec<usize>],
     expected: Option<f32>,
     min_size: usize,
-    radius: f32,
 ) -> Vec<usize> {
     let big: Vec<&Vec<usize>> = comps.iter().filter(|c| c.len() >= min_size).collect();
     let Some(expected) = expected else {
@@ -376,41 +364,28 @@ fn choose(
     };
     let ext = |c: &[usize]| diagonal(&c.iter().map(|&i| points[i]).collect::<Vec<_>>());
     let miss = |e: f32| (e.max(f32::MIN_POSITIVE) / expected).ln().abs();
-    // Of the components as big as the part, the one with the most points (the object
-    // the scanner was pointed at; a fixture or another object of a similar size has
-    // fewer); when none is, the one whose size is nearest.
-    let plausible = |c: &[usize]| {
-        let e = ext(c);
-        e >= PLAUSIBLE_EXTENT.0 * expected && e <= PLAUSIBLE_EXTENT.1 * expected
-    };
-    // `big` is sorted by size, largest first.
-    let primary = big.iter().position(|c| plausible(c)).or_else(|| {
-        big.iter()
-            .enumerate()
-            .min_by(|a, b| {
-                miss(ext(a.1))
-                    .total_cmp(&miss(ext(b.1)))
-                    .then(a.0.cmp(&b.0))
-            })
-            .map(|(k, _)| k)
-    });
-    let Some(primary) = primary else {
+    let Some(primary) = big
+        .iter()
+        .enumerate()
+        .min_by(|a, b| {
+            miss(ext(a.1))
+                .total_cmp(&miss(ext(b.1)))
+                .then(a.0.cmp(&b.0))
+        })
+        .map(|(k, _)| k)
+    else {
         return Vec::new();
     };
     let mut part: Vec<usize> = big[primary].to_vec();
     let (mut lo, mut hi) = bounds(points, &part);
-    // Smaller pieces of a view that fell apart at self-occlusions lie within the part's
-    // own box (grown by the component radius); an object beside it does not.
-    let (plo, phi) = (lo, hi);
     for (k, c) in big.iter().enumerate() {
         if k == primary {
             continue;
         }
         let (clo, chi) = bounds(points, c);
-        let inside = (0..3).all(|a| clo[a] >= plo[a] - radius && chi[a] <= phi[a] + radius);
         let ulo = [0, 1, 2].map(|a| lo[a].min(clo[a]));
         let uhi = [0, 1, 2].map(|a| hi[a].max(chi[a]));
-        if inside && dist(ulo, uhi) <= 1.1 * expected {
+        if dist(ulo, uhi) <= 1.1 * expected {
             part.extend_from_slice(c);
             (lo, hi) = (ulo, uhi);
         }
