@@ -51,8 +51,8 @@ fn main() -> anyhow::Result<()> {
         .split_first()
         .context("usage: scene_eval OUT MESH...")?;
     let out = PathBuf::from(out);
-    println!("| part | clean obj | clean pt | scene obj | scene pt | part pts lost | background kept | regions off part |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| part | clean obj | clean pt | scene obj | scene pt | part pts lost | background kept | regions off part | s per scan clean / scene |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     let mut sums = [0.0f64; 4];
     for mesh_path in meshes {
         let row = eval_mesh(&out, Path::new(mesh_path), &kind)?;
@@ -62,7 +62,7 @@ fn main() -> anyhow::Result<()> {
     }
     let n = meshes.len().max(1) as f64;
     println!(
-        "| mean | {:.3} | {:.3} | {:.3} | {:.3} | | | |",
+        "| mean | {:.3} | {:.3} | {:.3} | {:.3} | | | | |",
         sums[0] / n,
         sums[1] / n,
         sums[2] / n,
@@ -115,6 +115,7 @@ fn eval_mesh(out: &Path, mesh_path: &Path, kind: &str) -> anyhow::Result<[f64; 4
     };
     let (mut clean, mut scene) = (Track::default(), Track::default());
     let (mut lost, mut total_part, mut kept_background, mut off_part) = (0, 0, 0, 0);
+    let (mut clean_secs, mut scene_secs) = (0.0, 0.0);
     for sample in &cat.test {
         let stem = sample
             .path
@@ -132,7 +133,9 @@ fn eval_mesh(out: &Path, mesh_path: &Path, kind: &str) -> anyhow::Result<[f64; 4
         // The part alone, in the template's units (the scene is in mm of metres).
         let mut alone = PointCloud::from_points(cloud.points[..part].to_vec());
         po3ad_core::scene::units::scale(&mut alone, 0.001);
+        let t0 = std::time::Instant::now();
         let (report, scores) = d.score(&alone)?;
+        clean_secs += t0.elapsed().as_secs_f64();
         clean.object.push((sample.anomalous, report.object_score));
         clean
             .points
@@ -145,7 +148,9 @@ fn eval_mesh(out: &Path, mesh_path: &Path, kind: &str) -> anyhow::Result<[f64; 4
             units: Units::Unknown,
             format: "scene".into(),
         };
+        let t0 = std::time::Instant::now();
         let scored = d.score_scan(scan, &opts)?;
+        scene_secs += t0.elapsed().as_secs_f64();
         let file = scored.file_scores();
         scene
             .object
@@ -156,6 +161,24 @@ fn eval_mesh(out: &Path, mesh_path: &Path, kind: &str) -> anyhow::Result<[f64; 4
                 .zip(&file[..part])
                 .map(|(&l, &s)| (l, if s.is_nan() { 0.0 } else { s as f64 })),
         );
+        if std::env::var_os("SCENE_EVAL_VERBOSE").is_some() {
+            let fit = |r: &po3ad::detector::ScanReport| {
+                r.registration
+                    .as_ref()
+                    .map(|f| format!("{} {:.3} {:.4}", f.registered, f.fitness, f.inlier_rmse))
+                    .unwrap_or_default()
+            };
+            eprintln!(
+                "{stem} anomalous={} clean {:.4} [{}] scene {:.4} [{}] lost {} kept bg {}",
+                sample.anomalous,
+                report.object_score,
+                fit(&report),
+                scored.report.object_score,
+                fit(&scored.report),
+                file[..part].iter().filter(|s| s.is_nan()).count(),
+                file[part..].iter().filter(|s| !s.is_nan()).count()
+            );
+        }
         lost += file[..part].iter().filter(|s| s.is_nan()).count();
         total_part += part;
         kept_background += file[part..].iter().filter(|s| !s.is_nan()).count();
@@ -173,8 +196,10 @@ fn eval_mesh(out: &Path, mesh_path: &Path, kind: &str) -> anyhow::Result<[f64; 4
     let (co, cp) = clean.aurocs()?;
     let (so, sp) = scene.aurocs()?;
     println!(
-        "| {name} | {co:.3} | {cp:.3} | {so:.3} | {sp:.3} | {:.2} % | {kept_background} | {off_part} |",
-        100.0 * lost as f64 / total_part.max(1) as f64
+        "| {name} | {co:.3} | {cp:.3} | {so:.3} | {sp:.3} | {:.2} % | {kept_background} | {off_part} | {:.2} / {:.2} |",
+        100.0 * lost as f64 / total_part.max(1) as f64,
+        clean_secs / cat.test.len().max(1) as f64,
+        scene_secs / cat.test.len().max(1) as f64
     );
     Ok([co, cp, so, sp])
 }

@@ -19,10 +19,10 @@
 
 use po3ad_core::frame::TrainingFrame;
 use po3ad_core::io::{E57Scans, Scan};
+use po3ad_core::registration::Registration;
 use po3ad_core::scene::units::KNOWN_UNITS;
 use po3ad_core::scene::{
-    self, detect_scale_mismatch, remove_background, BackgroundConfig, BackgroundReport, Plane,
-    Units,
+    self, detect_scale_mismatch, BackgroundConfig, BackgroundReport, Plane, SceneSplit, Units,
 };
 use po3ad_core::PointCloud;
 use serde::Serialize;
@@ -87,15 +87,61 @@ pub enum BackgroundMode {
 /// plus noise and a few stray points; 1.25 leaves room for those.
 const BACKGROUND_TRIGGER: f64 = 1.25;
 
-/// A part found under one unit hypothesis: (size misfit, factor, unit change, part,
-/// what was removed).
-type Candidate = (
-    f64,
-    f64,
-    Option<(Units, Units)>,
-    PointCloud,
-    BackgroundReport,
-);
+/// The part of a scene, under the unit hypothesis it was found with.
+struct Chosen {
+    /// Scan units to template units.
+    factor: f64,
+    change: Option<(Units, Units)>,
+    part: PointCloud,
+    report: BackgroundReport,
+}
+
+/// A unit hypothesis: scan units to template units, and the change it stands for
+/// (`None`: same units).
+type Hypothesis = (f64, Option<(Units, Units)>);
+
+/// Components tried as the part under each unit hypothesis (best size match first).
+/// Under a one-sided view the part's extent is well below the template's, and a
+/// fixture as long as the part or a distractor can come closer in size: three
+/// candidates hold the part on every scene of the scene track (notes/scanner-data.md).
+const MAX_CANDIDATES: usize = 6;
+
+/// A registered candidate whose fitness × coverage reaches this is taken at once.
+const CONFIDENT_FIT: f64 = 0.9;
+
+/// The sizes a view of the part can have, as a ratio of its extent to the template's,
+/// when candidates are judged by shape: never much larger than the part; a one-sided
+/// view of a long part seen end-on is about half of it (0.49 on a cylinder scene), so
+/// down to a third.
+const VIEW_RATIO: (f64, f64) = (1.0 / 3.0, 1.5);
+
+/// A piece of the scene joins the chosen part when at least this fraction of its points
+/// lies near the template in the part's registered pose (a one-sided view falls apart
+/// at self-occlusions and at a defect; a fixture or a neighbour stands clear of it).
+const ON_TEMPLATE: f32 = 0.8;
+
+/// How well a candidate part registers onto the template.
+#[derive(Debug, Clone)]
+pub struct PartFit {
+    /// Passed the registration's quality gate.
+    pub registered: bool,
+    /// The registration (training frame).
+    pub registration: Registration,
+}
+
+/// Tells a part from clutter by its shape: registers candidate parts onto the template
+/// (the detector's placement does).
+pub trait PartJudge {
+    /// Register `points` (file coordinates in the template's units) onto the template;
+    /// `None` when this detector does not register scans.
+    fn fit(&self, points: &[[f32; 3]]) -> anyhow::Result<Option<PartFit>>;
+    /// Fraction of `points` (as for [`Self::fit`]) near the template in `fit`'s pose.
+    fn on_template(&self, fit: &PartFit, points: &[[f32; 3]]) -> f32;
+    /// Coverage of the template by `points` (as for [`Self::fit`]) in `fit`'s pose: the
+    /// share of the surface facing the implied viewpoint they show (0 when it cannot be
+    /// measured).
+    fn coverage(&self, fit: &PartFit, points: &[[f32; 3]]) -> f32;
+}
 
 /// How far (as a ratio) the part's size may be from the template's and still be taken
 /// for it: a one-sided view is smaller than the whole part (as in
@@ -211,11 +257,13 @@ impl Intake {
 }
 
 /// Prepare `scan` for a detector whose template is `template` (None: the detector
-/// records none, so units and background can only follow explicit options).
+/// records none, so units and background can only follow explicit options). `judge`
+/// tells the part from clutter by its fit to the template ([`choose_by_fit`]).
 pub fn intake(
     scan: Scan,
     template: Option<TemplateSize>,
     opts: &IntakeOptions,
+    judge: Option<&dyn PartJudge>,
 ) -> anyhow::Result<Intake> {
     let Scan {
         cloud: valid,
@@ -251,52 +299,32 @@ pub fn intake(
             }),
         };
     let (part, part_in_valid) = if wanted {
-        // Clutter makes the whole scan's size say nothing about its units. When they
-        // are not settled, "same units" goes first: kept when the component of the
-        // template's size is found. Otherwise every unit change competes, each
-        // choosing the component of its expected size; of the parts within
-        // CHANGE_TOLERANCE of that size the largest (in points) wins.
-        let candidates = match template {
+        let split = SceneSplit::new(
+            &valid,
+            &BackgroundConfig {
+                crop: opts.crop,
+                ..BackgroundConfig::default()
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("removing the background: {e}"))?;
+        // Clutter makes the whole scan's size say nothing about its units: when they
+        // are not settled every unit change is a hypothesis, "same units" first.
+        let hypotheses = match template {
             Some(t) if !settled => unit_changes(t.units),
             _ => vec![(to_template, None)],
         };
-        let mut best: Option<Candidate> = None;
-        let mut same_units: Option<Candidate> = None;
-        for (factor, change) in candidates {
-            let cfg = BackgroundConfig {
-                crop: opts.crop,
-                // In the scan's own units.
-                expected_extent: template.map(|t| (t.extent / factor) as f32),
-                ..BackgroundConfig::default()
-            };
-            let (part, report) = remove_background(&valid, &cfg)
-                .map_err(|e| anyhow::anyhow!("removing the background: {e}"))?;
-            let misfit = template.map_or(0.0, |t| {
-                (t.extent / (scene::extent(&part) * factor).max(f64::MIN_POSITIVE))
-                    .ln()
-                    .abs()
-            });
-            let candidate = (misfit, factor, change, part, report);
-            if change.is_none() {
-                if misfit <= SIZE_TOLERANCE.ln() {
-                    best = Some(candidate);
-                    break;
-                }
-                same_units = Some(candidate);
-            } else if misfit <= CHANGE_TOLERANCE.ln()
-                && best
-                    .as_ref()
-                    .is_none_or(|b| candidate.3.points.len() > b.3.points.len())
-            {
-                // Several unit changes can each find an object of the size they expect
-                // (a distractor a tenth of the part's size under cm -> m): the part is
-                // the largest of them, the object the scanner was pointed at.
-                best = Some(candidate);
-            }
-        }
-        let best = best.or(same_units);
-        let Some((_, factor, change, part, report)) = best else {
-            anyhow::bail!("no background removal was tried");
+        let by_fit = match judge {
+            Some(judge) => choose_by_fit(&split, template, settled, &hypotheses, judge)?,
+            None => None,
+        };
+        let Some(Chosen {
+            factor,
+            change,
+            part,
+            report,
+        }) = by_fit.or(choose_by_size(&split, template, settled, &hypotheses)?)
+        else {
+            anyhow::bail!("background removal found no part");
         };
         if let Some((from, to)) = change {
             if opts.units == UnitsArg::Check {
@@ -326,6 +354,155 @@ pub fn intake(
         valid_in_file: dropped.kept,
         summary,
     })
+}
+
+fn scaled(points: Vec<[f32; 3]>, factor: f64) -> Vec<[f32; 3]> {
+    if factor == 1.0 {
+        return points;
+    }
+    let f = factor as f32;
+    points.into_iter().map(|p| p.map(|v| v * f)).collect()
+}
+
+/// Size misfit `|ln(template size / part size)|` of a part `extent` (scan units) under
+/// `factor`.
+fn misfit(template: Option<TemplateSize>, extent: f64, factor: f64) -> f64 {
+    template.map_or(0.0, |t| {
+        (t.extent / (extent * factor).max(f64::MIN_POSITIVE))
+            .ln()
+            .abs()
+    })
+}
+
+/// Whether a part of size misfit `m` is plausible under a hypothesis (always, when the
+/// units are settled).
+fn plausible(m: f64, settled: bool, change: Option<(Units, Units)>) -> bool {
+    let tolerance = if change.is_none() {
+        SIZE_TOLERANCE
+    } else {
+        CHANGE_TOLERANCE
+    };
+    settled || m <= tolerance.ln()
+}
+
+/// The part by its fit to the template: under each hypothesis the
+/// [`MAX_CANDIDATES`] components closest to the template's size are registered and
+/// the best fit wins (registered first, then fitness × coverage, then size); the
+/// other pieces that lie on the template in that pose join it. `None` when no
+/// component is plausible or the judge does not register.
+fn choose_by_fit(
+    split: &SceneSplit<'_>,
+    template: Option<TemplateSize>,
+    settled: bool,
+    hypotheses: &[Hypothesis],
+    judge: &dyn PartJudge,
+) -> anyhow::Result<Option<Chosen>> {
+    // ((registered, fitness × coverage), size misfit, members, hypothesis).
+    type Judged = ((bool, f64), f64, Vec<usize>, Hypothesis);
+    let mut best: Option<Judged> = None;
+    'hypotheses: for &(factor, change) in hypotheses {
+        let expected = template.map(|t| (t.extent / factor) as f32);
+        for k in split.ranked(expected).into_iter().take(MAX_CANDIDATES) {
+            let extent = split.component_extent(k) as f64;
+            let m = misfit(template, extent, factor);
+            let ratio = template.map_or(1.0, |t| extent * factor / t.extent);
+            if !(settled || (VIEW_RATIO.0..=VIEW_RATIO.1).contains(&ratio)) {
+                continue;
+            }
+            let Some(fit) = judge.fit(&scaled(split.component(k), factor))? else {
+                return Ok(None);
+            };
+            // The pieces on the template in this pose join it; the candidate is judged
+            // by how much of it lies on the template (its own fitness) and how much of
+            // what the template shows from this viewpoint all of them explain.
+            let mut members = vec![k];
+            let mut union = scaled(split.component(k), factor);
+            for j in 0..split.components() {
+                if j == k {
+                    continue;
+                }
+                let piece = scaled(split.component(j), factor);
+                if judge.on_template(&fit, &piece) >= ON_TEMPLATE {
+                    members.push(j);
+                    union.extend(piece);
+                }
+            }
+            let coverage = judge.coverage(&fit, &union) as f64;
+            let key = (fit.registered, fit.registration.fitness as f64 * coverage);
+            let better = best
+                .as_ref()
+                .is_none_or(|(b, bm, _, _)| key > *b || (key == *b && m < *bm));
+            if better {
+                best = Some((key, m, members, (factor, change)));
+            }
+            if key.0 && key.1 >= CONFIDENT_FIT {
+                // The scan lies on the template and shows what it should: nothing
+                // else can fit better by much, and each registration costs.
+                break 'hypotheses;
+            }
+        }
+    }
+    let Some(((registered, score), _, members, (factor, change))) = best else {
+        return Ok(None);
+    };
+    if !registered && score == 0.0 {
+        // Nothing registered at all: no shape to go by.
+        return Ok(None);
+    }
+    let (part, report) = split.part_of(&members);
+    Ok(Some(Chosen {
+        factor,
+        change,
+        part,
+        report,
+    }))
+}
+
+/// The part by its size, for a detector that does not register (nothing to judge a
+/// shape by): "same units" when its best size match is plausible, else the largest
+/// plausible part of a unit change (the object the scanner was pointed at: a
+/// distractor a tenth of the part's size can look right under cm -> m), else the best
+/// "same units" match.
+fn choose_by_size(
+    split: &SceneSplit<'_>,
+    template: Option<TemplateSize>,
+    settled: bool,
+    hypotheses: &[Hypothesis],
+) -> anyhow::Result<Option<Chosen>> {
+    let mut same_units: Option<Chosen> = None;
+    let mut best: Option<Chosen> = None;
+    for &(factor, change) in hypotheses {
+        let expected = template.map(|t| (t.extent / factor) as f32);
+        let Some((part, report)) = split
+            .candidates(expected, 1)
+            .map_err(|e| anyhow::anyhow!("removing the background: {e}"))?
+            .into_iter()
+            .next()
+        else {
+            continue;
+        };
+        let m = misfit(template, scene::extent(&part), factor);
+        let ok = plausible(m, settled, change);
+        let c = Chosen {
+            factor,
+            change,
+            part,
+            report,
+        };
+        if change.is_none() {
+            if ok {
+                return Ok(Some(c));
+            }
+            same_units = Some(c);
+        } else if ok
+            && best
+                .as_ref()
+                .is_none_or(|b| c.part.points.len() > b.part.points.len())
+        {
+            best = Some(c);
+        }
+    }
+    Ok(best.or(same_units))
 }
 
 /// The factor that brings the scan into the template's units, after the `--units`
@@ -431,7 +608,7 @@ mod tests {
             units: Units::Meters,
         };
         let mm = || scan(square(100.0));
-        let e = intake(mm(), Some(template), &IntakeOptions::default())
+        let e = intake(mm(), Some(template), &IntakeOptions::default(), None)
             .unwrap_err()
             .to_string();
         assert!(
@@ -442,7 +619,7 @@ mod tests {
             units: UnitsArg::Auto,
             ..Default::default()
         };
-        let got = intake(mm(), Some(template), &auto).unwrap();
+        let got = intake(mm(), Some(template), &auto, None).unwrap();
         assert_eq!(got.to_template, 0.001);
         let part = got.part_in_template_units();
         assert!((part.points[99][0] - 0.1).abs() < 1e-6);
@@ -453,11 +630,19 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            intake(mm(), Some(template), &declared).unwrap().to_template,
+            intake(mm(), Some(template), &declared, None)
+                .unwrap()
+                .to_template,
             0.001
         );
         // Same units: nothing to do.
-        let m = intake(scan(square(0.1)), Some(template), &IntakeOptions::default()).unwrap();
+        let m = intake(
+            scan(square(0.1)),
+            Some(template),
+            &IntakeOptions::default(),
+            None,
+        )
+        .unwrap();
         assert_eq!((m.to_template, m.summary.units), (1.0, None));
     }
 
@@ -486,13 +671,89 @@ mod tests {
         assert!(valid[1].is_nan());
     }
 
+    /// A part seen in two pieces (a self-occlusion splits it) beside a fixture whose
+    /// size is closer to the template's than either piece: the size rule takes the
+    /// fixture, the judge (here a stand-in that knows the part is at x < 0) takes both
+    /// pieces and nothing else.
+    #[test]
+    fn the_judge_takes_the_part_where_the_size_rule_takes_the_fixture() {
+        let grid = |x: (f32, f32), y: (f32, f32), z: (f32, f32), step: f32| {
+            let n = |r: (f32, f32)| ((r.1 - r.0) / step).round() as usize + 1;
+            let mut out = Vec::new();
+            for i in 0..n(x) {
+                for j in 0..n(y) {
+                    for k in 0..n(z) {
+                        out.push([
+                            x.0 + i as f32 * step,
+                            y.0 + j as f32 * step,
+                            z.0 + k as f32 * step,
+                        ]);
+                    }
+                }
+            }
+            out
+        };
+        let table = grid((-3.0, 3.0), (-3.0, 3.0), (0.0, 0.0), 0.1);
+        let piece_a = grid((-1.0, -0.2), (0.0, 0.0), (0.3, 1.1), 0.05);
+        let piece_b = grid((-1.0, -0.2), (0.0, 0.0), (1.3, 1.5), 0.05);
+        let fixture = grid((1.0, 1.0), (-0.8, 0.8), (0.3, 0.6), 0.05);
+        let part_points = piece_a.len() + piece_b.len();
+        let points: Vec<[f32; 3]> = [table, piece_a, piece_b, fixture].concat();
+        let template = TemplateSize {
+            extent: 1.6,
+            units: Units::Unknown,
+        };
+        let opts = IntakeOptions {
+            background: BackgroundMode::On,
+            ..Default::default()
+        };
+
+        struct Knows(usize);
+        fn share(points: &[[f32; 3]]) -> f64 {
+            points.iter().filter(|p| p[0] < 0.0).count() as f64 / points.len().max(1) as f64
+        }
+        impl PartJudge for Knows {
+            fn fit(&self, points: &[[f32; 3]]) -> anyhow::Result<Option<PartFit>> {
+                let mut registration = Registration::identity();
+                registration.fitness = share(points) as f32;
+                registration.coverage = registration.fitness;
+                Ok(Some(PartFit {
+                    registered: registration.fitness > 0.9,
+                    registration,
+                }))
+            }
+            fn on_template(&self, _: &PartFit, points: &[[f32; 3]]) -> f32 {
+                share(points) as f32
+            }
+            fn coverage(&self, _: &PartFit, points: &[[f32; 3]]) -> f32 {
+                points.iter().filter(|p| p[0] < 0.0).count() as f32 / self.0 as f32
+            }
+        }
+
+        let by_size = intake(scan(points.clone()), Some(template), &opts, None).unwrap();
+        assert!(
+            by_size.part.points.iter().all(|p| p[0] > 0.5),
+            "the size rule's pick"
+        );
+        let judge = Knows(part_points);
+        let by_fit = intake(scan(points), Some(template), &opts, Some(&judge)).unwrap();
+        assert_eq!(by_fit.part.points.len(), part_points);
+        assert!(by_fit.part.points.iter().all(|p| p[0] < 0.0));
+    }
+
     #[test]
     fn a_part_alone_keeps_every_point_under_auto_background() {
         let template = TemplateSize {
             extent: 0.1 * 2f64.sqrt(),
             units: Units::Unknown,
         };
-        let got = intake(scan(square(0.1)), Some(template), &IntakeOptions::default()).unwrap();
+        let got = intake(
+            scan(square(0.1)),
+            Some(template),
+            &IntakeOptions::default(),
+            None,
+        )
+        .unwrap();
         assert_eq!(got.part.points.len(), 100);
         assert_eq!(got.summary.background_points, 0);
     }

@@ -299,7 +299,13 @@ impl Detector {
 
     /// Make `scan` ready for this detector without scoring it ([`intake::intake`]).
     pub fn intake(&self, scan: Scan, opts: &IntakeOptions) -> anyhow::Result<Intake> {
-        intake::intake(scan, self.template, opts)
+        let registers = matches!(self.placement, Placement::Register { .. });
+        intake::intake(
+            scan,
+            self.template,
+            opts,
+            registers.then_some(&self.placement as &dyn intake::PartJudge),
+        )
     }
 
     /// The template size scans are checked against (None: the detector records no

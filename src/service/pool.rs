@@ -16,6 +16,7 @@
 //! 503 at the deadline). Invariant: `workers + overrun` scorers, and a holder of a worker
 //! place always finds an idle one (a scorer goes back before its place is released).
 
+use crate::detector::intake::PartJudge;
 use crate::detector::report::{report_scan, ScanReport};
 use crate::detector::{Calibration, Placement, Scorer};
 use crate::detector::{IntakeOptions, TemplateSize};
@@ -153,6 +154,12 @@ impl DetectorPool {
         self.template = template;
         self.intake = intake;
         self
+    }
+
+    /// What judges a scene's candidate parts (the placement, when it registers).
+    pub fn part_judge(&self) -> Option<&dyn PartJudge> {
+        matches!(self.placement, Placement::Register { .. })
+            .then_some(&self.placement as &dyn PartJudge)
     }
 
     pub fn limits(&self) -> PoolLimits {

@@ -6,7 +6,7 @@ use super::metrics::{Metrics, RequestLabels, RouteLabels, CONTENT_TYPE};
 use super::pool::{DetectorPool, ScoreFailure};
 use super::RequestLimits;
 use crate::detector::intake::intake;
-use crate::detector::{BackgroundMode, Intake, IntakeOptions, ScanReport, TemplateSize, UnitsArg};
+use crate::detector::{BackgroundMode, Intake, IntakeOptions, ScanReport, UnitsArg};
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{MatchedPath, Query, Request, State};
@@ -214,7 +214,7 @@ async fn score(
         name,
         &bytes,
         state.limits.max_points,
-        state.pool.template,
+        Arc::clone(&state.pool),
         intake_opts,
     )
     .await?;
@@ -345,12 +345,13 @@ async fn read_body(body: Body, limits: &RequestLimits) -> Result<bytes::Bytes, A
 }
 
 /// Parse and make ready off the async threads: a big ASCII scan takes a while, and so
-/// does background removal.
+/// does background removal (which registers its candidate parts with the pool's
+/// placement).
 async fn parse(
     name: &str,
     bytes: &bytes::Bytes,
     max_points: usize,
-    template: Option<TemplateSize>,
+    pool: Arc<DetectorPool>,
     opts: IntakeOptions,
 ) -> Result<Intake, ApiError> {
     let bytes = bytes.clone();
@@ -366,7 +367,7 @@ async fn parse(
                 ApiError::new(status, e.to_string())
             },
         )?;
-        intake(scan, template, &opts)
+        intake(scan, pool.template, &opts, pool.part_judge())
             .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("{path}: {e:#}")))
     })
     .await

@@ -360,6 +360,42 @@ const PRESCREEN_POINTS: usize = 500;
 const MIN_COARSE_POINTS: usize = 16;
 
 impl RegistrationTarget {
+    /// Fraction of `points` (scan frame) that lie within `distance` of the template's
+    /// (fine) samples once moved by `reg`: whether a piece of a scene belongs to the
+    /// part a registration found. 0 for no points.
+    pub fn near_fraction(&self, points: &[[f32; 3]], reg: &Registration, distance: f32) -> f32 {
+        if points.is_empty() {
+            return 0.0;
+        }
+        let d2 = distance * distance;
+        let near = points
+            .iter()
+            .filter(|&&p| self.fine_tree.nearest(reg.apply(p)).1 <= d2)
+            .count();
+        near as f32 / points.len() as f32
+    }
+
+    /// [`Registration::coverage`] of `points` (scan frame) under `reg`'s pose: how much
+    /// of the template surface facing the implied viewpoint they show. Lets a caller
+    /// measure the coverage of more points than were registered (the pieces of a
+    /// one-sided view that fell apart) without registering again.
+    pub fn coverage_of(
+        &self,
+        points: &[[f32; 3]],
+        reg: &Registration,
+        cfg: &RegistrationConfig,
+    ) -> Result<f32> {
+        check_points("scan", points)?;
+        let fine = downsample_scan(points, cfg.fine_voxel_size)?;
+        let moved: Vec<V3> = fine.iter().map(|&p| reg.apply(p)).collect();
+        Ok(visibility::coverage(
+            &moved,
+            &self.icp_target(),
+            cfg.max_correspondence_distance,
+            2.0 * cfg.fine_voxel_size,
+        ))
+    }
+
     /// Prepare a template (`points` with one unit `normals` each, outward).
     ///
     /// Errors on an empty template, non-finite values, a normal count that does not

@@ -39,7 +39,8 @@ pub struct BackgroundConfig {
     pub min_plane_fraction: f32,
     /// Also remove points more than the threshold below the plane (table legs, floor).
     pub remove_below_plane: bool,
-    /// Neighbour radius of the connected components; `None`: 3 x the median spacing.
+    /// Neighbour radius of the connected components; `None`: 3 x the median spacing of
+    /// the points left after the support plane.
     pub cluster_radius: Option<f32>,
     /// Components with fewer points are noise and always removed.
     pub min_component: usize,
@@ -109,92 +110,196 @@ pub fn remove_background(
     cloud: &PointCloud,
     cfg: &BackgroundConfig,
 ) -> Result<(PointCloud, BackgroundReport)> {
-    if cloud.is_empty() {
-        return Err(Error::Invalid(
-            "background removal of an empty cloud".into(),
-        ));
-    }
-    if cfg
-        .expected_extent
-        .is_some_and(|e| !(e > 0.0 && e.is_finite()))
-    {
-        return Err(Error::Invalid(
-            "expected part extent must be a positive number".into(),
-        ));
-    }
-    let pts = &cloud.points;
-    let mut report = BackgroundReport::default();
-    let mut alive: Vec<usize> = match cfg.crop {
-        Some((lo, hi)) => (0..pts.len())
-            .filter(|&i| (0..3).all(|a| pts[i][a] >= lo[a] && pts[i][a] <= hi[a]))
-            .collect(),
-        None => (0..pts.len()).collect(),
-    };
-    report.cropped = pts.len() - alive.len();
-    if alive.is_empty() {
-        return Err(Error::Invalid(
-            "the crop box holds none of the scan's points".into(),
-        ));
-    }
-    let sub: Vec<[f32; 3]> = alive.iter().map(|&i| pts[i]).collect();
-    let spacing = median_spacing(&sub);
-    report.spacing = spacing;
-    let threshold = cfg
-        .plane_threshold
-        .unwrap_or(2.0 * spacing)
-        .max(f32::MIN_POSITIVE);
+    let split = SceneSplit::new(cloud, cfg)?;
+    split
+        .candidates(cfg.expected_extent, 1)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "background removal found no object of at least {} points",
+                cfg.min_component
+            ))
+        })
+}
 
-    if let Some(plane) = support_plane(&sub, threshold, cfg) {
-        let mut rest = Vec::with_capacity(alive.len());
-        for &i in &alive {
-            let d = plane.distance(pts[i]);
-            if d.abs() <= threshold {
-                report.plane_points += 1;
-            } else if d < 0.0 && cfg.remove_below_plane {
-                report.below_plane += 1;
-            } else {
-                rest.push(i);
-            }
+/// A scan with its support plane removed and the rest cut into connected components:
+/// what does not depend on the part's expected size, so that several size (unit)
+/// hypotheses and several candidate parts can be tried without redoing it.
+#[derive(Debug, Clone)]
+pub struct SceneSplit<'a> {
+    cloud: &'a PointCloud,
+    /// Input indices of the points above the plane, inside the crop box.
+    alive: Vec<usize>,
+    /// Their coordinates (`rest[k] = cloud.points[alive[k]]`).
+    rest: Vec<[f32; 3]>,
+    /// Components of `rest` (indices into it) of at least `min_component` points,
+    /// largest first.
+    comps: Vec<Vec<usize>>,
+    /// The plane / crop / spacing figures every candidate shares.
+    base: BackgroundReport,
+}
+
+impl<'a> SceneSplit<'a> {
+    /// Crop, remove the support plane and find the components (module doc, steps 1–3).
+    pub fn new(cloud: &'a PointCloud, cfg: &BackgroundConfig) -> Result<Self> {
+        if cloud.is_empty() {
+            return Err(Error::Invalid(
+                "background removal of an empty cloud".into(),
+            ));
         }
-        report.plane = Some(plane);
-        alive = rest;
-    }
-    if alive.is_empty() {
-        return Err(Error::Invalid(
-            "background removal left no points above the support plane".into(),
-        ));
+        if cfg
+            .expected_extent
+            .is_some_and(|e| !(e > 0.0 && e.is_finite()))
+        {
+            return Err(Error::Invalid(
+                "expected part extent must be a positive number".into(),
+            ));
+        }
+        let pts = &cloud.points;
+        let mut base = BackgroundReport::default();
+        let mut alive: Vec<usize> = match cfg.crop {
+            Some((lo, hi)) => (0..pts.len())
+                .filter(|&i| (0..3).all(|a| pts[i][a] >= lo[a] && pts[i][a] <= hi[a]))
+                .collect(),
+            None => (0..pts.len()).collect(),
+        };
+        base.cropped = pts.len() - alive.len();
+        if alive.is_empty() {
+            return Err(Error::Invalid(
+                "the crop box holds none of the scan's points".into(),
+            ));
+        }
+        let sub: Vec<[f32; 3]> = alive.iter().map(|&i| pts[i]).collect();
+        let spacing = median_spacing(&sub);
+        base.spacing = spacing;
+        let threshold = cfg
+            .plane_threshold
+            .unwrap_or(2.0 * spacing)
+            .max(f32::MIN_POSITIVE);
+
+        if let Some(plane) = support_plane(&sub, threshold, cfg) {
+            let mut rest = Vec::with_capacity(alive.len());
+            for &i in &alive {
+                let d = plane.distance(pts[i]);
+                if d.abs() <= threshold {
+                    base.plane_points += 1;
+                } else if d < 0.0 && cfg.remove_below_plane {
+                    base.below_plane += 1;
+                } else {
+                    rest.push(i);
+                }
+            }
+            base.plane = Some(plane);
+            alive = rest;
+        }
+        if alive.is_empty() {
+            return Err(Error::Invalid(
+                "background removal left no points above the support plane".into(),
+            ));
+        }
+
+        let rest: Vec<[f32; 3]> = alive.iter().map(|&i| pts[i]).collect();
+        // The radius follows the spacing of what is left (the objects), not of the
+        // whole scan: a table is often sampled more coarsely than the part, and a radius
+        // from its spacing joins a fixture a few part spacings away to the part.
+        let radius = cfg
+            .cluster_radius
+            .unwrap_or_else(|| 3.0 * median_spacing(&rest))
+            .max(f32::MIN_POSITIVE);
+        base.radius = radius;
+        let mut comps = components(&rest, radius);
+        base.components = comps.len();
+        let min_size = cfg.min_component.max(1);
+        comps.retain(|c| c.len() >= min_size);
+        if comps.is_empty() {
+            return Err(Error::Invalid(format!(
+                "background removal found no object of at least {} points",
+                cfg.min_component
+            )));
+        }
+        Ok(Self {
+            cloud,
+            alive,
+            rest,
+            comps,
+            base,
+        })
     }
 
-    let radius = cfg
-        .cluster_radius
-        .unwrap_or(3.0 * spacing)
-        .max(f32::MIN_POSITIVE);
-    report.radius = radius;
-    let rest: Vec<[f32; 3]> = alive.iter().map(|&i| pts[i]).collect();
-    let comps = components(&rest, radius);
-    report.components = comps.len();
-    let chosen = choose(&rest, &comps, cfg.expected_extent, cfg.min_component.max(1));
-    if chosen.is_empty() {
-        return Err(Error::Invalid(format!(
-            "background removal found no object of at least {} points",
-            cfg.min_component
-        )));
+    /// Up to `max` candidate parts, best size match first: each a component (with the
+    /// smaller pieces that fit inside the part's extent together with it, module doc
+    /// step 3) as a cloud with its report. Without an expected extent only the largest
+    /// component is a candidate. Errors on a non-positive `expected`.
+    pub fn candidates(
+        &self,
+        expected: Option<f32>,
+        max: usize,
+    ) -> Result<Vec<(PointCloud, BackgroundReport)>> {
+        if expected.is_some_and(|e| !(e > 0.0 && e.is_finite())) {
+            return Err(Error::Invalid(
+                "expected part extent must be a positive number".into(),
+            ));
+        }
+        Ok(self
+            .ranked(expected)
+            .into_iter()
+            .take(max)
+            .map(|primary| self.part(&grow(&self.rest, &self.comps, primary, expected)))
+            .collect())
     }
-    let mut kept: Vec<u32> = chosen.iter().map(|&k| alive[k] as u32).collect();
-    kept.sort_unstable();
-    report.other_points = alive.len() - kept.len();
-    let mut is_kept = vec![false; pts.len()];
-    for &k in &kept {
-        is_kept[k as usize] = true;
+
+    /// The components (ids `0..self.components()`, of at least `min_component` points)
+    /// in the order they are tried as the part: closest in extent to `expected` first;
+    /// without `expected`, the largest only.
+    pub fn ranked(&self, expected: Option<f32>) -> Vec<usize> {
+        rank(&self.rest, &self.comps, expected)
     }
-    report.removed = (0..pts.len() as u32)
-        .filter(|&i| !is_kept[i as usize])
-        .collect();
-    let idx: Vec<usize> = kept.iter().map(|&i| i as usize).collect();
-    let part = cloud.select(&idx);
-    report.part_extent = diagonal(&part.points);
-    report.kept = kept;
-    Ok((part, report))
+
+    /// How many components of at least `min_component` points there are.
+    pub fn components(&self) -> usize {
+        self.comps.len()
+    }
+
+    /// The points of component `k`.
+    pub fn component(&self, k: usize) -> Vec<[f32; 3]> {
+        self.comps[k].iter().map(|&i| self.rest[i]).collect()
+    }
+
+    /// Bounding-box diagonal of component `k`.
+    pub fn component_extent(&self, k: usize) -> f32 {
+        component_extent(&self.rest, &self.comps[k])
+    }
+
+    /// The part made of components `ids`, with its report (everything else removed).
+    pub fn part_of(&self, ids: &[usize]) -> (PointCloud, BackgroundReport) {
+        let chosen: Vec<usize> = ids
+            .iter()
+            .flat_map(|&k| self.comps[k].iter().copied())
+            .collect();
+        self.part(&chosen)
+    }
+
+    /// The part made of `chosen` (indices into `rest`).
+    fn part(&self, chosen: &[usize]) -> (PointCloud, BackgroundReport) {
+        let pts = &self.cloud.points;
+        let mut kept: Vec<u32> = chosen.iter().map(|&k| self.alive[k] as u32).collect();
+        kept.sort_unstable();
+        let mut report = self.base.clone();
+        report.other_points = self.alive.len() - kept.len();
+        let mut is_kept = vec![false; pts.len()];
+        for &k in &kept {
+            is_kept[k as usize] = true;
+        }
+        report.removed = (0..pts.len() as u32)
+            .filter(|&i| !is_kept[i as usize])
+            .collect();
+        let idx: Vec<usize> = kept.iter().map(|&i| i as usize).collect();
+        let part = self.cloud.select(&idx);
+        report.part_extent = diagonal(&part.points);
+        report.kept = kept;
+        (part, report)
+    }
 }
 
 /// Median distance to the nearest other point over (at most) 2000 evenly spread points.
@@ -351,34 +456,45 @@ fn components(points: &[[f32; 3]], radius: f32) -> Vec<Vec<usize>> {
     out
 }
 
-/// Indices (into `points`) of the part: see the module doc, step 3.
-fn choose(
-    points: &[[f32; 3]],
-    comps: &[Vec<usize>],
-    expected: Option<f32>,
-    min_size: usize,
-) -> Vec<usize> {
-    let big: Vec<&Vec<usize>> = comps.iter().filter(|c| c.len() >= min_size).collect();
+fn component_extent(points: &[[f32; 3]], c: &[usize]) -> f32 {
+    let (lo, hi) = bounds(points, c);
+    dist(lo, hi)
+}
+
+fn misfit(extent: f32, expected: f32) -> f32 {
+    (extent.max(f32::MIN_POSITIVE) / expected).ln().abs()
+}
+
+/// Components (indices into `comps`) in the order they are tried as the part: closest
+/// in extent to `expected` first (ties by size order); without `expected`, the
+/// largest only.
+fn rank(points: &[[f32; 3]], comps: &[Vec<usize>], expected: Option<f32>) -> Vec<usize> {
     let Some(expected) = expected else {
-        return big.first().map(|c| c.to_vec()).unwrap_or_default();
+        return if comps.is_empty() { vec![] } else { vec![0] };
     };
-    let ext = |c: &[usize]| diagonal(&c.iter().map(|&i| points[i]).collect::<Vec<_>>());
-    let miss = |e: f32| (e.max(f32::MIN_POSITIVE) / expected).ln().abs();
-    let Some(primary) = big
+    let mut order: Vec<(f32, usize)> = comps
         .iter()
         .enumerate()
-        .min_by(|a, b| {
-            miss(ext(a.1))
-                .total_cmp(&miss(ext(b.1)))
-                .then(a.0.cmp(&b.0))
-        })
-        .map(|(k, _)| k)
-    else {
-        return Vec::new();
+        .map(|(k, c)| (misfit(component_extent(points, c), expected), k))
+        .collect();
+    order.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    order.into_iter().map(|(_, k)| k).collect()
+}
+
+/// Indices (into `points`) of the part grown from component `primary`: see the module
+/// doc, step 3.
+fn grow(
+    points: &[[f32; 3]],
+    comps: &[Vec<usize>],
+    primary: usize,
+    expected: Option<f32>,
+) -> Vec<usize> {
+    let mut part: Vec<usize> = comps[primary].to_vec();
+    let Some(expected) = expected else {
+        return part;
     };
-    let mut part: Vec<usize> = big[primary].to_vec();
     let (mut lo, mut hi) = bounds(points, &part);
-    for (k, c) in big.iter().enumerate() {
+    for (k, c) in comps.iter().enumerate() {
         if k == primary {
             continue;
         }

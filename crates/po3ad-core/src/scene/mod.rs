@@ -10,7 +10,7 @@ pub mod background;
 pub mod invalid;
 pub mod units;
 
-pub use background::{remove_background, BackgroundConfig, BackgroundReport, Plane};
+pub use background::{remove_background, BackgroundConfig, BackgroundReport, Plane, SceneSplit};
 pub use invalid::{drop_invalid, DroppedPoints, OriginPolicy};
 pub use units::{
     check_scan_units, detect_scale_mismatch, extent, ScaleMismatch, Units, UnitsCheck,
