@@ -13,6 +13,7 @@ use po3ad_core::frame::TrainingFrame;
 use po3ad_core::geometry::preprocess_test;
 use po3ad_core::registration::{register, RegistrationConfig, RegistrationTarget};
 use po3ad_core::report::RegistrationFit;
+use po3ad_core::scene::units::extent_of;
 use po3ad_core::PointCloud;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
@@ -146,37 +147,37 @@ impl Placement {
 
 /// A piece of a scene lies on the part when it is within this fraction of the
 /// template's size of its surface (`PartJudge::on_template`).
-const JOIN_DISTANCE: f32 = 0.05;
+const JOIN_DISTANCE: f64 = 0.05;
 
-fn diagonal(points: &[[f32; 3]]) -> f32 {
-    let mut lo = [f32::INFINITY; 3];
-    let mut hi = [f32::NEG_INFINITY; 3];
-    for p in points {
-        for a in 0..3 {
-            lo[a] = lo[a].min(p[a]);
-            hi[a] = hi[a].max(p[a]);
+impl Placement {
+    /// The training frame, template and settings, when scans are registered.
+    fn registering(&self) -> Option<(&TrainingFrame, &RegistrationTarget, &RegistrationConfig)> {
+        match self {
+            Placement::Register {
+                frame,
+                target,
+                config,
+            } => Some((frame, target.as_ref(), config)),
+            _ => None,
         }
     }
-    (0..3).map(|a| (hi[a] - lo[a]).powi(2)).sum::<f32>().sqrt()
+}
+
+fn to_training(frame: &TrainingFrame, points: &[[f32; 3]]) -> Vec<[f32; 3]> {
+    points.iter().map(|&p| frame.to_training(p)).collect()
 }
 
 /// Candidate parts of a scene are judged by registering them: the intake's
 /// [`PartJudge`].
 impl PartJudge for Placement {
     fn fit(&self, points: &[[f32; 3]]) -> anyhow::Result<Option<PartFit>> {
-        let Placement::Register {
-            frame,
-            target,
-            config,
-        } = self
-        else {
+        let Some((frame, target, config)) = self.registering() else {
             return Ok(None);
         };
         if points.iter().flatten().any(|c| !c.is_finite()) {
             anyhow::bail!("the scan has non-finite coordinates");
         }
-        let moved: Vec<[f32; 3]> = points.iter().map(|&p| frame.to_training(p)).collect();
-        let reg = register(&moved, target, config)?;
+        let reg = register(&to_training(frame, points), target, config)?;
         Ok(Some(PartFit {
             registered: reg.registered,
             registration: reg,
@@ -184,37 +185,25 @@ impl PartJudge for Placement {
     }
 
     fn on_template(&self, fit: &PartFit, points: &[[f32; 3]]) -> f32 {
-        let Placement::Register {
-            frame,
-            target,
-            config,
-        } = self
-        else {
+        let Some((frame, target, config)) = self.registering() else {
             return 0.0;
         };
-        let moved: Vec<[f32; 3]> = points.iter().map(|&p| frame.to_training(p)).collect();
         // Loose on purpose: a piece cut off the part by a defect (a bulge's stretched,
         // sparser surface) lies off the surface by the defect's depth; a fixture or a
         // neighbour stands clear of it.
         let distance = config
             .max_correspondence_distance
-            .max(JOIN_DISTANCE * diagonal(&frame.points));
-        target.near_fraction(&moved, &fit.registration, distance)
+            .max((JOIN_DISTANCE * extent_of(&frame.points)) as f32);
+        target.near_fraction(&to_training(frame, points), &fit.registration, distance)
     }
 
     fn coverage(&self, fit: &PartFit, points: &[[f32; 3]]) -> f32 {
-        let Placement::Register {
-            frame,
-            target,
-            config,
-        } = self
-        else {
+        let Some((frame, target, config)) = self.registering() else {
             return 0.0;
         };
-        let moved: Vec<[f32; 3]> = points.iter().map(|&p| frame.to_training(p)).collect();
         // Too few points to measure (under 3 after downsampling) covers nothing.
         target
-            .coverage_of(&moved, &fit.registration, config)
+            .coverage_of(&to_training(frame, points), &fit.registration, config)
             .unwrap_or(0.0)
     }
 }

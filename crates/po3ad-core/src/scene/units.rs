@@ -175,12 +175,25 @@ pub fn detect_scale_mismatch(
 /// The diagonal of the cloud's bounding box, the extent [`detect_scale_mismatch`]
 /// compares; 0 for an empty cloud.
 pub fn extent(cloud: &PointCloud) -> f64 {
-    cloud.bbox().map_or(0.0, |(lo, hi)| {
-        (0..3)
-            .map(|a| (hi[a] as f64 - lo[a] as f64).powi(2))
-            .sum::<f64>()
-            .sqrt()
-    })
+    extent_of(&cloud.points)
+}
+
+/// [`extent`] of bare points.
+pub fn extent_of(points: &[[f32; 3]]) -> f64 {
+    let Some(&first) = points.first() else {
+        return 0.0;
+    };
+    let (mut lo, mut hi) = (first, first);
+    for p in points {
+        for a in 0..3 {
+            lo[a] = lo[a].min(p[a]);
+            hi[a] = hi[a].max(p[a]);
+        }
+    }
+    (0..3)
+        .map(|a| (hi[a] as f64 - lo[a] as f64).powi(2))
+        .sum::<f64>()
+        .sqrt()
 }
 
 /// Multiply every coordinate by `factor` (normals unchanged).
