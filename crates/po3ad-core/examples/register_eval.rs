@@ -28,7 +28,11 @@
 //! - `REG_SYNTH_POINTS=n`: points per synthesized test scan (default 30000).
 //!
 //! Success = rotation error ≤ 2° and translation error ≤ 1 % of the part size (twice
-//! the template's radius about its centroid).
+//! the template's radius about its centroid). "≥ truth" also counts a registered pose
+//! that fits the scan at least as well as the true pose (fitness and coverage within
+//! 0.005, inlier RMSE within 5 %): the data cannot tell it from the truth, as with a
+//! faceted turned part (torus, vase) whose axis the symmetry detection does not take
+//! as exactly continuous.
 
 use nalgebra::{Matrix3, Rotation3, Unit, Vector3};
 use po3ad_core::frame::TrainingFrame;
@@ -48,6 +52,10 @@ use std::time::Instant;
 
 const MAX_ROT_DEG: f32 = 2.0;
 const MAX_TRANS_REL: f32 = 0.01;
+/// "≥ truth": fitness and coverage at most this much below the true pose's ...
+const AS_TRUTH_FITNESS: f32 = 0.005;
+/// ... and an inlier RMSE at most this factor above it.
+const AS_TRUTH_RMSE: f32 = 1.05;
 
 fn env_usize(name: &str) -> Option<usize> {
     std::env::var(name).ok().and_then(|s| s.parse().ok())
@@ -161,13 +169,16 @@ struct Tally {
     ok: usize,
     unregistered: usize,
     wrong_but_registered: usize,
+    /// Right pose, or a registered one the scan fits at least as well as the true one.
+    as_truth: usize,
     ms: Vec<f64>,
     worst_rot: f32,
 }
 
 impl Tally {
-    fn add(&mut self, ok: bool, registered: bool, ms: f64, rot: f32) {
+    fn add(&mut self, ok: bool, registered: bool, as_truth: bool, ms: f64, rot: f32) {
         self.n += 1;
+        self.as_truth += (ok || (registered && as_truth)) as usize;
         self.ok += ok as usize;
         self.unregistered += !registered as usize;
         self.wrong_but_registered += (registered && !ok) as usize;
@@ -177,9 +188,10 @@ impl Tally {
 
     fn line(&mut self) -> String {
         format!(
-            "{:>4} {:>7.1}% {:>5} {:>6} {:>8.0} {:>8.2}",
+            "{:>4} {:>7.1}% {:>7.1}% {:>5} {:>6} {:>8.0} {:>8.2}",
             self.n,
             100.0 * self.ok as f64 / self.n.max(1) as f64,
+            100.0 * self.as_truth as f64 / self.n.max(1) as f64,
             self.unregistered,
             self.wrong_but_registered,
             median(&mut self.ms),
@@ -249,8 +261,8 @@ fn main() -> Result<()> {
     .map_err(|e| Error::io(&out_csv, e))?;
     println!("threads {}", rayon::current_num_threads());
     println!(
-        "{:<8} {:<13} {:<14} {:>4} {:>8} {:>5} {:>6} {:>8} {:>8}",
-        "method", "track", "part", "n", "success", "unreg", "wrong", "med ms", "worst°"
+        "{:<8} {:<13} {:<14} {:>4} {:>8} {:>8} {:>5} {:>6} {:>8} {:>8}",
+        "method", "track", "part", "n", "success", "≥truth", "unreg", "wrong", "med ms", "worst°"
     );
     let mut totals: BTreeMap<String, Tally> = BTreeMap::new();
     let mut rng = ChaCha8Rng::seed_from_u64(11);
@@ -278,6 +290,22 @@ fn main() -> Result<()> {
                 Symmetry::detect(&target, &cfg)
             };
             let size = part_size(&target);
+            if std::env::var("REG_AXIS").is_ok() {
+                let n = frame.points.len() as f64;
+                let c = frame.points.iter().fold(Vector3::zeros(), |a, p| {
+                    a + Vector3::new(p[0] as f64, p[1] as f64, p[2] as f64)
+                }) / n;
+                let mut cov = Matrix3::zeros();
+                for p in &frame.points {
+                    let d = Vector3::new(p[0] as f64, p[1] as f64, p[2] as f64) - c;
+                    cov += d * d.transpose();
+                }
+                let e = nalgebra::SymmetricEigen::new(cov / n);
+                eprintln!(
+                    "  principal values {:.4?} axes {:.3}",
+                    e.eigenvalues, e.eigenvectors
+                );
+            }
             eprintln!(
                 "{track}/{}: symmetry {} (detected in {:.1} s), part size {size:.3}",
                 man.category,
@@ -331,13 +359,23 @@ fn main() -> Result<()> {
                     let e = pose_error(&reg, &truth, &sym, at);
                     let rel = e.translation / size;
                     let ok = e.rotation_deg <= MAX_ROT_DEG && rel <= MAX_TRANS_REL;
-                    tallies
-                        .entry(name)
-                        .or_default()
-                        .add(ok, reg.registered, ms, e.rotation_deg);
+                    // The data cannot prefer the true pose over this one: a turn about
+                    // a nearly continuous axis (a faceted turned part) that the
+                    // symmetry detection does not accept as exact.
+                    let as_truth = reg.fitness >= tq.fitness - AS_TRUTH_FITNESS
+                        && reg.coverage >= tq.coverage - AS_TRUTH_FITNESS
+                        && reg.inlier_rmse <= tq.inlier_rmse * AS_TRUTH_RMSE;
+                    tallies.entry(name).or_default().add(
+                        ok,
+                        reg.registered,
+                        as_truth,
+                        ms,
+                        e.rotation_deg,
+                    );
                     totals.entry(format!("{name} {track}")).or_default().add(
                         ok,
                         reg.registered,
+                        as_truth,
                         ms,
                         e.rotation_deg,
                     );
@@ -362,6 +400,14 @@ fn main() -> Result<()> {
                     )
                     .map_err(|e| Error::io(&out_csv, e))?;
                     if !ok || !reg.registered {
+                        if std::env::var("REG_AXIS").is_ok() {
+                            let m = |r: [[f32; 3]; 3]| Matrix3::from_fn(|i, j| r[i][j] as f64);
+                            let d = m(reg.rotation) * m(truth.rotation).transpose();
+                            let (ax, ang) = Rotation3::from_matrix_unchecked(d)
+                                .axis_angle()
+                                .map_or(([0.0; 3], 0.0), |(a, g)| ([a.x, a.y, a.z], g));
+                            eprintln!("    error axis {:.3?} angle {:.1}", ax, ang.to_degrees());
+                        }
                         eprintln!(
                             "  {name} {}: rot {:.2}° trans {:.4} reg {} fit {:.3} rmse {:.4} cov {:.3} \
                              (truth fit {:.3} rmse {:.4} cov {:.3}) {:.0} ms",

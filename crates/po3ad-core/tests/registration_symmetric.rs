@@ -7,6 +7,9 @@
 //! hex part's 6 turns), not from `registration::Symmetry` — which is itself checked
 //! against those groups here.
 
+#[path = "common/shared.rs"]
+mod shared;
+
 use po3ad_core::geometry::{normalize_unit_sphere, sample_surface};
 use po3ad_core::registration::{
     register, Registration, RegistrationConfig, RegistrationTarget, Symmetry,
@@ -255,7 +258,19 @@ fn size_of(part: &Part) -> f32 {
 }
 
 fn check_poses(part: &Part, partial: bool, seed: u64, trials: usize) {
-    let cfg = RegistrationConfig::default();
+    let failures = pose_failures(part, partial, seed, trials, &RegistrationConfig::default());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// One line per scan (of `trials` random poses) not recovered to 2° and 1 % of the size.
+fn pose_failures(
+    part: &Part,
+    partial: bool,
+    seed: u64,
+    trials: usize,
+    cfg: &RegistrationConfig,
+) -> Vec<String> {
+    let cfg = cfg.clone();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let target = target_of(part, &cfg, &mut rng);
     let size = size_of(part);
@@ -284,7 +299,7 @@ fn check_poses(part: &Part, partial: bool, seed: u64, trials: usize) {
             ));
         }
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    failures
 }
 
 #[test]
@@ -397,4 +412,29 @@ fn a_bulge_defect_does_not_pull_the_pose() {
         d_defect <= 0.5,
         "the bulge moved the pose by {d_defect}° ({off})"
     );
+}
+
+/// The dev benchmark's real gear mesh (`gears.stl`) is only *nearly* symmetric: turned
+/// by some teeth about its axis it lies on itself to within a few per cent of its
+/// points, so the features match the wrong teeth about half the time on one-sided
+/// views (notes/registration.md, session 9). Its only exact symmetry is the identity, so every view must come
+/// back to the pose the test applied.
+#[test]
+fn a_nearly_symmetric_real_gear_lands_on_its_true_pose_from_one_sided_views() {
+    let Some(path) = shared::shared("data/meshes/gears.stl") else {
+        return;
+    };
+    let mut mesh = po3ad_core::io::read(&path).unwrap();
+    normalize_unit_sphere(&mut mesh).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(261);
+    let dense = sample_surface(&mesh, 60_000, &mut rng).unwrap();
+    let part = Part {
+        center: centroid(&dense.points),
+        dense,
+        group: vec![axis_angle([0.0, 0.0, 1.0], 0.0)],
+    };
+    // With `near_symmetries: false`, 4 of these 8 views land 66–180° off (checked when
+    // the test was written); with them, at most one may.
+    let failures = pose_failures(&part, true, 262, 8, &RegistrationConfig::default());
+    assert!(failures.len() <= 1, "{}", failures.join("\n"));
 }

@@ -277,3 +277,95 @@ fn the_model_survives_json_and_bad_input_is_refused() {
     };
     assert!(SurfaceModel::fit(&[sphere(1000, 1.0, 0.0)], &bad).is_err());
 }
+
+/// A block seen from +z with a slot 0.3 wide and 0.8 deep across its top face
+/// (jittered grids of spacing 0.02, seeded): the top face, the slot's floor and walls,
+/// and the underside. With `scanned_only`, just what a scanner above it records: the
+/// top face (a triangulating scanner whose projector and camera are 30° apart sees
+/// no deeper than 0.56 into it).
+fn slotted_block(seed: u64, scanned_only: bool) -> PointCloud {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let step = 0.02f32;
+    let mut points = Vec::new();
+    let mut normals = Vec::new();
+    let mut jitter = |rng: &mut ChaCha8Rng| rng.random_range(-0.3f32..0.3) * step;
+    let m = (2.0 / step) as i32;
+    for i in 0..=m {
+        for j in 0..=m {
+            let x = -1.0 + i as f32 * step + jitter(&mut rng);
+            let y = -1.0 + j as f32 * step + jitter(&mut rng);
+            if x.abs() > 0.15 {
+                points.push([x, y, 0.0]);
+                normals.push([0.0, 0.0, 1.0]);
+            } else if !scanned_only {
+                points.push([x, y, -0.8]);
+                normals.push([0.0, 0.0, 1.0]);
+            }
+            if !scanned_only {
+                points.push([x, y, -1.0]);
+                normals.push([0.0, 0.0, -1.0]);
+            }
+        }
+    }
+    if !scanned_only {
+        for side in [-1.0f32, 1.0] {
+            for i in 0..=(0.8 / step) as i32 {
+                for j in 0..=m {
+                    let z = -(i as f32) * step;
+                    let y = -1.0 + j as f32 * step + jitter(&mut rng);
+                    points.push([0.15 * side, y, z]);
+                    normals.push([-side, 0.0, 0.0]);
+                }
+            }
+        }
+    }
+    PointCloud {
+        points,
+        normals: Some(normals),
+        labels: None,
+        faces: Vec::new(),
+    }
+}
+
+#[test]
+fn the_floor_of_a_narrow_slot_is_hidden_not_missing() {
+    let training: Vec<PointCloud> = (0..3).map(|k| slotted_block(k, false)).collect();
+    let scan = slotted_block(7, true).points;
+    let cone = SurfaceModel::fit(&training, &SurfaceConfig::default()).unwrap();
+    let s = cone.score(&scan).unwrap();
+    let v = s.view.expect("a scan of the top face is one-sided");
+    assert!(v[2] > 0.95, "view {v:?}");
+    assert_eq!(
+        s.missing_nodes, 0,
+        "the slot's floor lies in the cone of sight of the slot's scanned edges"
+    );
+    // A thin line of sight passes between the edges (0.3 apart, 0.8 deep): without
+    // the cone the floor is taken for missing material.
+    let ray = SurfaceModel::fit(
+        &training,
+        &SurfaceConfig {
+            sight_half_angle_deg: 0.0,
+            ..SurfaceConfig::default()
+        },
+    )
+    .unwrap();
+    let r = ray.score(&scan).unwrap();
+    assert!(
+        r.missing_nodes > 0 && r.max_gap_z > 3.0,
+        "max gap z {}",
+        r.max_gap_z
+    );
+    // A hole drilled in the top face is still missing material.
+    let c = [0.5f32, 0.3, 0.0];
+    let holed: Vec<[f32; 3]> = scan
+        .iter()
+        .copied()
+        .filter(|p| norm([p[0] - c[0], p[1] - c[1], p[2] - c[2]]) > 0.12)
+        .collect();
+    let h = cone.score(&holed).unwrap();
+    assert!(
+        h.missing_nodes > 0 && h.max_gap_z > 3.0,
+        "max gap z {}",
+        h.max_gap_z
+    );
+}

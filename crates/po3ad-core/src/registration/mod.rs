@@ -51,6 +51,7 @@
 mod fpfh;
 mod global;
 mod icp;
+mod near_symmetry;
 mod rigid;
 pub mod truth;
 mod visibility;
@@ -121,6 +122,10 @@ pub struct RegistrationConfig {
     /// Quality gate: least acceptable coverage (fraction of the template surface the
     /// scan should show from its implied viewpoint that it does show; 0 = not gated).
     pub min_coverage: f32,
+    /// Also try the best poses composed with the template's near-symmetries (a gear
+    /// turned by some teeth, a part turned over: poses the features cannot tell apart;
+    /// [`RegistrationTarget::near_symmetry_count`]).
+    pub near_symmetries: bool,
 }
 
 impl Default for RegistrationConfig {
@@ -147,6 +152,7 @@ impl Default for RegistrationConfig {
             confident_fitness: 0.9,
             robust_kernel: true,
             min_coverage: 0.0,
+            near_symmetries: true,
         }
     }
 }
@@ -338,6 +344,8 @@ pub struct RegistrationTarget {
     fine_points: Vec<V3>,
     fine_normals: Vec<V3>,
     fine_tree: KdTree,
+    /// The template's near-symmetries ([`near_symmetry`]), found on first use.
+    near_symmetries: std::sync::OnceLock<Vec<Rigid>>,
 }
 
 impl std::fmt::Debug for RegistrationTarget {
@@ -355,6 +363,11 @@ impl std::fmt::Debug for RegistrationTarget {
 const PRESCREEN: usize = 4;
 /// Scan points (even stride of the coarse copy) the prescreen measures overlap on.
 const PRESCREEN_POINTS: usize = 500;
+
+/// The best global poses each composed with every near-symmetry of the template.
+const NEAR_SYMMETRY_SEEDS: usize = 2;
+/// Of those compositions, this many (best overlap first) are refined and scored.
+const NEAR_SYMMETRY_TRIES: usize = 4;
 
 /// Coarse copies with fewer points than this cannot give meaningful features.
 const MIN_COARSE_POINTS: usize = 16;
@@ -464,6 +477,7 @@ impl RegistrationTarget {
             fine_normals: fine.normals.unwrap_or_default(),
             fine_points: fine.points,
             fine_tree,
+            near_symmetries: std::sync::OnceLock::new(),
         })
     }
 
@@ -475,6 +489,18 @@ impl RegistrationTarget {
     /// Number of points in the fine (ICP / scoring) copy.
     pub fn fine_len(&self) -> usize {
         self.fine_points.len()
+    }
+
+    /// See [`near_symmetry`]; found once, at the correspondence distance of twice the
+    /// fine voxel (the default ratio of the two settings).
+    fn near_symmetries(&self) -> &[Rigid] {
+        self.near_symmetries
+            .get_or_init(|| near_symmetry::find(&self.icp_target(), 2.0 * self.fine_voxel_size))
+    }
+
+    /// Number of near-symmetries of the template (found on first call, ~0.2 s).
+    pub fn near_symmetry_count(&self) -> usize {
+        self.near_symmetries().len()
     }
 
     fn icp_target(&self) -> IcpTarget<'_> {
@@ -711,6 +737,7 @@ pub fn register(
             break;
         }
     }
+    near_symmetric_candidates(&mut pool, &coarse, &fine, target, cfg);
     // The fine pass can reorder close candidates (a slip and the truth differ by less
     // than the coarse scale): refine the best two, keep the better.
     let mut best: Option<Scored> = None;
@@ -719,6 +746,59 @@ pub fn register(
     }
     let why_none = format!("global registration found no pose: {}", notes.join("; "));
     Ok(finish(best, cfg, &why_none))
+}
+
+/// The best poses composed with each of the template's near-symmetries: the pose the
+/// features could not tell from the found one. The few whose overlap on a small
+/// subsample comes closest to the found pose's are refined and scored like any global
+/// candidate, and join the pool (which is sorted again).
+fn near_symmetric_candidates(
+    pool: &mut Vec<Scored>,
+    coarse: &[V3],
+    fine: &[V3],
+    target: &RegistrationTarget,
+    cfg: &RegistrationConfig,
+) {
+    if !cfg.near_symmetries {
+        return;
+    }
+    let syms = target.near_symmetries();
+    if syms.is_empty() || pool.is_empty() {
+        return;
+    }
+    let icp_t = target.icp_target();
+    let probe = stride(coarse, PRESCREEN_POINTS);
+    let mut tries: Vec<(f32, Rigid)> = pool
+        .iter()
+        .take(NEAR_SYMMETRY_SEEDS)
+        .flat_map(|s| syms.iter().map(move |m| m.after(&s.t)))
+        .map(|t| {
+            let (fit, _) = icp::evaluate(&probe, &icp_t, &t, cfg.max_correspondence_distance);
+            (fit, t)
+        })
+        .collect();
+    tries.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let d_start = (2.0 * cfg.ransac_inlier_distance).max(cfg.max_correspondence_distance);
+    let icp_src = stride(coarse, cfg.max_icp_points / 2);
+    let extra: Vec<Scored> = tries
+        .iter()
+        .take(NEAR_SYMMETRY_TRIES)
+        .map(|&(_, t)| {
+            let t = icp::point_to_plane(
+                &icp_src,
+                &icp_t,
+                t,
+                cfg.icp_iterations,
+                d_start,
+                cfg.max_correspondence_distance,
+            );
+            score_of(fine, target, t, cfg)
+        })
+        .filter(|s| s.t.is_finite())
+        .collect();
+    pool.extend(extra);
+    pool.sort_by(|a, b| b.score(cfg).total_cmp(&a.score(cfg)));
+    dedup_poses(pool, cfg.ransac_inlier_distance);
 }
 
 /// Scan normals of one sign and the feature correspondences they give (computed once,

@@ -97,6 +97,12 @@ impl Symmetry {
             if fit0 < 0.6 {
                 return None;
             }
+            // Already a symmetry (a turn about a continuous axis): taken as it is, since
+            // ICP has nothing to correct there and may slide back to the identity.
+            let (fit_c, rmse_c) = icp::evaluate(&src, &target.icp_target(), &cand, 0.5 * dist);
+            if fit_c >= SELF_FITNESS && rmse_c <= tol {
+                return Some(cand);
+            }
             let t =
                 icp::point_to_plane(&src, &target.icp_target(), cand, 20, 2.0 * dist, 0.5 * dist);
             let (fit, rmse) = icp::evaluate(&src, &target.icp_target(), &t, 0.5 * dist);

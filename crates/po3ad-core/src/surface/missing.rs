@@ -10,6 +10,10 @@
 //!    A one-sided scan's gap must also be ringed by scan points (no empty sector wider
 //!    than `max_open_angle` around it in its tangent plane): the estimated viewpoint is
 //!    never exact, and the edge of what the scanner saw has scan points on one side only.
+//!    A one-sided scan's gap is also dropped when its cone of sight towards the camera
+//!    holds scanned material: it is hidden behind the part, or at the bottom of a
+//!    slot too narrow for a triangulating scanner, not missing. A hole or a
+//!    broken-off piece leaves that cone empty.
 //! 3. A gap's surprise: for a scan sampling its surface at areal density `ρ`, an empty
 //!    disc of radius `g` has probability `exp(−ρπg²)`; its Gaussian-equivalent z-score
 //!    is `g √(2πρ)`, so gaps and surface distances share one scale.
@@ -47,6 +51,9 @@ pub(crate) struct GapParams {
     /// One-sided scans: a gap counts only if its rim leaves no empty sector wider than
     /// this (radians).
     pub max_open_angle: f32,
+    /// One-sided scans: half-angle (radians) of the cone of sight a node needs clear
+    /// of scanned material to be expected.
+    pub sight_half_angle: f32,
 }
 
 /// What the gap search found.
@@ -140,6 +147,39 @@ fn surrounded(
     widest <= max_open
 }
 
+/// Whether scan points lie in the cone of sight from `center` (normal `normal`)
+/// towards the camera (`view`): they hide the node, so the scanner could not have
+/// seen it. The cone starts with the radius `p.cover_radius` and widens by
+/// `p.sight_half_angle`: a triangulating scanner (laser line, structured light) sees a
+/// point only when both its projector and its camera do, so the bottom of a narrow
+/// slot between two walls it scanned is not expected even where a thin ray would
+/// pass. The cone is followed in steps of its radius from where its axis has left the
+/// node's tangent plane by two node spacings plus that radius (so the gap's own rim,
+/// near that plane, is never taken for an occluder) to `reach`.
+fn hidden_by_scan(
+    center: [f32; 3],
+    normal: [f32; 3],
+    view: Vector3<f32>,
+    scan_tree: &KdTree,
+    reach: f32,
+    p: &GapParams,
+) -> bool {
+    let c = Vector3::from(center);
+    let r0 = p.cover_radius.max(1e-6);
+    let widen = p.sight_half_angle.tan().max(0.0);
+    let rise = Vector3::from(normal).dot(&view).max(0.1);
+    let mut t = (2.0 * p.node_spacing + r0) / rise;
+    while t <= reach {
+        let q = c + view * t;
+        let r = r0 + t * widen;
+        if !scan_tree.within([q.x, q.y, q.z], r).is_empty() {
+            return true;
+        }
+        t += r;
+    }
+    false
+}
+
 /// Find the gaps of `scan` (with its k-d tree) against the reference nodes.
 pub(crate) fn find_gaps(
     centers: &[[f32; 3]],
@@ -180,6 +220,20 @@ pub(crate) fn find_gaps(
     // squared z near 2 ln N, so that much is taken off (a Bonferroni bound on the
     // Gaussian-equivalent tail), leaving the gap's surprise beyond chance.
     let chance = 2.0 * (n_expected.max(1) as f32).ln();
+    // How far a line of sight can meet the scan: across its bounding box.
+    let reach = {
+        let (lo, hi) = scan.iter().fold(
+            ([f32::INFINITY; 3], [f32::NEG_INFINITY; 3]),
+            |(lo, hi), q| {
+                (
+                    std::array::from_fn(|k| lo[k].min(q[k])),
+                    std::array::from_fn(|k| hi[k].max(q[k])),
+                )
+            },
+        );
+        (Vector3::from(hi) - Vector3::from(lo)).norm()
+    };
+    let view_dir = view.map(Vector3::from);
     let mut rim = vec![0.0f32; scan.len()];
     let mut gap_z = Vec::new();
     for i in 0..centers.len() {
@@ -194,6 +248,11 @@ pub(crate) fn find_gaps(
         let rim_points = scan_tree.within(centers[i], gap[i] + p.rim_margin);
         if one_sided && !surrounded(centers[i], normals[i], &rim_points, scan, p.max_open_angle) {
             continue;
+        }
+        if let Some(v) = view_dir {
+            if hidden_by_scan(centers[i], normals[i], v, scan_tree, reach, p) {
+                continue;
+            }
         }
         gap_z.push(z);
         for (j, _) in rim_points {

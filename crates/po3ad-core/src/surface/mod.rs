@@ -99,6 +99,12 @@ pub struct SurfaceConfig {
     /// One-sided scans: a gap counts only when its rim leaves no empty angular sector
     /// wider than this (degrees) around it.
     pub max_open_angle_deg: f32,
+    /// One-sided scans: a node is expected to be seen only when a cone of this
+    /// half-angle (degrees) from it towards the camera holds no scan points: a
+    /// triangulating scanner's projector and camera both need a clear view (their
+    /// base angle is typically 15–30°), so the bottom of a slot it cannot see into is
+    /// not taken for missing material. 0 = a thin ray.
+    pub sight_half_angle_deg: f32,
     /// Gaps with a z-score at or below this are ignored.
     pub gap_min_z: f32,
     /// A gap's score reaches scan points up to this far beyond it (× s).
@@ -137,6 +143,7 @@ impl Default for SurfaceConfig {
             one_sided_coverage: 0.65,
             view_min_cos: 0.5,
             max_open_angle_deg: 120.0,
+            sight_half_angle_deg: 15.0,
             gap_min_z: 1.0,
             rim_margin: 2.0,
             top_fraction: 0.01,
@@ -183,6 +190,14 @@ impl SurfaceConfig {
             ("local_radius", self.local_radius),
             ("gap_weight", self.gap_weight),
         ];
+        if !(self.sight_half_angle_deg.is_finite()
+            && (0.0..80.0).contains(&self.sight_half_angle_deg))
+        {
+            return Err(Error::Invalid(format!(
+                "surface: sight_half_angle_deg must be in [0, 80), got {}",
+                self.sight_half_angle_deg
+            )));
+        }
         for (name, v) in non_negative {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(Error::Invalid(format!(
@@ -620,6 +635,7 @@ impl SurfaceModel {
                     rim_margin: cfg.rim_margin * s,
                     density,
                     max_open_angle: cfg.max_open_angle_deg.to_radians(),
+                    sight_half_angle: cfg.sight_half_angle_deg.to_radians(),
                 },
             ))
         } else {
