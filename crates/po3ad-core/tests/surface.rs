@@ -288,7 +288,7 @@ fn slotted_block(seed: u64, scanned_only: bool) -> PointCloud {
     let step = 0.02f32;
     let mut points = Vec::new();
     let mut normals = Vec::new();
-    let mut jitter = |rng: &mut ChaCha8Rng| rng.random_range(-0.3f32..0.3) * step;
+    let jitter = |rng: &mut ChaCha8Rng| rng.random_range(-0.3f32..0.3) * step;
     let m = (2.0 / step) as i32;
     for i in 0..=m {
         for j in 0..=m {
