@@ -60,6 +60,15 @@ fn sphere_model() -> SurfaceModel {
     SurfaceModel::fit(&training, &SurfaceConfig::default()).unwrap()
 }
 
+/// `points` without those within `r` of `c`: a hole drilled through the scan.
+fn drill(points: &[[f32; 3]], c: [f32; 3], r: f32) -> Vec<[f32; 3]> {
+    points
+        .iter()
+        .copied()
+        .filter(|p| norm([p[0] - c[0], p[1] - c[1], p[2] - c[2]]) > r)
+        .collect()
+}
+
 fn norm(p: [f32; 3]) -> f32 {
     (p[0] * p[0] + p[1] * p[1] + p[2] * p[2]).sqrt()
 }
@@ -228,12 +237,7 @@ fn a_one_sided_scan_only_misses_what_it_could_see() {
         "the unseen back is not missing material"
     );
     // A hole in the seen side is found.
-    let c = [0.8f32, 0.6, 0.0];
-    let holed: Vec<[f32; 3]> = side
-        .iter()
-        .copied()
-        .filter(|p| norm([p[0] - c[0], p[1] - c[1], p[2] - c[2]]) > 0.15)
-        .collect();
+    let holed = drill(&side, [0.8, 0.6, 0.0], 0.15);
     let h = model.score(&holed).unwrap();
     assert!(h.missing_nodes > 0);
     assert!(h.object > s.object + 3.0, "{} vs {}", h.object, s.object);
@@ -356,12 +360,7 @@ fn the_floor_of_a_narrow_slot_is_hidden_not_missing() {
         r.max_gap_z
     );
     // A hole drilled in the top face is still missing material.
-    let c = [0.5f32, 0.3, 0.0];
-    let holed: Vec<[f32; 3]> = scan
-        .iter()
-        .copied()
-        .filter(|p| norm([p[0] - c[0], p[1] - c[1], p[2] - c[2]]) > 0.12)
-        .collect();
+    let holed = drill(&scan, [0.5, 0.3, 0.0], 0.12);
     let h = cone.score(&holed).unwrap();
     assert!(
         h.missing_nodes > 0 && h.max_gap_z > 3.0,

@@ -778,22 +778,11 @@ fn near_symmetric_candidates(
         })
         .collect();
     tries.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let d_start = (2.0 * cfg.ransac_inlier_distance).max(cfg.max_correspondence_distance);
     let icp_src = stride(coarse, cfg.max_icp_points / 2);
     let extra: Vec<Scored> = tries
         .iter()
         .take(NEAR_SYMMETRY_TRIES)
-        .map(|&(_, t)| {
-            let t = icp::point_to_plane(
-                &icp_src,
-                &icp_t,
-                t,
-                cfg.icp_iterations,
-                d_start,
-                cfg.max_correspondence_distance,
-            );
-            score_of(fine, target, t, cfg)
-        })
+        .map(|&(_, t)| coarse_icp_scored(&icp_src, fine, target, t, cfg))
         .filter(|s| s.t.is_finite())
         .collect();
     pool.extend(extra);
@@ -904,23 +893,34 @@ fn global_candidates(
         .take(cfg.ransac_candidates.max(1))
         .map(|&(_, k)| hyps[k])
         .collect();
-    let d_start = (2.0 * cfg.ransac_inlier_distance).max(cfg.max_correspondence_distance);
     let icp_src = stride(coarse, cfg.max_icp_points / 2);
     Ok(chosen
         .iter()
-        .map(|h| {
-            let t = icp::point_to_plane(
-                &icp_src,
-                &icp_t,
-                h.t,
-                cfg.icp_iterations,
-                d_start,
-                cfg.max_correspondence_distance,
-            );
-            score_of(fine, target, t, cfg)
-        })
+        .map(|h| coarse_icp_scored(&icp_src, fine, target, h.t, cfg))
         .filter(|s| s.t.is_finite())
         .collect())
+}
+
+/// A candidate pose refined by point-to-plane ICP on the coarse scan (`icp_src`), from
+/// twice the RANSAC inlier distance down to the correspondence distance, and scored
+/// on the fine scan: the step every global candidate goes through.
+fn coarse_icp_scored(
+    icp_src: &[V3],
+    fine: &[V3],
+    target: &RegistrationTarget,
+    init: Rigid,
+    cfg: &RegistrationConfig,
+) -> Scored {
+    let d_start = (2.0 * cfg.ransac_inlier_distance).max(cfg.max_correspondence_distance);
+    let t = icp::point_to_plane(
+        icp_src,
+        &target.icp_target(),
+        init,
+        cfg.icp_iterations,
+        d_start,
+        cfg.max_correspondence_distance,
+    );
+    score_of(fine, target, t, cfg)
 }
 
 /// Final ICP on the fine scan (Tukey-weighted with `robust_kernel`); kept only if it

@@ -16,8 +16,8 @@
 //! module's own ICP and k-d tree.
 
 use super::icp::{self, IcpTarget};
-use super::rigid::{exp_so3, rotation_angle, widen, Rigid, V3};
-use nalgebra::{Matrix3, SymmetricEigen, Vector3};
+use super::rigid::{exp_so3, principal_frame, rotation_angle, Rigid, V3};
+use nalgebra::{Matrix3, Vector3};
 use rayon::prelude::*;
 
 /// Angular step of the sweep (degrees); at the unit-sphere scale a step moves a point
@@ -28,7 +28,7 @@ const SELF_POINTS: usize = 400;
 /// Overlap (within twice the correspondence distance) a sweep candidate needs.
 const SWEEP_FITNESS: f32 = 0.6;
 /// Overlap (within the correspondence distance) a refined near-symmetry must keep.
-pub(crate) const NEAR_FITNESS: f32 = 0.75;
+const NEAR_FITNESS: f32 = 0.75;
 /// Candidates closer than this (degrees) to a better one are the same.
 const SAME_DEG: f64 = 6.0;
 /// Most near-symmetries kept (the best by overlap): a 60-tooth gear needs them all.
@@ -43,14 +43,7 @@ pub(crate) fn find(target: &IcpTarget, dist: f32) -> Vec<Rigid> {
     if pts.len() < 3 {
         return Vec::new();
     }
-    let n = pts.len() as f64;
-    let c = pts.iter().fold(Vector3::zeros(), |a, &p| a + widen(p)) / n;
-    let mut cov = Matrix3::zeros();
-    for &p in pts {
-        let d = widen(p) - c;
-        cov += d * d.transpose();
-    }
-    let axes = SymmetricEigen::new(cov / n).eigenvectors;
+    let (c, axes) = principal_frame(pts);
     let axis = |k: usize| -> Vector3<f64> { axes.column(k).into_owned().normalize() };
     let about = |r: Matrix3<f64>| Rigid { r, t: c - r * c };
     let src: Vec<V3> = super::stride(pts, SELF_POINTS);
@@ -85,18 +78,16 @@ pub(crate) fn find(target: &IcpTarget, dist: f32) -> Vec<Rigid> {
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
     let maxima = suppress(scored.into_iter().map(|(_, t)| t), MAX_REFINED);
 
-    let identity = Rigid::identity();
-    let refined: Vec<(f32, Rigid)> = maxima
+    let mut refined: Vec<(f32, Rigid)> = maxima
         .par_iter()
         .filter_map(|&cand| {
             let t = icp::point_to_plane(&src, target, cand, 20, 2.0 * dist, dist);
             let fit = overlap(&src, target, &t, dist * dist);
             let moved =
                 rotation_angle(&t.r).to_degrees() > SAME_DEG || (t.t).norm() > 2.0 * dist as f64;
-            (fit >= NEAR_FITNESS && moved && t.angle_to(&identity).is_finite()).then_some((fit, t))
+            (fit >= NEAR_FITNESS && moved && t.is_finite()).then_some((fit, t))
         })
         .collect();
-    let mut refined = refined;
     refined.sort_by(|a, b| b.0.total_cmp(&a.0));
     suppress(refined.into_iter().map(|(_, t)| t), MAX_KEPT)
 }
@@ -131,8 +122,8 @@ mod tests {
     use super::*;
     use crate::geometry::KdTree;
 
-    /// An L-shaped plate (no symmetry but a half-turn about nothing) with one hole
-    /// pattern: a thin plate whose two halves differ only by a small tab.
+    /// A flat square plate (grid of 60 × 60 points) with a small tab on one edge: its
+    /// quarter turns put all of it but the tab back on itself.
     fn plate_with_tab() -> (Vec<V3>, Vec<V3>) {
         let mut pts = Vec::new();
         let mut nrm = Vec::new();

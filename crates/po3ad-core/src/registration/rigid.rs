@@ -86,6 +86,22 @@ pub(crate) fn widen(p: V3) -> Vector3<f64> {
 }
 
 #[inline]
+/// Centroid and principal axes (unit columns, by increasing variance) of `points`:
+/// the axes a part's symmetries turn about. The origin and the identity for no points.
+pub(crate) fn principal_frame(points: &[V3]) -> (Vector3<f64>, Matrix3<f64>) {
+    if points.is_empty() {
+        return (Vector3::zeros(), Matrix3::identity());
+    }
+    let n = points.len() as f64;
+    let c = points.iter().fold(Vector3::zeros(), |a, &p| a + widen(p)) / n;
+    let mut cov = Matrix3::zeros();
+    for &p in points {
+        let d = widen(p) - c;
+        cov += d * d.transpose();
+    }
+    (c, nalgebra::SymmetricEigen::new(cov / n).eigenvectors)
+}
+
 pub(crate) fn sub(a: V3, b: V3) -> V3 {
     [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
 }

@@ -16,9 +16,9 @@
 //! accepted discrete rotations are closed under composition into a group.
 
 use super::icp;
-use super::rigid::{exp_so3, widen, Rigid};
+use super::rigid::{exp_so3, principal_frame, widen, Rigid};
 use super::{Registration, RegistrationConfig, RegistrationTarget};
-use nalgebra::{Matrix3, SymmetricEigen, UnitQuaternion, Vector3};
+use nalgebra::{Matrix3, UnitQuaternion, Vector3};
 
 /// Highest rotation order tried about each principal axis.
 pub const MAX_ORDER: usize = 64;
@@ -76,15 +76,8 @@ impl Symmetry {
     /// for a typical template; meant for evaluation, not for every scan.
     pub fn detect(target: &RegistrationTarget, cfg: &RegistrationConfig) -> Self {
         let pts = &target.fine_points;
-        let n = pts.len().max(1) as f64;
-        let c = pts.iter().fold(Vector3::zeros(), |a, &p| a + widen(p)) / n;
+        let (c, axes) = principal_frame(pts);
         let center = [c[0] as f32, c[1] as f32, c[2] as f32];
-        let mut cov = Matrix3::zeros();
-        for &p in pts {
-            let d = widen(p) - c;
-            cov += d * d.transpose();
-        }
-        let axes = SymmetricEigen::new(cov / n).eigenvectors;
         let src = super::stride(pts, SELF_POINTS);
         let tol = 0.25 * cfg.fine_voxel_size;
         let dist = cfg.max_correspondence_distance;

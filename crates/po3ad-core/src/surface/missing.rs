@@ -221,18 +221,7 @@ pub(crate) fn find_gaps(
     // Gaussian-equivalent tail), leaving the gap's surprise beyond chance.
     let chance = 2.0 * (n_expected.max(1) as f32).ln();
     // How far a line of sight can meet the scan: across its bounding box.
-    let reach = {
-        let (lo, hi) = scan.iter().fold(
-            ([f32::INFINITY; 3], [f32::NEG_INFINITY; 3]),
-            |(lo, hi), q| {
-                (
-                    std::array::from_fn(|k| lo[k].min(q[k])),
-                    std::array::from_fn(|k| hi[k].max(q[k])),
-                )
-            },
-        );
-        (Vector3::from(hi) - Vector3::from(lo)).norm()
-    };
+    let reach = crate::scene::units::extent_of(scan) as f32;
     let view_dir = view.map(Vector3::from);
     let mut rim = vec![0.0f32; scan.len()];
     let mut gap_z = Vec::new();
