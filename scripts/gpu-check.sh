@@ -94,7 +94,7 @@ FAILED=()
 echo
 echo "== (a) CUDA vs CPU agreement tests (tests/gpu_conv.rs)"
 if [ "$DEVICE" = cuda ]; then
-    if "$BIN/gpu_conv" --nocapture --test-threads=1 2>&1 | tee "$RESULTS/gpu_conv.log"; then
+    if "$BIN/gpu_conv" gpu_conv:: --nocapture --test-threads=1 2>&1 | tee "$RESULTS/gpu_conv.log"; then
         CONV="pass"
     else
         CONV="FAIL"
@@ -103,7 +103,7 @@ if [ "$DEVICE" = cuda ]; then
     worst=$(awk '/ rel=/ { sub(/.* rel=/, ""); if ($1 + 0 > m) m = $1 + 0 } END { printf "%.2e", m }' "$RESULTS/gpu_conv.log")
     CONV="$CONV (worst relative error $worst, tolerance ${PO3AD_GPU_TOL:-2e-3})"
 else
-    "$BIN/gpu_conv" --list || FAILED+=("gpu_conv binary")
+    "$BIN/gpu_conv" gpu_conv:: --list || FAILED+=("gpu_conv binary")
     CONV="skipped (dry run; the test binary lists its tests)"
 fi
 

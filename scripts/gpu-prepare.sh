@@ -23,10 +23,12 @@ executable_of() {
 # (proptest, tempfile) into the dependency tree, so a separate `cargo build` of the binary
 # would compile burn and cubecl a second time. The integration-test build also builds the
 # po3ad binary, and cargo reports it (fresh or not) in the same JSON stream.
-echo "building po3ad and tests/gpu_conv.rs (release, cuda) ..."
-json=$(cargo test --release --features cuda --test gpu_conv --no-run --message-format=json-render-diagnostics)
+echo "building po3ad and the test suite with tests/gpu_conv.rs (release, cuda) ..."
+# tests/gpu_conv.rs is a module of the one integration-test binary, `suite`; the bundle
+# keeps it under the name gpu_conv, and gpu-check.sh runs only its `gpu_conv::` tests.
+json=$(cargo test --release --features cuda --test suite --no-run --message-format=json-render-diagnostics)
 bin=$(grep '"kind":\["bin"\]' <<<"$json" | executable_of po3ad)
-conv=$(executable_of gpu_conv <<<"$json")
+conv=$(executable_of suite <<<"$json")
 [ -x "$bin" ] || { echo "gpu-prepare: po3ad binary not found ('$bin')" >&2; exit 1; }
 [ -x "$conv" ] || { echo "gpu-prepare: gpu_conv test binary not found ('$conv')" >&2; exit 1; }
 

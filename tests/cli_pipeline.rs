@@ -2,7 +2,7 @@
 //! (tiny preset) → test → predict → benchmark. Checks the files each step promises and
 //! recomputes the object AUROC from the per-sample scores by counting pairs.
 
-mod common;
+use crate::common;
 use common::po3ad;
 
 use std::path::Path;

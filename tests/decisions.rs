@@ -3,7 +3,7 @@
 //! distribution, anomalous regions on a plane with two known defect blobs, and the
 //! precision / recall `po3ad test` reports at the calibrated threshold.
 
-mod common;
+use crate::common;
 use common::po3ad;
 
 use po3ad::detector::calibration::{quantile, Calibration, CalibrationRule};

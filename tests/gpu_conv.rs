@@ -4,7 +4,7 @@
 //! CPU path) from identical inputs and weights must agree.
 //!
 //! Needs the `cuda` feature and an NVIDIA GPU: `cargo test --release --features cuda --test
-//! gpu_conv -- --nocapture` (or `scripts/gpu-check.sh`, which runs the prebuilt binary).
+//! suite gpu_conv:: -- --nocapture` (or `scripts/gpu-check.sh`, which runs the prebuilt binary).
 //! Every comparison prints its error first, so a failing run still says by how much.
 //!
 //! Tolerance: max |cuda − cpu| ≤ TOL · max |cpu| per tensor, TOL = 2e-3 unless the environment
@@ -15,7 +15,7 @@
 //! go through the head's Linear layers.
 #![cfg(feature = "cuda")]
 
-mod common;
+use crate::common;
 
 use burn::backend::cuda::CudaDevice;
 use burn::backend::{Autodiff, Cuda, Flex};

@@ -9,7 +9,7 @@ use burn::module::Module;
 use po3ad::device::CpuBackend;
 use po3ad::model::{trainable_params, Backbone, ModelConfig, Po3adNet};
 
-mod common;
+use crate::common;
 
 #[test]
 fn minkunet34c_with_head_has_the_paper_parameter_count() {

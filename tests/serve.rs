@@ -4,7 +4,7 @@
 //! predict` on the same files (scores must be equal, not close) and from the status
 //! codes the service documents.
 
-mod common;
+use crate::common;
 use common::po3ad;
 
 use po3ad_core::PointCloud;

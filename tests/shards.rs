@@ -1,7 +1,7 @@
 //! Sharded benchmarks (issue #14 part 3): `benchmark --shard I/N` for I = 1..3 and
 //! `benchmark-merge` give exactly the unsharded table (every column but the timings).
 
-mod common;
+use crate::common;
 use common::po3ad;
 
 use std::path::Path;

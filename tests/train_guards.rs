@@ -9,7 +9,7 @@ use po3ad::train::{fit, Checkpoint, Preset};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-mod common;
+use crate::common;
 
 /// The tiny preset with an absurd learning rate, written as a user would write it.
 /// One step per epoch (1 sample × repeat 2 / batch 2), a checkpoint after each.

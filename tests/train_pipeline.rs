@@ -16,7 +16,7 @@ use rand::seq::SliceRandom;
 use std::path::Path;
 use std::sync::Arc;
 
-mod common;
+use crate::common;
 
 /// One float tensor: shape and raw f32 bits.
 type Tensor1 = (Vec<usize>, Vec<u32>);

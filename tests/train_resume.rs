@@ -26,7 +26,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-mod common;
+use crate::common;
 
 const EPOCHS: &str = "6";
 

@@ -10,8 +10,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::path::PathBuf;
 
-#[path = "common/shared.rs"]
-mod shared;
+use crate::shared;
 
 fn meshes_dir() -> Option<PathBuf> {
     shared::shared("data/meshes")

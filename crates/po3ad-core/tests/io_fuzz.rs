@@ -11,8 +11,7 @@ use proptest::sample::Index;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-#[path = "common/bytes.rs"]
-mod bytes;
+use crate::bytes;
 
 fn fixtures() -> &'static Vec<(PathBuf, Vec<u8>)> {
     static F: OnceLock<Vec<(PathBuf, Vec<u8>)>> = OnceLock::new();

@@ -18,8 +18,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
-#[path = "common/bytes.rs"]
-mod bytes;
+use crate::bytes;
 
 fn cases() -> u32 {
     std::env::var("PO3AD_FUZZ_CASES")

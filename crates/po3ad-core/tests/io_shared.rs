@@ -2,8 +2,7 @@
 //! (tests/fixtures/io/shared_meshes.json, from scripts/make_io_fixtures.py). Skips with
 //! a message when ../shared is absent (fails under `PO3AD_REQUIRE_SHARED=1`).
 
-#[path = "common/shared.rs"]
-mod shared;
+use crate::shared;
 
 use po3ad_core::io;
 use serde_json::Value;

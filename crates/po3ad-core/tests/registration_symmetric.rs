@@ -7,8 +7,7 @@
 //! hex part's 6 turns), not from `registration::Symmetry` — which is itself checked
 //! against those groups here.
 
-#[path = "common/shared.rs"]
-mod shared;
+use crate::shared;
 
 use po3ad_core::geometry::{normalize_unit_sphere, sample_surface};
 use po3ad_core::registration::{

@@ -5,8 +5,7 @@
 use po3ad_core::report::paper_table;
 use std::collections::HashMap;
 
-#[path = "common/shared.rs"]
-mod shared;
+use crate::shared;
 
 fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len() as f64

@@ -4,8 +4,7 @@
 
 use po3ad_core::synth::{write_category, SynthConfig, SynthLayout};
 
-#[path = "common/shared.rs"]
-mod shared;
+use crate::shared;
 
 #[test]
 fn every_shared_mesh_makes_a_category_or_a_clear_rejection() {
