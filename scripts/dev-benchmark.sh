@@ -10,12 +10,15 @@
 #   partial-free  one-sided views, any pose
 #   hard          one-sided views, any pose, sensor noise sigma 0.002 (the others have
 #                 none) and smaller defects (severity 0-0.5 instead of 0-1)
-# Detectors (DETECTORS, default "default nearest curvature"):
-#   default    PO3AD with the `cpu` preset, trained once per part on the aligned track
+# Detectors (DETECTORS, default "surface nearest po3ad"):
+#   po3ad      PO3AD with the `cpu` preset, trained once per part on the aligned track
 #              and tested on every track (its preset's test settings: point score
-#              0.8 * distance + 0.2 * offsets, object score from the distance)
+#              0.8 * distance + 0.2 * offsets, object score from the distance); the
+#              name `default` is still taken for it (its results directories are
+#              named po3ad either way)
 #   any other  a registered training-free kind (`po3ad test --detector KIND`), built
-#              per track from that track's training files
+#              per track from that track's training files; `surface` is the tool's
+#              default detector, `nearest` the strongest simple baseline
 # Every scan is placed by the default `--frame auto` (registered when the detector
 # needs the training pose).
 #
@@ -29,7 +32,8 @@ cd "$(dirname "$0")/.."
 OUT=${1:-dev-bench}
 MESHES=${MESHES:-"torus.STL cylinder.stl rabbit.obj Vase.stl plate_holes.STL gears.stl"}
 TRACKS=${TRACKS:-"aligned free partial partial-free hard"}
-DETECTORS=${DETECTORS:-"default nearest curvature"}
+DETECTORS=${DETECTORS:-"surface nearest po3ad"}
+DETECTORS=${DETECTORS//default/po3ad}
 PO3AD=${PO3AD:-target/release/po3ad}
 SHARED=${SHARED:-../shared/data/meshes}
 [ -x "$PO3AD" ] || cargo build --release
@@ -58,11 +62,11 @@ run() { # track, name, args...
     --root "$OUT/data-$track" --out "$OUT/$track-$name" --heatmaps 2 "$@"
 }
 for det in $DETECTORS; do
-  if [ "$det" = default ]; then
+  if [ "$det" = po3ad ]; then
     # Training (the only slow part): OUT/models/<part>/model.
     [ -f "$OUT/models/results.csv" ] || "$PO3AD" benchmark --root "$OUT/data-aligned" \
       --preset cpu --out "$OUT/models" --heatmaps 0
-    for track in $TRACKS; do run "$track" default --reuse-models "$OUT/models"; done
+    for track in $TRACKS; do run "$track" po3ad --reuse-models "$OUT/models"; done
   else
     for track in $TRACKS; do run "$track" "$det" --detector "$det"; done
   fi

@@ -383,3 +383,43 @@ fn nearest_template_detector_on_free_pose_scans() {
     assert_eq!(preds[0]["frame"], "register");
     assert_eq!(preds[0]["registration"]["registered"], true);
 }
+
+/// With no `--detector` and no option only the network reads, `train` builds the
+/// default kind, `surface`; such an option beside another named kind is refused before
+/// anything is written, naming both.
+#[test]
+fn train_builds_surface_by_default_and_refuses_a_preset_for_another_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mesh = po3ad_core::synth::shapes::builtin("cup").unwrap();
+    po3ad_core::io::write_ply(&d.join("cup.ply"), &mesh, None, true).unwrap();
+    po3ad(&["train", "--train", "cup.ply", "--out", "m"], d);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("m/detector.json")).unwrap()).unwrap();
+    assert_eq!(manifest["kind"], "surface", "{manifest}");
+    assert!(d.join("m/surface.json").is_file());
+    assert!(!d.join("m/model.po3ad").exists(), "no network is trained");
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_po3ad"))
+        .current_dir(d)
+        .args([
+            "train",
+            "--train",
+            "cup.ply",
+            "--out",
+            "n",
+            "--detector",
+            "nearest",
+        ])
+        .args(["--preset", "tiny"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("--preset only applies to --detector po3ad, not to --detector nearest"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!d.join("n").exists(), "nothing is written");
+}

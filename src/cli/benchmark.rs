@@ -15,8 +15,8 @@ use std::path::PathBuf;
 #[derive(clap::Args, Debug, Clone)]
 #[command(after_help = "Examples:
   po3ad benchmark --layout anomaly-shapenet --root data/Anomaly-ShapeNet --categories ashtray0,bag0 --out bench/
-  po3ad benchmark --layout folder --root synth/ --detector curvature --out bench-curv/
   po3ad benchmark --layout anomaly-shapenet --root data --detector nearest --out bench-nn/
+  po3ad benchmark --layout anomaly-shapenet --root data --preset cpu --out bench-net/   # PO3AD
   po3ad benchmark --layout anomaly-shapenet --root data-free --reuse-models bench/ --out bench-free/
   po3ad benchmark --layout real3d --root data/Real3D-AD --preset paper --device cuda --out bench-paper/
   po3ad benchmark --layout real3d --root data/Real3D-AD --shard 2/12 --out bench/shard-2   # one part of 12
@@ -32,13 +32,15 @@ pub struct BenchmarkArgs {
     /// Comma-separated categories (default: all in the root).
     #[arg(long, value_delimiter = ',')]
     pub categories: Vec<String>,
-    /// PO3AD preset: cpu, paper, tiny, or a TOML file.
-    #[arg(long, default_value = "cpu")]
-    pub preset: String,
-    /// Detector kind: po3ad (trains, then tests) or a training-free kind (built in
-    /// seconds per category).
-    #[arg(long, value_parser = crate::detector::kind_parser(), default_value = "po3ad")]
-    pub detector: &'static KindSpec,
+    /// PO3AD preset: cpu (the default with --detector po3ad), paper, tiny, or a TOML
+    /// file. Giving one selects --detector po3ad.
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// Detector kind. Default: surface (training-free, built in seconds per category;
+    /// the best measured on every dev-benchmark track), or po3ad (trains, then tests)
+    /// when --preset, --epochs, a GPU --device or a po3ad test option is given.
+    #[arg(long, value_parser = crate::detector::kind_parser())]
+    pub detector: Option<&'static KindSpec>,
     /// Deprecated spelling of --detector.
     #[arg(long, hide = true)]
     pub model: Option<String>,
@@ -89,7 +91,7 @@ impl BenchmarkArgs {
     pub fn resolve_deprecated(&mut self) -> anyhow::Result<()> {
         if let Some(m) = self.model.take() {
             eprintln!("warning: `benchmark --model {m}` is deprecated; use --detector {m}");
-            self.detector = crate::detector::kind(&m)?;
+            self.detector = Some(crate::detector::kind(&m)?);
         }
         if let Some(d) = self.models.take() {
             eprintln!(
@@ -99,6 +101,31 @@ impl BenchmarkArgs {
             self.reuse_models = Some(d);
         }
         Ok(())
+    }
+
+    /// The options only the network reads that these arguments give.
+    fn po3ad_options(&self) -> Vec<&'static str> {
+        let given = [
+            ("--preset", self.preset.is_some()),
+            ("--epochs", self.epochs.is_some()),
+            ("--device", self.device != DeviceArg::Cpu),
+            ("--nearest-weight", self.nearest_weight.is_some()),
+            (
+                "--object-nearest-weight",
+                self.object_nearest_weight.is_some(),
+            ),
+            ("--object-score", self.object_score.is_some()),
+        ];
+        given.iter().filter(|(_, g)| *g).map(|(o, _)| *o).collect()
+    }
+
+    /// The kind these arguments build ([`crate::detector::choose_kind`]); with
+    /// --reuse-models, the kind named (None: each folder's `detector.json` decides).
+    pub fn kind(&self) -> anyhow::Result<Option<&'static KindSpec>> {
+        if self.reuse_models.is_some() {
+            return Ok(self.detector);
+        }
+        crate::detector::choose_kind(self.detector, &self.po3ad_options()).map(Some)
     }
 
     pub fn overrides(&self) -> TestOverrides {
@@ -119,9 +146,12 @@ pub fn benchmark(args: &BenchmarkArgs) -> anyhow::Result<ResultsTable> {
         layout: args.layout.clone(),
         root: args.root.clone(),
         categories: args.categories.clone(),
-        preset: args.preset.clone(),
+        preset: args
+            .preset
+            .clone()
+            .unwrap_or_else(|| crate::train::DEFAULT_PRESET.into()),
         epochs: args.epochs,
-        detector: args.detector,
+        detector: args.kind()?,
         reuse_models: args.reuse_models.clone(),
         frame: args.frame.frame,
         overrides: args.overrides(),

@@ -1,8 +1,8 @@
 //! `po3ad demo`: the whole job with nothing downloaded. Builds a few procedural parts
-//! with synthetic defects, trains PO3AD (`cpu` preset) on each, tests, and prints the
-//! results beside the training-free detectors (`surface`, the best measured on the dev
-//! benchmark, and the `nearest` and `curvature` baselines); heatmaps land in the output
-//! folder.
+//! with synthetic defects, builds every main detector on each (the `curvature` and
+//! `nearest` baselines, PO3AD with the `cpu` preset, and `surface`, the default, the
+//! best measured on the dev benchmark), tests them, and prints one table each, the
+//! default's last; its heatmaps and HTML report land in the output folder.
 
 use super::benchmark::{benchmark, BenchmarkArgs};
 use super::common::FrameArgs;
@@ -71,18 +71,21 @@ pub fn run(mut args: DemoArgs) -> anyhow::Result<()> {
     write_builtin_benchmark(&data, SynthLayout::AnomalyShapeNet, &cfg, &shapes)?;
 
     let mut tables = Vec::new();
-    for model in ["curvature", "nearest", "surface", "po3ad"] {
+    let default = crate::detector::DEFAULT_KIND.name;
+    for model in ["curvature", "nearest", "po3ad", default] {
+        // The network's options go to the network only (another kind refuses them).
+        let network = model == "po3ad";
         let bench = BenchmarkArgs {
             layout: "anomaly-shapenet".into(),
             root: data.clone(),
             categories: shapes.iter().map(|s| s.to_string()).collect(),
-            preset: args.preset.clone(),
-            detector: crate::detector::kind(model)?,
+            preset: network.then(|| args.preset.clone()),
+            detector: Some(crate::detector::kind(model)?),
             model: None,
             out: args.out.join(format!("results-{model}")),
-            epochs: Some(args.epochs),
+            epochs: network.then_some(args.epochs),
             heatmaps: 2,
-            device: args.device,
+            device: if network { args.device } else { DeviceArg::Cpu },
             reuse_models: None,
             models: None,
             nearest_weight: None,
@@ -98,11 +101,12 @@ pub fn run(mut args: DemoArgs) -> anyhow::Result<()> {
     for (model, table) in &tables {
         println!("\n{model}:\n{}", table.to_terminal());
     }
+    let results = args.out.join(format!("results-{default}"));
     println!(
-        "\nheatmaps: {}/results-po3ad/<category>/heatmaps/*.png (and coloured .ply)",
-        args.out.display()
+        "\nheatmaps: {}/<category>/heatmaps/*.png (and coloured .ply)",
+        results.display()
     );
-    if let Some(report) = crate::eval::write_report_or_warn(&args.out.join("results-po3ad")) {
+    if let Some(report) = crate::eval::write_report_or_warn(&results) {
         println!("report: {}", report.display());
     }
     Ok(())

@@ -4,17 +4,18 @@ use super::calibrate::{calibrate_saved, summary, CalibrateOptions};
 use super::common::{progress_hooks, DataArgs};
 use crate::detector::{Detector, FitRequest, FrameMode, KindSpec, NormalSource};
 use crate::device::DeviceArg;
-use crate::train::Preset;
+use crate::train::{Preset, DEFAULT_PRESET};
 use po3ad_core::scene::Units;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
   po3ad train --layout anomaly-shapenet --root data/Anomaly-ShapeNet --category ashtray0 --out runs/ashtray0
-  po3ad train --train part.stl --out runs/part --preset cpu
-  po3ad train --layout folder --root my_scans --out runs/my_part --resume
+  po3ad train --train part.stl --out runs/part                 # surface detector, seconds
+  po3ad train --train part.stl --out runs/part-net --preset cpu   # the PO3AD network, minutes
+  po3ad train --layout folder --root my_scans --out runs/my_part --preset cpu --resume
   po3ad train --train templates/ --preset paper --device cuda --out runs/full
-  po3ad train --train templates/ --detector nearest --out runs/part-nearest   # no learning
+  po3ad train --train templates/ --detector nearest --out runs/part-nearest   # the baseline
   po3ad train --train part.stl --calibrate good_scans/ --out runs/part     # thresholds from real scans")]
 pub struct TrainArgs {
     #[command(flatten)]
@@ -22,13 +23,15 @@ pub struct TrainArgs {
     /// Train on this mesh/cloud, or every file in this folder, instead of a dataset.
     #[arg(long, conflicts_with = "root")]
     pub train: Option<PathBuf>,
-    /// Detector kind to build: po3ad trains the network (minutes); the others are
-    /// training-free (seconds).
-    #[arg(long, value_parser = crate::detector::kind_parser(), default_value = "po3ad")]
-    pub detector: &'static KindSpec,
-    /// PO3AD preset: cpu, paper, tiny, or a TOML file.
-    #[arg(long, default_value = "cpu")]
-    pub preset: String,
+    /// Detector kind to build. Default: surface (training-free, seconds; the best
+    /// measured on every dev-benchmark track), or po3ad when --preset, --epochs,
+    /// --resume or a GPU --device is given. po3ad trains the network (minutes).
+    #[arg(long, value_parser = crate::detector::kind_parser())]
+    pub detector: Option<&'static KindSpec>,
+    /// PO3AD preset: cpu (the default with --detector po3ad), paper, tiny, or a TOML
+    /// file. Giving one selects --detector po3ad.
+    #[arg(long)]
+    pub preset: Option<String>,
     /// Model folder to write: detector.json and calibration.json always; for po3ad also
     /// model.po3ad, checkpoint.po3ad, loss.csv and the nearest.json companion; for
     /// nearest, nearest.json.
@@ -61,7 +64,11 @@ pub struct TrainArgs {
 
 /// The calibration every `po3ad train` ends with: thresholds into
 /// `<out>/calibration.json` (see [`crate::detector::calibration`]).
-fn calibrate_after_training(args: &TrainArgs, files: &[PathBuf]) -> anyhow::Result<()> {
+fn calibrate_after_training(
+    args: &TrainArgs,
+    kind: &'static KindSpec,
+    files: &[PathBuf],
+) -> anyhow::Result<()> {
     let source = match &args.calibrate {
         Some(dir) => NormalSource::Scans(dir.clone()),
         None => NormalSource::TrainingViews(files.to_vec()),
@@ -70,7 +77,7 @@ fn calibrate_after_training(args: &TrainArgs, files: &[PathBuf]) -> anyhow::Resu
         device: args.device,
         frame: FrameMode::Auto,
     };
-    let (cal, path) = calibrate_saved(&args.out, Some(args.detector), &source, &opts)?;
+    let (cal, path) = calibrate_saved(&args.out, Some(kind), &source, &opts)?;
     println!("{}", summary(&cal, &path));
     Ok(())
 }
@@ -85,8 +92,21 @@ pub fn preset_with_overrides(
 
 pub use crate::train::data::training_files;
 
+/// The options only the network reads that this command line gives.
+fn po3ad_options(args: &TrainArgs) -> Vec<&'static str> {
+    let given = [
+        ("--preset", args.preset.is_some()),
+        ("--epochs", args.epochs.is_some()),
+        ("--resume", args.resume),
+        ("--device", args.device != DeviceArg::Cpu),
+    ];
+    given.iter().filter(|(_, g)| *g).map(|(o, _)| *o).collect()
+}
+
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
-    let preset = preset_with_overrides(&args.preset, args.epochs, args.seed)?;
+    let kind = crate::detector::choose_kind(args.detector, &po3ad_options(&args))?;
+    let preset_name = args.preset.as_deref().unwrap_or(DEFAULT_PRESET);
+    let preset = preset_with_overrides(preset_name, args.epochs, args.seed)?;
     let (files, name) = match &args.train {
         Some(path) => training_files(path)?,
         None => {
@@ -94,13 +114,13 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             (cat.train.clone(), cat.name.clone())
         }
     };
-    let outcome = fit(args.detector, &files, &args.out, &name, &preset, &args)?;
+    let outcome = fit(kind, &files, &args.out, &name, &preset, &args)?;
     let units = args.units.unwrap_or_else(|| units_of(&files));
     if units != Units::Unknown {
         crate::detector::manifest::set_units(&args.out, units)?;
     }
     println!("{}", outcome.summary);
-    calibrate_after_training(&args, &files)
+    calibrate_after_training(&args, kind, &files)
 }
 
 /// The units the training files' format fixes: metres when every one is E57.

@@ -33,7 +33,10 @@ pub use kinds::nearest::{NearestConfig, NearestTemplate, NEAREST_FILE};
 pub use kinds::po3ad::{load_model, ModelScorer};
 pub use manifest::{Manifest, MANIFEST_FILE};
 pub use placement::{FrameMode, Placement};
-pub use registry::{kind, kind_parser, names, FitOutcome, FitRequest, KindSpec, TestOverrides};
+pub use registry::{
+    choose_kind, kind, kind_parser, names, FitOutcome, FitRequest, KindSpec, TestOverrides,
+    DEFAULT_KIND,
+};
 pub use report::ScanReport;
 pub use scorer::{Scored, Scorer};
 

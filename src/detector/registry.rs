@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 pub use kinds::po3ad::TestOverrides;
 
-/// Every registered kind, the default (`po3ad`) first.
+/// Every registered kind, the network (`po3ad`) first.
 pub const KINDS: &[&KindSpec] = &[
     &kinds::po3ad::KIND,
     &kinds::nearest::KIND,
@@ -109,6 +109,40 @@ pub fn names() -> Vec<&'static str> {
     KINDS.iter().map(|k| k.name).collect()
 }
 
+/// The kind `train` and `benchmark` build when none is named and no PO3AD option is
+/// given: the best measured pipeline on every dev-benchmark track, full and one-sided,
+/// aligned and free pose, object and point level (notes/detectors.md, "Session 9"). It
+/// is training-free, so the default fits a part in seconds on any machine.
+pub const DEFAULT_KIND: &KindSpec = &kinds::surface::KIND;
+
+/// The kind to build: the one named; else `po3ad` when an option only the network
+/// reads was given (`po3ad_options` names them: a preset, epochs, a GPU, ...); else
+/// [`DEFAULT_KIND`]. Naming another kind together with such an option is an error, not
+/// an option silently dropped.
+pub fn choose_kind(
+    named: Option<&'static KindSpec>,
+    po3ad_options: &[&str],
+) -> anyhow::Result<&'static KindSpec> {
+    let network = &kinds::po3ad::KIND;
+    match named {
+        Some(k) if k != network && !po3ad_options.is_empty() => anyhow::bail!(
+            "{} only appl{} to --detector po3ad, not to --detector {} (leave {} out, or \
+             name --detector po3ad)",
+            po3ad_options.join(", "),
+            if po3ad_options.len() == 1 { "ies" } else { "y" },
+            k.name,
+            if po3ad_options.len() == 1 {
+                "it"
+            } else {
+                "them"
+            },
+        ),
+        Some(k) => Ok(k),
+        None if po3ad_options.is_empty() => Ok(DEFAULT_KIND),
+        None => Ok(network),
+    }
+}
+
 /// `--detector KIND`: a clap parser that lists every registered kind.
 pub fn kind_parser() -> impl clap::builder::TypedValueParser<Value = &'static KindSpec> {
     use clap::builder::TypedValueParser;
@@ -118,4 +152,29 @@ pub fn kind_parser() -> impl clap::builder::TypedValueParser<Value = &'static Ki
             .map(|k| clap::builder::PossibleValue::new(k.name).help(k.about)),
     )
     .try_map(|name: String| kind(&name).map_err(|e| e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_is_surface_and_a_network_option_picks_po3ad() {
+        assert_eq!(choose_kind(None, &[]).unwrap().name, "surface");
+        assert_eq!(choose_kind(None, &["--preset"]).unwrap().name, "po3ad");
+        let nearest = kind("nearest").unwrap();
+        assert_eq!(choose_kind(Some(nearest), &[]).unwrap().name, "nearest");
+        let po3ad = kind("po3ad").unwrap();
+        assert_eq!(
+            choose_kind(Some(po3ad), &["--epochs"]).unwrap().name,
+            "po3ad"
+        );
+        let err = choose_kind(Some(nearest), &["--preset", "--epochs"]).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("--preset, --epochs only apply to --detector po3ad"),
+            "{msg}"
+        );
+        assert!(msg.contains("--detector nearest"), "{msg}");
+    }
 }

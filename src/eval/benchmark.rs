@@ -32,7 +32,9 @@ pub struct BenchmarkSpec<'a> {
     /// PO3AD's training preset (name or TOML file), with `epochs` overriding its own.
     pub preset: String,
     pub epochs: Option<usize>,
-    pub detector: &'static KindSpec,
+    /// The kind to build (None: [`crate::detector::DEFAULT_KIND`]); with `reuse_models`,
+    /// the kind to load from each folder (None: the one its `detector.json` names).
+    pub detector: Option<&'static KindSpec>,
     /// Reuse `<DIR>/<category>/model` instead of building a detector.
     pub reuse_models: Option<PathBuf>,
     pub frame: FrameMode,
@@ -60,11 +62,12 @@ pub fn resolve_layout(layout: &str, root: &Path) -> anyhow::Result<Layout> {
 }
 
 /// One category: build (or reuse) its detector, test it, write its outputs.
+/// Returns the category's row, how it was scored, and the detector kind's name.
 fn run_category(
     args: &BenchmarkSpec<'_>,
     layout: Layout,
     name: &str,
-) -> anyhow::Result<(CategoryResult, BTreeMap<String, String>)> {
+) -> anyhow::Result<(CategoryResult, BTreeMap<String, String>, &'static str)> {
     let category = load_category(layout, &args.root, name)?;
     let cat_out = args.out.join(name);
     let (detector, train_seconds) = match &args.reuse_models {
@@ -75,7 +78,7 @@ fn run_category(
                     device: args.device,
                     frame: args.frame,
                     overrides: args.overrides,
-                    kind: Some(args.detector),
+                    kind: args.detector,
                     calibration: false,
                 },
             )?,
@@ -85,8 +88,9 @@ fn run_category(
             let preset = Preset::load_with(&args.preset, args.epochs, None)?;
             let t0 = Instant::now();
             let model = cat_out.join("model");
+            let kind = args.detector.unwrap_or(crate::detector::DEFAULT_KIND);
             let d = fit_and_load(
-                args.detector,
+                kind,
                 FitRequest {
                     files: &category.train,
                     out: &model,
@@ -100,7 +104,7 @@ fn run_category(
                     device: args.device,
                     frame: args.frame,
                     overrides: args.overrides,
-                    kind: Some(args.detector),
+                    kind: Some(kind),
                     calibration: false,
                 },
             )?;
@@ -110,7 +114,12 @@ fn run_category(
     let opts = EvalOptions::for_output(&cat_out, args.heatmaps, 0.0, args.progress);
     let eval = evaluate_category(&detector, &category, &opts)?;
     let scoring = eval.provenance.clone();
-    Ok((finish_category(&cat_out, eval, train_seconds)?, scoring))
+    let kind = detector.name();
+    Ok((
+        finish_category(&cat_out, eval, train_seconds)?,
+        scoring,
+        kind,
+    ))
 }
 
 /// Per-category outputs shared by every detector: scores.csv and a line on how scans
@@ -166,15 +175,20 @@ pub fn benchmark(args: &BenchmarkSpec<'_>) -> anyhow::Result<ResultsTable> {
     std::fs::create_dir_all(&args.out)
         .map_err(|e| anyhow::anyhow!("creating {}: {e}", args.out.display()))?;
     let mut table = ResultsTable {
-        model: args.detector.name.to_string(),
+        model: args
+            .detector
+            .unwrap_or(crate::detector::DEFAULT_KIND)
+            .name
+            .to_string(),
         rows: Vec::new(),
         scoring: Default::default(),
     };
     for (i, name) in categories.iter().enumerate() {
         eprintln!("[{}/{}] {name}", i + 1, categories.len());
-        let (row, scoring) = run_category(args, layout, name)?;
+        let (row, scoring, kind) = run_category(args, layout, name)?;
         if table.scoring.is_empty() {
             table.scoring = scoring;
+            table.model = kind.to_string();
         }
         table.rows.push(row);
         // Rewrite after every category: an interrupted benchmark keeps what it measured.

@@ -13,5 +13,6 @@ pub use cadence::CheckpointReason;
 pub use checkpoint::{Checkpoint, CheckpointError};
 pub use data::{load_training_set, TrainSample};
 pub use fit::{fit, fit_with, FitHooks, FitOptions, FitReport};
+pub use preset::DEFAULT_PRESET;
 pub use preset::{Preset, TestConfig, TrainConfig};
 pub use progress::{terminal_progress, FitProgress, ProgressCallback};

@@ -164,6 +164,9 @@ pub enum PresetError {
     Parse { path: String, msg: String },
 }
 
+/// The preset PO3AD trains with when none is named.
+pub const DEFAULT_PRESET: &str = "cpu";
+
 impl Preset {
     /// A built-in name (`cpu`, `paper`, `tiny`) or a path to a TOML file.
     /// [`Self::load`] with the epoch count and seed overridden where given, validated.

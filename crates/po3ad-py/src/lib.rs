@@ -13,8 +13,8 @@
 use numpy::{PyArray1, PyArray2, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use po3ad::detector::calibration::NormalSource;
 use po3ad::detector::{
-    BackgroundMode, Detector, FitRequest, FrameMode, IntakeOptions, LoadOptions, ScanReport,
-    UnitsArg,
+    BackgroundMode, Detector, FitRequest, FrameMode, IntakeOptions, KindSpec, LoadOptions,
+    ScanReport, UnitsArg,
 };
 use po3ad::device::DeviceArg;
 use po3ad::eval::benchmark::{benchmark as run_benchmark, BenchmarkSpec, Shard};
@@ -310,25 +310,28 @@ fn python_progress(
     }
 }
 
-/// train(train, out, preset="cpu", epochs=None, detector=None, seed=None,
+/// train(train, out, preset=None, epochs=None, detector=None, seed=None,
 /// progress=None) -> Model: `po3ad train --train TRAIN --out OUT [--preset ...]
-/// [--detector KIND]` (calibration included); `progress(epoch, epochs, loss)` after
+/// [--detector KIND]` (calibration included; the kind chosen as the CLI chooses it); `progress(epoch, epochs, loss)` after
 /// every epoch (the package's `po3ad.train` turns `progress=True` into a tqdm bar).
 #[pyfunction]
-#[pyo3(signature = (train, out, preset = "cpu", epochs = None, detector = None, seed = None, progress = None))]
+#[pyo3(signature = (train, out, preset = None, epochs = None, detector = None, seed = None, progress = None))]
 #[allow(clippy::too_many_arguments)] // the keyword arguments of the Python function
 fn train(
     py: Python<'_>,
     train: PathBuf,
     out: PathBuf,
-    preset: &str,
+    preset: Option<&str>,
     epochs: Option<usize>,
     detector: Option<&str>,
     seed: Option<u64>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<Model> {
-    let kind = po3ad::detector::kind(detector.unwrap_or("po3ad"))
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let kind = choose_kind(
+        detector,
+        &[("preset", preset.is_some()), ("epochs", epochs.is_some())],
+    )?;
+    let preset = preset.unwrap_or(po3ad::train::DEFAULT_PRESET);
     if let Some(p) = &progress {
         if !p.bind(py).is_callable() {
             return Err(PyTypeError::new_err(
@@ -411,11 +414,22 @@ fn row_dict<'py>(
     Ok(d)
 }
 
+/// The kind a Python call builds: `detector` by name, chosen as the CLI chooses it
+/// ([`po3ad::detector::choose_kind`]) from the PO3AD-only keyword arguments `given`.
+fn choose_kind(detector: Option<&str>, given: &[(&str, bool)]) -> PyResult<&'static KindSpec> {
+    let named = detector
+        .map(po3ad::detector::kind)
+        .transpose()
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let options: Vec<&str> = given.iter().filter(|(_, g)| *g).map(|(o, _)| *o).collect();
+    po3ad::detector::choose_kind(named, &options).map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
 /// benchmark(root, out, layout, ...) -> list[dict]: `po3ad benchmark` with the same
 /// options (CPU only); the rows of its results.csv, mean row last, full precision.
 #[pyfunction]
 #[pyo3(signature = (
-    root, out, layout, categories = None, detector = None, preset = "cpu", epochs = None,
+    root, out, layout, categories = None, detector = None, preset = None, epochs = None,
     reuse_models = None, frame = "auto", nearest_weight = None, object_score = None,
     heatmaps = 4, shard = None, object_nearest_weight = None, model = None, models = None
 ))]
@@ -427,7 +441,7 @@ fn benchmark<'py>(
     layout: String,
     categories: Option<Vec<String>>,
     detector: Option<&str>,
-    preset: &str,
+    preset: Option<&str>,
     epochs: Option<usize>,
     reuse_models: Option<PathBuf>,
     frame: &str,
@@ -446,12 +460,12 @@ fn benchmark<'py>(
         Ok(())
     };
     let detector = match (detector, model) {
-        (Some(d), _) => d,
+        (Some(d), _) => Some(d),
         (None, Some(m)) => {
             warn("benchmark(model=...) is deprecated; use detector=...")?;
-            m
+            Some(m)
         }
-        (None, None) => "po3ad",
+        (None, None) => None,
     };
     let reuse_models = match (reuse_models, models) {
         (Some(r), _) => Some(r),
@@ -461,8 +475,22 @@ fn benchmark<'py>(
         }
         (None, None) => None,
     };
-    let detector =
-        po3ad::detector::kind(detector).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let detector = if reuse_models.is_some() {
+        detector
+            .map(po3ad::detector::kind)
+            .transpose()
+            .map_err(|e| PyValueError::new_err(e.to_string()))?
+    } else {
+        let given = [
+            ("preset", preset.is_some()),
+            ("epochs", epochs.is_some()),
+            ("nearest_weight", nearest_weight.is_some()),
+            ("object_nearest_weight", object_nearest_weight.is_some()),
+            ("object_score", object_score.is_some()),
+        ];
+        Some(choose_kind(detector, &given)?)
+    };
+    let preset = preset.unwrap_or(po3ad::train::DEFAULT_PRESET);
     let frame = value_enum::<FrameMode>("frame", frame)?;
     let object_score = object_score
         .map(|s| value_enum::<ObjectScore>("object_score", s))

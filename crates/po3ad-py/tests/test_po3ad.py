@@ -211,6 +211,17 @@ def test_errors_are_exceptions_naming_the_file(tmp_path):
         po3ad.train(train=tmp_path, out=tmp_path / "o", detector="bogus")
     with pytest.raises(ValueError, match="preset"):
         po3ad.train(train=tmp_path, out=tmp_path / "o", preset="no-such-preset")
+    with pytest.raises(ValueError, match="preset only applies to --detector po3ad"):
+        po3ad.train(train=tmp_path, out=tmp_path / "o", preset="tiny", detector="nearest")
+    assert not (tmp_path / "o").exists()
+
+
+def test_train_builds_the_default_surface_detector(data, tmp_path):
+    """No detector and no network option: the default kind, ``surface``, as the CLI."""
+    model = po3ad.train(train=data / "train", out=tmp_path / "m")
+    assert model.kind == "surface"
+    assert (tmp_path / "m" / "surface.json").is_file()
+    assert not (tmp_path / "m" / "model.po3ad").exists()
 
 
 def test_other_threads_run_while_scoring(po3ad_model, data):

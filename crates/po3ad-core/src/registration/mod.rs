@@ -368,6 +368,14 @@ const PRESCREEN_POINTS: usize = 500;
 const NEAR_SYMMETRY_SEEDS: usize = 2;
 /// Of those compositions, this many (best overlap first) are refined and scored.
 const NEAR_SYMMETRY_TRIES: usize = 4;
+/// A refined composition replaces the found pose only when its score (fitness and
+/// coverage, less the residual) is higher by this much. The scan fits the true pose of a
+/// nearly symmetric gear better by 0.02–0.03 in both fitness and coverage
+/// (notes/registration.md, session 9); a smaller gain is a turn the part's own
+/// symmetry allows (a faceted torus or vase about its axis), where swapping only moves
+/// the residual's pattern around: without the margin the free-pose surface scores of
+/// those two parts dropped by 0.03–0.05 object AUROC.
+const NEAR_SYMMETRY_MARGIN: f32 = 0.01;
 
 /// Coarse copies with fewer points than this cannot give meaningful features.
 const MIN_COARSE_POINTS: usize = 16;
@@ -767,6 +775,7 @@ fn near_symmetric_candidates(
         return;
     }
     let icp_t = target.icp_target();
+    let found = pool[0].score(cfg);
     let probe = stride(coarse, PRESCREEN_POINTS);
     let mut tries: Vec<(f32, Rigid)> = pool
         .iter()
@@ -783,7 +792,7 @@ fn near_symmetric_candidates(
         .iter()
         .take(NEAR_SYMMETRY_TRIES)
         .map(|&(_, t)| coarse_icp_scored(&icp_src, fine, target, t, cfg))
-        .filter(|s| s.t.is_finite())
+        .filter(|s| s.t.is_finite() && s.score(cfg) > found + NEAR_SYMMETRY_MARGIN)
         .collect();
     pool.extend(extra);
     pool.sort_by(|a, b| b.score(cfg).total_cmp(&a.score(cfg)));

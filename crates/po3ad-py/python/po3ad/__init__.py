@@ -61,7 +61,7 @@ def _progress_callback(progress):
 def train(
     train,
     out,
-    preset="cpu",
+    preset=None,
     epochs=None,
     detector=None,
     seed=None,

@@ -53,7 +53,7 @@ def read(path: _Path) -> npt.NDArray[np.float32]:
 def train(
     train: _Path,
     out: _Path,
-    preset: str = "cpu",
+    preset: Optional[str] = None,
     epochs: Optional[int] = None,
     detector: Optional[_Kind] = None,
     seed: Optional[int] = None,
@@ -63,10 +63,12 @@ def train(
     to ``out`` (as ``po3ad train --train TRAIN --out OUT [--detector KIND]``, which ends
     by calibrating the verdict thresholds) and return it loaded.
 
-    ``preset``: ``"cpu"`` (default), ``"paper"``, ``"tiny"`` or a TOML file;
-    ``epochs``/``seed`` override the preset's; ``detector``: ``None``/``"po3ad"``
-    trains PO3AD, ``"nearest"`` / ``"curvature"`` build a training-free detector
-    (seconds). Releases the GIL.
+    ``detector``: ``None`` builds ``"surface"`` (training-free, seconds; the best
+    measured on every dev-benchmark track), or trains ``"po3ad"`` when ``preset`` or
+    ``epochs`` is given; any registered kind by name. ``preset`` (PO3AD only):
+    ``"cpu"`` (its default), ``"paper"``, ``"tiny"`` or a TOML file; ``epochs``/``seed``
+    override the preset's. A ``preset`` or ``epochs`` with another kind named is a
+    ``ValueError``. Releases the GIL.
 
     ``progress``: ``True`` shows a tqdm bar over the epochs (nothing when tqdm is not
     installed); a callable is called as ``progress(epoch, epochs, loss)`` after every
@@ -83,7 +85,7 @@ def benchmark(
     layout: Literal["auto", "anomaly-shapenet", "real3d", "folder"],
     categories: Optional[Sequence[str]] = None,
     detector: Optional[_Kind] = None,
-    preset: str = "cpu",
+    preset: Optional[str] = None,
     epochs: Optional[int] = None,
     reuse_models: Optional[_Path] = None,
     frame: Literal["auto", "register", "fixed", "scan"] = "auto",
@@ -95,8 +97,9 @@ def benchmark(
     model: Optional[_Kind] = None,
     models: Optional[_Path] = None,
 ) -> List[_BenchmarkRow]:
-    """``po3ad benchmark``: train (``detector="po3ad"``, the default) or build the
-    training-free detector (``"nearest"``, ``"curvature"``: seconds) for every category of the dataset
+    """``po3ad benchmark``: build the detector (``detector=None``: ``"surface"``,
+    training-free, seconds; ``"po3ad"`` when ``preset``, ``epochs`` or a PO3AD test option
+    is given, as in ``train``) for every category of the dataset
     at ``root`` (or just ``categories``), test it, and write the CLI's tables into
     ``out`` (results.csv/.json/.md, per-category scores.csv and ``heatmaps`` heatmaps).
 
