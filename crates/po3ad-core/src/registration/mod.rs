@@ -126,6 +126,13 @@ pub struct RegistrationConfig {
     /// turned by some teeth, a part turned over: poses the features cannot tell apart;
     /// [`RegistrationTarget::near_symmetry_count`]).
     pub near_symmetries: bool,
+    /// A near-symmetric pose replaces the found one only when its score (fitness and
+    /// coverage, less the residual) is higher by this much. The scan fits the true pose
+    /// of a nearly symmetric gear better by 0.02–0.03 in both fitness and coverage
+    /// (notes/registration.md, session 9); a smaller gain is a turn the part's own
+    /// symmetry allows (a faceted torus or vase about its axis), where swapping only
+    /// moves the residual's pattern around.
+    pub near_symmetry_margin: f32,
 }
 
 impl Default for RegistrationConfig {
@@ -153,6 +160,7 @@ impl Default for RegistrationConfig {
             robust_kernel: true,
             min_coverage: 0.0,
             near_symmetries: true,
+            near_symmetry_margin: 0.01,
         }
     }
 }
@@ -368,14 +376,6 @@ const PRESCREEN_POINTS: usize = 500;
 const NEAR_SYMMETRY_SEEDS: usize = 2;
 /// Of those compositions, this many (best overlap first) are refined and scored.
 const NEAR_SYMMETRY_TRIES: usize = 4;
-/// A refined composition replaces the found pose only when its score (fitness and
-/// coverage, less the residual) is higher by this much. The scan fits the true pose of a
-/// nearly symmetric gear better by 0.02–0.03 in both fitness and coverage
-/// (notes/registration.md, session 9); a smaller gain is a turn the part's own
-/// symmetry allows (a faceted torus or vase about its axis), where swapping only moves
-/// the residual's pattern around: without the margin the free-pose surface scores of
-/// those two parts dropped by 0.03–0.05 object AUROC.
-const NEAR_SYMMETRY_MARGIN: f32 = 0.01;
 
 /// Coarse copies with fewer points than this cannot give meaningful features.
 const MIN_COARSE_POINTS: usize = 16;
@@ -792,7 +792,7 @@ fn near_symmetric_candidates(
         .iter()
         .take(NEAR_SYMMETRY_TRIES)
         .map(|&(_, t)| coarse_icp_scored(&icp_src, fine, target, t, cfg))
-        .filter(|s| s.t.is_finite() && s.score(cfg) > found + NEAR_SYMMETRY_MARGIN)
+        .filter(|s| s.t.is_finite() && s.score(cfg) > found + cfg.near_symmetry_margin)
         .collect();
     pool.extend(extra);
     pool.sort_by(|a, b| b.score(cfg).total_cmp(&a.score(cfg)));
