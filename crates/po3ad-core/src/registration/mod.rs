@@ -127,11 +127,12 @@ pub struct RegistrationConfig {
     /// [`RegistrationTarget::near_symmetry_count`]).
     pub near_symmetries: bool,
     /// A near-symmetric pose replaces the found one only when its score (fitness and
-    /// coverage, less the residual) is higher by this much. The scan fits the true pose
-    /// of a nearly symmetric gear better by 0.02–0.03 in both fitness and coverage
-    /// (notes/registration.md, session 9); a smaller gain is a turn the part's own
-    /// symmetry allows (a faceted torus or vase about its axis), where swapping only
-    /// moves the residual's pattern around.
+    /// coverage, less the residual) is higher by more than this. Default 0: they join
+    /// the candidates unconditionally and the better fit wins. A margin of 0.01 was measured in session 10 (notes/registration.md):
+    /// it kept the faceted torus and vase on the pose first found, but it also kept 2
+    /// of 20 one-sided gear views on a half-tooth slip the true pose beats by less
+    /// than 0.01, so the gain on the turned parts (one scan each, whose alternatives
+    /// fit as well as the truth) does not pay for it.
     pub near_symmetry_margin: f32,
 }
 
@@ -160,7 +161,7 @@ impl Default for RegistrationConfig {
             robust_kernel: true,
             min_coverage: 0.0,
             near_symmetries: true,
-            near_symmetry_margin: 0.01,
+            near_symmetry_margin: 0.0,
         }
     }
 }
@@ -776,6 +777,7 @@ fn near_symmetric_candidates(
     }
     let icp_t = target.icp_target();
     let found = pool[0].score(cfg);
+    let margin = cfg.near_symmetry_margin;
     let probe = stride(coarse, PRESCREEN_POINTS);
     let mut tries: Vec<(f32, Rigid)> = pool
         .iter()
@@ -792,7 +794,10 @@ fn near_symmetric_candidates(
         .iter()
         .take(NEAR_SYMMETRY_TRIES)
         .map(|&(_, t)| coarse_icp_scored(&icp_src, fine, target, t, cfg))
-        .filter(|s| s.t.is_finite() && s.score(cfg) > found + cfg.near_symmetry_margin)
+        .filter(|s| s.t.is_finite())
+        // With a margin, only a clear gain joins; without, they compete as any candidate
+        // (the fine pass over the best two may still prefer one scoring a hair lower).
+        .filter(|s| margin <= 0.0 || s.score(cfg) > found + margin)
         .collect();
     pool.extend(extra);
     pool.sort_by(|a, b| b.score(cfg).total_cmp(&a.score(cfg)));
