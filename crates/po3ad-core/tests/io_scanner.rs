@@ -227,3 +227,39 @@ fn broken_scanner_files_are_errors_naming_the_file() {
         .to_string();
     assert!(e.contains("limit of 10"), "{e}");
 }
+
+/// A LAS 1.4 file whose extended VLR claims more bytes than the file holds is refused,
+/// naming the file, before the `las` crate sizes a buffer by that length (a lying
+/// length panicked there, or asked for more memory than exists: found by the
+/// 10⁶-case fuzz run, notes/reliability.md). The same record with an honest length
+/// reads as the file without it.
+#[test]
+fn a_lying_extended_vlr_length_is_refused() {
+    for name in ["laspy_v14_pf6.las", "laspy_v14_pf7.laz"] {
+        let original = std::fs::read(dir().join(name)).unwrap();
+        let with_evlr = |length: u64| {
+            let mut b = original.clone();
+            let start = b.len() as u64;
+            // LAS 1.4 header: start of the first EVLR (u64) at byte 235, their count
+            // (u32) at 243; an EVLR's payload length (u64) at byte 20 of its header.
+            b[235..243].copy_from_slice(&start.to_le_bytes());
+            b[243..247].copy_from_slice(&1u32.to_le_bytes());
+            let mut evlr = vec![0u8; 60];
+            evlr[20..28].copy_from_slice(&length.to_le_bytes());
+            b.extend_from_slice(&evlr);
+            b
+        };
+        for lie in [u64::MAX - 8, 1 << 40, 61] {
+            let e = io::parse_bytes(Path::new(name), &with_evlr(lie), 1_000_000)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(name) && e.contains("extended VLR 1") && e.contains("past the end"),
+                "{name}, length {lie}: {e}"
+            );
+        }
+        let honest = io::parse_bytes(Path::new(name), &with_evlr(0), 1_000_000).unwrap();
+        let plain = io::parse_bytes(Path::new(name), &original, 1_000_000).unwrap();
+        assert_eq!(honest.points, plain.points, "{name}");
+    }
+}

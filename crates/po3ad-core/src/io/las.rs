@@ -116,10 +116,48 @@ fn precheck(path: &Path, bytes: &[u8], max_points: usize) -> Result<()> {
                 ),
             )
         })?;
+    if let Some(evlr) = raw.evlr {
+        check_evlrs(path, bytes, evlr.start_of_first_evlr, evlr.number_of_evlrs)?;
+    }
     // Bit 7 of the point format marks LAZ (bit 6 in some older writers).
     if raw.point_data_record_format & 0xC0 != 0 {
         check_chunk_table(path, bytes, u64::from(raw.offset_to_point_data), count)?;
         check_laszip_items(path, bytes)?;
+    }
+    Ok(())
+}
+
+/// LAS 1.4's extended VLRs carry a 64-bit payload length, and the `las` crate sizes a
+/// buffer by it before reading (`Vec::resize`): a lying length panics with "capacity
+/// overflow" past `isize::MAX`, or below it asks for up to exabytes, which aborts the
+/// process instead of failing. So every EVLR whose 60-byte header lies in the file must
+/// fit in the file with its payload. The walk stops quietly at the first header past
+/// the end (the crate reads only what is there, and reports a short read itself).
+fn check_evlrs(path: &Path, bytes: &[u8], start: u64, count: u32) -> Result<()> {
+    // reserved u16, user id [u8; 16], record id u16, then the length: byte 20.
+    const HEADER: u64 = 60;
+    const LENGTH_AT: u64 = 20;
+    let size = bytes.len() as u64;
+    let mut at = start;
+    for i in 0..count {
+        let Some(end_of_header) = at.checked_add(HEADER).filter(|&e| e <= size) else {
+            return Ok(());
+        };
+        let l = (at + LENGTH_AT) as usize;
+        let length = u64::from_le_bytes(bytes[l..l + 8].try_into().unwrap_or([0xFF; 8]));
+        match end_of_header.checked_add(length) {
+            Some(end) if end <= size => at = end,
+            _ => {
+                return Err(Error::format(
+                    path,
+                    format!(
+                        "LAS: extended VLR {} (at byte {at}) claims {length} bytes, past the \
+                         end of the file ({size} bytes)",
+                        i + 1
+                    ),
+                ))
+            }
+        }
     }
     Ok(())
 }
