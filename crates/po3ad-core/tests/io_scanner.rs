@@ -263,3 +263,30 @@ fn a_lying_extended_vlr_length_is_refused() {
         assert_eq!(honest.points, plain.points, "{name}");
     }
 }
+
+/// A LAZ file that says its chunks vary in size but whose chunk table holds fewer
+/// points than the header claims is refused, naming the file, instead of sending the
+/// `laz` decoder past the end of the table (an index panic there: found by the
+/// 10⁶-case fuzz run, notes/reliability.md).
+#[test]
+fn a_laz_chunk_table_short_of_the_points_is_refused() {
+    let name = "laspy_v14_pf7.laz";
+    let mut b = std::fs::read(dir().join(name)).unwrap();
+    // The LASzip record's data starts 54 bytes after its header, whose user id (at
+    // byte 2 of it) reads "laszip encoded"; its chunk size (u32) is at byte 12.
+    let user = b.windows(14).position(|w| w == b"laszip encoded").unwrap();
+    let chunk_size = user - 2 + 54 + 12;
+    b[chunk_size..chunk_size + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+    // The chunk table: at the offset (i64) the point data starts with; its chunk count
+    // is the u32 at byte 4 of it.
+    let data_start = u32::from_le_bytes(b[96..100].try_into().unwrap()) as usize;
+    let table = i64::from_le_bytes(b[data_start..data_start + 8].try_into().unwrap()) as usize;
+    b[table + 4..table + 8].copy_from_slice(&0u32.to_le_bytes());
+    let e = io::parse_bytes(Path::new(name), &b, 1_000_000)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(name) && e.contains("chunk table's 0 chunks hold 0 points"),
+        "{e}"
+    );
+}

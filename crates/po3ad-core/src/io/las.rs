@@ -122,7 +122,15 @@ fn precheck(path: &Path, bytes: &[u8], max_points: usize) -> Result<()> {
     // Bit 7 of the point format marks LAZ (bit 6 in some older writers).
     if raw.point_data_record_format & 0xC0 != 0 {
         check_chunk_table(path, bytes, u64::from(raw.offset_to_point_data), count)?;
-        check_laszip_items(path, bytes)?;
+        if let Some(vlr) = check_laszip_items(path, bytes)? {
+            check_chunk_points(
+                path,
+                bytes,
+                u64::from(raw.offset_to_point_data),
+                count,
+                &vlr,
+            )?;
+        }
     }
     Ok(())
 }
@@ -206,23 +214,66 @@ fn check_chunk_table(path: &Path, bytes: &[u8], data_start: u64, points: u64) ->
 /// The LASzip VLR (user "laszip encoded", record 22204) lists the compressed point
 /// items; `laz` expects at least one and panics on an empty list, so it is checked here:
 /// `num_items` is the u16 at byte 32 of the record, each item 6 bytes after byte 34.
-fn check_laszip_items(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Returns the record's bytes when it passes (None when the file has none).
+fn check_laszip_items(path: &Path, bytes: &[u8]) -> Result<Option<Vec<u8>>> {
     let Ok(header) = las::Header::new(Cursor::new(bytes)) else {
-        return Ok(()); // the crate reports it when it reads the same header
+        return Ok(None); // the crate reports it when it reads the same header
     };
     let Some(vlr) = header
         .all_vlrs()
         .find(|v| v.user_id == "laszip encoded" && v.record_id == 22204)
     else {
-        return Ok(());
+        return Ok(None);
     };
     let d = &vlr.data;
     let items = d.get(32..34).map(|b| u16::from_le_bytes([b[0], b[1]]));
     match items {
-        Some(n) if n > 0 && d.len() >= 34 + 6 * n as usize => Ok(()),
+        Some(n) if n > 0 && d.len() >= 34 + 6 * n as usize => Ok(Some(d.clone())),
         _ => Err(Error::format(
             path,
             "LAZ: the LASzip record lists no point items (or fewer bytes than it claims)",
         )),
     }
+}
+
+/// With variable-size chunks, `laz` takes each chunk's point count from the chunk table
+/// and indexes the table by chunk number as it decodes: a table whose chunks hold fewer
+/// points than the header claims is indexed past its end (a panic in the crate, found
+/// by the 10⁶-case fuzz run). The table is read with `laz`'s own reader and its counts
+/// summed; a table it cannot read is left for the decoder to report.
+fn check_chunk_points(
+    path: &Path,
+    bytes: &[u8],
+    data_start: u64,
+    points: u64,
+    vlr: &[u8],
+) -> Result<()> {
+    use std::io::{Seek, SeekFrom};
+    let Ok(vlr) = laz::LazVlr::read_from(vlr) else {
+        return Ok(());
+    };
+    if !vlr.uses_variable_size_chunks() {
+        return Ok(());
+    }
+    let mut src = Cursor::new(bytes);
+    if src.seek(SeekFrom::Start(data_start)).is_err() {
+        return Ok(());
+    }
+    let Ok(table) = laz::laszip::ChunkTable::read_from(&mut src, &vlr) else {
+        return Ok(());
+    };
+    let held = table
+        .as_ref()
+        .iter()
+        .fold(0u64, |sum, e| sum.saturating_add(e.point_count));
+    if held < points {
+        return Err(Error::format(
+            path,
+            format!(
+                "LAZ: the chunk table's {} chunks hold {held} points, the header claims {points}",
+                table.len()
+            ),
+        ));
+    }
+    Ok(())
 }
