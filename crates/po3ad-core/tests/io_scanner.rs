@@ -290,3 +290,21 @@ fn a_laz_chunk_table_short_of_the_points_is_refused() {
         "{e}"
     );
 }
+
+/// A LAZ file whose LASzip record lists items larger than the point record is refused,
+/// naming the file (`laz` split each record at the items' sizes and panicked: found by
+/// the fuzz run, notes/reliability.md).
+#[test]
+fn laz_items_larger_than_the_point_record_are_refused() {
+    let name = "laspy_v12_pf3.laz";
+    let mut b = std::fs::read(dir().join(name)).unwrap();
+    // The LASzip record's data starts 54 bytes after its header (user id at byte 2);
+    // its first item's size (u16) is at byte 34 + 2 of the data.
+    let user = b.windows(14).position(|w| w == b"laszip encoded").unwrap();
+    let size = user - 2 + 54 + 36;
+    b[size..size + 2].copy_from_slice(&200u16.to_le_bytes());
+    let e = io::parse_bytes(Path::new(name), &b, 1_000_000)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(name) && e.contains("items take"), "{e}");
+}

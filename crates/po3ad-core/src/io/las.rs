@@ -122,7 +122,7 @@ fn precheck(path: &Path, bytes: &[u8], max_points: usize) -> Result<()> {
     // Bit 7 of the point format marks LAZ (bit 6 in some older writers).
     if raw.point_data_record_format & 0xC0 != 0 {
         check_chunk_table(path, bytes, u64::from(raw.offset_to_point_data), count)?;
-        if let Some(vlr) = check_laszip_items(path, bytes)? {
+        if let Some(vlr) = check_laszip_items(path, bytes, raw.point_data_record_length)? {
             check_chunk_points(
                 path,
                 bytes,
@@ -215,7 +215,7 @@ fn check_chunk_table(path: &Path, bytes: &[u8], data_start: u64, points: u64) ->
 /// items; `laz` expects at least one and panics on an empty list, so it is checked here:
 /// `num_items` is the u16 at byte 32 of the record, each item 6 bytes after byte 34.
 /// Returns the record's bytes when it passes (None when the file has none).
-fn check_laszip_items(path: &Path, bytes: &[u8]) -> Result<Option<Vec<u8>>> {
+fn check_laszip_items(path: &Path, bytes: &[u8], record_length: u16) -> Result<Option<Vec<u8>>> {
     let Ok(header) = las::Header::new(Cursor::new(bytes)) else {
         return Ok(None); // the crate reports it when it reads the same header
     };
@@ -227,13 +227,31 @@ fn check_laszip_items(path: &Path, bytes: &[u8]) -> Result<Option<Vec<u8>>> {
     };
     let d = &vlr.data;
     let items = d.get(32..34).map(|b| u16::from_le_bytes([b[0], b[1]]));
-    match items {
-        Some(n) if n > 0 && d.len() >= 34 + 6 * n as usize => Ok(Some(d.clone())),
-        _ => Err(Error::format(
+    let n = match items {
+        Some(n) if n > 0 && d.len() >= 34 + 6 * n as usize => n as usize,
+        _ => {
+            return Err(Error::format(
+                path,
+                "LAZ: the LASzip record lists no point items (or fewer bytes than it claims)",
+            ))
+        }
+    };
+    // Each item is (type, size, version), u16 each; `laz` splits every point record at
+    // the items' sizes, so together they must fit in the record (a panic in the crate
+    // otherwise, found by the fuzz run).
+    let sizes: u64 = (0..n)
+        .map(|i| u64::from(u16::from_le_bytes([d[36 + 6 * i], d[37 + 6 * i]])))
+        .sum();
+    if sizes > u64::from(record_length) {
+        return Err(Error::format(
             path,
-            "LAZ: the LASzip record lists no point items (or fewer bytes than it claims)",
-        )),
+            format!(
+                "LAZ: the LASzip record's items take {sizes} bytes, the point record has \
+                 {record_length}"
+            ),
+        ));
     }
+    Ok(Some(d.clone()))
 }
 
 /// With variable-size chunks, `laz` takes each chunk's point count from the chunk table
