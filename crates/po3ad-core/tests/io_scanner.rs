@@ -264,6 +264,16 @@ fn a_lying_extended_vlr_length_is_refused() {
     }
 }
 
+/// Where the LASzip record's data starts in a LAZ file: 54 bytes after its VLR header,
+/// whose user id (at byte 2 of it) reads "laszip encoded".
+fn laszip_data(bytes: &[u8]) -> usize {
+    let user = bytes
+        .windows(14)
+        .position(|w| w == b"laszip encoded")
+        .expect("a LASzip record");
+    user - 2 + 54
+}
+
 /// A LAZ file that says its chunks vary in size but whose chunk table holds fewer
 /// points than the header claims is refused, naming the file, instead of sending the
 /// `laz` decoder past the end of the table (an index panic there: found by the
@@ -272,10 +282,8 @@ fn a_lying_extended_vlr_length_is_refused() {
 fn a_laz_chunk_table_short_of_the_points_is_refused() {
     let name = "laspy_v14_pf7.laz";
     let mut b = std::fs::read(dir().join(name)).unwrap();
-    // The LASzip record's data starts 54 bytes after its header, whose user id (at
-    // byte 2 of it) reads "laszip encoded"; its chunk size (u32) is at byte 12.
-    let user = b.windows(14).position(|w| w == b"laszip encoded").unwrap();
-    let chunk_size = user - 2 + 54 + 12;
+    // The LASzip record's chunk size (u32) is at byte 12 of its data.
+    let chunk_size = laszip_data(&b) + 12;
     b[chunk_size..chunk_size + 4].copy_from_slice(&u32::MAX.to_le_bytes());
     // The chunk table: at the offset (i64) the point data starts with; its chunk count
     // is the u32 at byte 4 of it.
@@ -298,10 +306,8 @@ fn a_laz_chunk_table_short_of_the_points_is_refused() {
 fn laz_items_larger_than_the_point_record_are_refused() {
     let name = "laspy_v12_pf3.laz";
     let mut b = std::fs::read(dir().join(name)).unwrap();
-    // The LASzip record's data starts 54 bytes after its header (user id at byte 2);
-    // its first item's size (u16) is at byte 34 + 2 of the data.
-    let user = b.windows(14).position(|w| w == b"laszip encoded").unwrap();
-    let size = user - 2 + 54 + 36;
+    // The LASzip record's first item's size (u16) is at byte 34 + 2 of its data.
+    let size = laszip_data(&b) + 36;
     b[size..size + 2].copy_from_slice(&200u16.to_le_bytes());
     let e = io::parse_bytes(Path::new(name), &b, 1_000_000)
         .unwrap_err()
