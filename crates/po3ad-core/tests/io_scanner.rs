@@ -303,14 +303,28 @@ fn a_laz_chunk_table_short_of_the_points_is_refused() {
 /// naming the file (`laz` split each record at the items' sizes and panicked: found by
 /// the fuzz run, notes/reliability.md).
 #[test]
-fn laz_items_larger_than_the_point_record_are_refused() {
+fn laszip_items_that_do_not_match_the_point_record_are_refused() {
     let name = "laspy_v12_pf3.laz";
-    let mut b = std::fs::read(dir().join(name)).unwrap();
-    // The LASzip record's first item's size (u16) is at byte 34 + 2 of its data.
-    let size = laszip_data(&b) + 36;
-    b[size..size + 2].copy_from_slice(&200u16.to_le_bytes());
-    let e = io::parse_bytes(Path::new(name), &b, 1_000_000)
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains(name) && e.contains("items take"), "{e}");
+    let orig = std::fs::read(dir().join(name)).unwrap();
+    // The LASzip record's items start at byte 34 of its data, (type, size, version)
+    // each; this file's are Point10 (20 bytes), GPS time (8) and RGB (6): 34 bytes, its
+    // point record. A Point10 item of 0 bytes was found by the fuzz run (a panic in
+    // `laz`); 200 bytes overruns the record.
+    let items = laszip_data(&orig) + 34;
+    for (item, kind, size, says) in [
+        (0, 6u16, 0u16, "that type takes 20"),
+        (0, 6, 19, "that type takes 20"),
+        (0, 6, 200, "that type takes 20"),
+        // Extra bytes (type 0) may have any size, but the items must fill the record.
+        (2, 0, 10, "items take 38 bytes"),
+    ] {
+        let mut b = orig.clone();
+        let at = items + 6 * item;
+        b[at..at + 2].copy_from_slice(&kind.to_le_bytes());
+        b[at + 2..at + 4].copy_from_slice(&size.to_le_bytes());
+        let e = io::parse_bytes(Path::new(name), &b, 1_000_000)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(name) && e.contains(says), "{kind}/{size}: {e}");
+    }
 }

@@ -236,13 +236,29 @@ fn check_laszip_items(path: &Path, bytes: &[u8], record_length: u16) -> Result<O
             ))
         }
     };
-    // Each item is (type, size, version), u16 each; `laz` splits every point record at
-    // the items' sizes, so together they must fit in the record (a panic in the crate
-    // otherwise, found by the fuzz run).
-    let sizes: u64 = (0..n)
-        .map(|i| u64::from(u16::from_le_bytes([d[36 + 6 * i], d[37 + 6 * i]])))
-        .sum();
-    if sizes > u64::from(record_length) {
+    // Each item is (type, size, version), u16 each. `laz` splits every point record at
+    // the items' declared sizes but decodes each fixed item at its type's own size, so a
+    // declared size other than the type's, or items that do not add up to the point
+    // record, make it slice past the record (panics in the crate, found by the fuzz run).
+    let item = |i: usize| {
+        let at = 34 + 6 * i;
+        let word = |k: usize| u16::from_le_bytes([d[at + k], d[at + k + 1]]);
+        (word(0), word(2))
+    };
+    let mut sizes = 0u64;
+    for (kind, size) in (0..n).map(item) {
+        if let Some(fixed) = laszip_item_size(kind).filter(|&f| f != size) {
+            return Err(Error::format(
+                path,
+                format!(
+                    "LAZ: the LASzip record gives item type {kind} {size} bytes; that type \
+                     takes {fixed}"
+                ),
+            ));
+        }
+        sizes += u64::from(size);
+    }
+    if sizes != u64::from(record_length) {
         return Err(Error::format(
             path,
             format!(
@@ -252,6 +268,22 @@ fn check_laszip_items(path: &Path, bytes: &[u8], record_length: u16) -> Result<O
         ));
     }
     Ok(Some(d.clone()))
+}
+
+/// The size the LASzip format fixes for an item type (its specification's table:
+/// Point10, GPS time, RGB, wave packet of LAS ≤ 1.3; Point14, RGB, RGB + NIR, wave
+/// packet of LAS 1.4); `None` for extra bytes (types 0 and 14, any size) and for types
+/// `laz` does not know (it reports those itself).
+fn laszip_item_size(kind: u16) -> Option<u16> {
+    match kind {
+        6 => Some(20),
+        7 => Some(8),
+        8 | 11 => Some(6),
+        9 | 13 => Some(29),
+        10 => Some(30),
+        12 => Some(8),
+        _ => None,
+    }
 }
 
 /// With variable-size chunks, `laz` takes each chunk's point count from the chunk table
