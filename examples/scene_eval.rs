@@ -9,6 +9,8 @@
 //! cargo run --release --example scene_eval -- OUT [--detector nearest] MESH...
 //! ```
 //! Removed part points count as score 0 (the lowest) in the point AUROC.
+//! `SCENE_EVAL_VERBOSE=1` prints a line per scan; `SCENE_EVAL_ONLY=13_crack` scores
+//! only that scan (for a look at one case; the AUROCs then mean nothing).
 
 use anyhow::Context;
 use po3ad::detector::calibration::NormalSource;
@@ -122,6 +124,9 @@ fn eval_mesh(out: &Path, mesh_path: &Path, kind: &str) -> anyhow::Result<[f64; 4
             .file_stem()
             .and_then(|s| s.to_str())
             .unwrap_or_default();
+        if std::env::var("SCENE_EVAL_ONLY").is_ok_and(|only| only != stem) {
+            continue;
+        }
         let part = *part_points
             .get(stem)
             .with_context(|| format!("{}: not in the manifest", sample.path.display()))?;

@@ -20,7 +20,7 @@
 use po3ad_core::frame::TrainingFrame;
 use po3ad_core::io::{E57Scans, Scan};
 use po3ad_core::registration::Registration;
-use po3ad_core::scene::units::KNOWN_UNITS;
+use po3ad_core::scene::units::{extent_of, KNOWN_UNITS};
 use po3ad_core::scene::{
     self, detect_scale_mismatch, BackgroundConfig, BackgroundReport, Plane, SceneSplit, Units,
 };
@@ -141,6 +141,11 @@ pub trait PartJudge {
     /// share of the surface facing the implied viewpoint they show (0 when it cannot be
     /// measured).
     fn coverage(&self, fit: &PartFit, points: &[[f32; 3]]) -> f32;
+    /// Fraction of the template surface that faces `view` (the scanner's direction,
+    /// file frame) in `fit`'s pose but lies where the scanner saw through it: in front
+    /// of what the whole `scene` (every scan point, as for [`Self::fit`]) shows there
+    /// (0 when it cannot be measured).
+    fn seen_through(&self, fit: &PartFit, scene: &[[f32; 3]], view: [f32; 3]) -> f32;
 }
 
 /// How far (as a ratio) the part's size may be from the template's and still be taken
@@ -387,9 +392,12 @@ fn plausible(m: f64, settled: bool, change: Option<(Units, Units)>) -> bool {
 
 /// The part by its fit to the template: under each hypothesis the
 /// [`MAX_CANDIDATES`] components closest to the template's size are registered and
-/// the best fit wins (registered first, then fitness × coverage, then size); the
-/// other pieces that lie on the template in that pose join it. `None` when no
-/// component is plausible or the judge does not register.
+/// the best fit wins (registered first, then fitness × coverage × the share of the posed
+/// template the scanner did not see through, then size); the other pieces that lie on
+/// the template in that pose join it. When no candidate is confident, the best
+/// [`PAIRED`] well-fitting candidates are also registered in pairs: a part a defect cut
+/// in two registers as a whole only together. `None` when no component is plausible or
+/// the judge does not register.
 fn choose_by_fit(
     split: &SceneSplit<'_>,
     template: Option<TemplateSize>,
@@ -397,65 +405,153 @@ fn choose_by_fit(
     hypotheses: &[Hypothesis],
     judge: &dyn PartJudge,
 ) -> anyhow::Result<Option<Chosen>> {
-    // ((registered, fitness × coverage), size misfit, members, hypothesis).
-    type Judged = ((bool, f64), f64, Vec<usize>, Hypothesis);
     let mut best: Option<Judged> = None;
+    // A look-alike piece of clutter can fit the template as well as the part does; the
+    // pose it implies puts the rest of the part where the scanner saw the table or
+    // something behind it.
+    let view = split.scan_direction();
     'hypotheses: for &(factor, change) in hypotheses {
         let expected = template.map(|t| (t.extent / factor) as f32);
+        let pieces = Pieces {
+            split,
+            factor,
+            change,
+            scene: view.map(|v| (scaled(split.scene_points().to_vec(), factor), v)),
+        };
+        // Registered candidates that lie on the template, best first, for the pairs.
+        let mut fitting: Vec<(f64, usize)> = Vec::new();
         for k in split.ranked(expected).into_iter().take(MAX_CANDIDATES) {
             let extent = split.component_extent(k) as f64;
-            let m = misfit(template, extent, factor);
             let ratio = template.map_or(1.0, |t| extent * factor / t.extent);
             if !(settled || (VIEW_RATIO.0..=VIEW_RATIO.1).contains(&ratio)) {
                 continue;
             }
-            let Some(fit) = judge.fit(&scaled(split.component(k), factor))? else {
+            let Some(judged) = pieces.judge(judge, &[k], template)? else {
                 return Ok(None);
             };
-            // The pieces on the template in this pose join it; the candidate is judged
-            // by how much of it lies on the template (its own fitness) and how much of
-            // what the template shows from this viewpoint all of them explain.
-            let mut members = vec![k];
-            let mut union = scaled(split.component(k), factor);
-            for j in 0..split.components() {
-                if j == k {
-                    continue;
-                }
-                let piece = scaled(split.component(j), factor);
-                if judge.on_template(&fit, &piece) >= ON_TEMPLATE {
-                    members.push(j);
-                    union.extend(piece);
-                }
+            let (registered, score) = judged.key;
+            if registered {
+                fitting.push((score, k));
             }
-            let coverage = judge.coverage(&fit, &union) as f64;
-            let key = (fit.registered, fit.registration.fitness as f64 * coverage);
-            let better = best
-                .as_ref()
-                .is_none_or(|(b, bm, _, _)| key > *b || (key == *b && m < *bm));
-            if better {
-                best = Some((key, m, members, (factor, change)));
-            }
-            if key.0 && key.1 >= CONFIDENT_FIT {
+            offer(&mut best, judged);
+            if registered && score >= CONFIDENT_FIT {
                 // The scan lies on the template and shows what it should: nothing
                 // else can fit better by much, and each registration costs.
                 break 'hypotheses;
             }
         }
+        fitting.sort_by(|a, b| b.0.total_cmp(&a.0));
+        fitting.truncate(PAIRED);
+        for (i, &(_, a)) in fitting.iter().enumerate() {
+            for &(_, b) in &fitting[i + 1..] {
+                let Some(judged) = pieces.judge(judge, &[a, b], template)? else {
+                    return Ok(None);
+                };
+                offer(&mut best, judged);
+            }
+        }
     }
-    let Some(((registered, score), _, members, (factor, change))) = best else {
+    let Some(best) = best else {
         return Ok(None);
     };
-    if !registered && score == 0.0 {
+    if best.key == (false, 0.0) {
         // Nothing registered at all: no shape to go by.
         return Ok(None);
     }
-    let (part, report) = split.part_of(&members);
+    let (factor, change) = best.hypothesis;
+    let (part, report) = split.part_of(&best.members);
     Ok(Some(Chosen {
         factor,
         change,
         part,
         report,
     }))
+}
+
+/// Well-fitting candidates registered in pairs when none is confident (3 pairs).
+const PAIRED: usize = 3;
+
+/// A candidate part registered and judged.
+struct Judged {
+    /// (registered, fitness × coverage × share not seen through).
+    key: (bool, f64),
+    /// Size misfit of the joined pieces (ties).
+    misfit: f64,
+    /// The components that make the part.
+    members: Vec<usize>,
+    hypothesis: Hypothesis,
+}
+
+/// Keep `judged` when it beats `best` (higher key, then smaller size misfit).
+fn offer(best: &mut Option<Judged>, judged: Judged) {
+    let better = best
+        .as_ref()
+        .is_none_or(|b| judged.key > b.key || (judged.key == b.key && judged.misfit < b.misfit));
+    if better {
+        *best = Some(judged);
+    }
+}
+
+/// The components of one scene under one unit hypothesis, judged as candidate parts.
+struct Pieces<'s, 'a> {
+    split: &'s SceneSplit<'a>,
+    factor: f64,
+    change: Option<(Units, Units)>,
+    /// The whole scene (template units) and the direction it was scanned from.
+    scene: Option<(Vec<[f32; 3]>, [f32; 3])>,
+}
+
+impl Pieces<'_, '_> {
+    fn piece(&self, k: usize) -> Vec<[f32; 3]> {
+        scaled(self.split.component(k), self.factor)
+    }
+
+    fn union(&self, members: &[usize]) -> Vec<[f32; 3]> {
+        members.iter().flat_map(|&k| self.piece(k)).collect()
+    }
+
+    /// Register the union of `seeds` and judge the pose: the pieces on the template in
+    /// it join (the seed too, when there is one: a lone candidate is its own part), and
+    /// the key is (registered, fitness × coverage of the joined pieces × the share of
+    /// the posed template the scanner did not see through). `None` when the judge does
+    /// not register; an unregistered key when no piece lies on the template.
+    fn judge(
+        &self,
+        judge: &dyn PartJudge,
+        seeds: &[usize],
+        template: Option<TemplateSize>,
+    ) -> anyhow::Result<Option<Judged>> {
+        let Some(fit) = judge.fit(&self.union(seeds))? else {
+            return Ok(None);
+        };
+        let lone = seeds.len() == 1;
+        let mut members = Vec::new();
+        let mut union = Vec::new();
+        for j in 0..self.split.components() {
+            let piece = self.piece(j);
+            let seed = lone && seeds[0] == j;
+            if seed || judge.on_template(&fit, &piece) >= ON_TEMPLATE {
+                members.push(j);
+                union.extend(piece);
+            }
+        }
+        let key = if members.is_empty() {
+            (false, 0.0)
+        } else {
+            let coverage = judge.coverage(&fit, &union) as f64;
+            let seen = self.scene.as_ref().map_or(0.0, |(scene, view)| {
+                judge.seen_through(&fit, scene, *view) as f64
+            });
+            let score = fit.registration.fitness as f64 * coverage * (1.0 - seen);
+            (fit.registered, score)
+        };
+        Ok(Some(Judged {
+            key,
+            misfit: misfit(template, extent_of(&union) / self.factor, self.factor),
+            members,
+            hypothesis: (self.factor, self.change),
+        }))
+    }
 }
 
 /// The part by its size, for a detector that does not register (nothing to judge a
@@ -671,28 +767,94 @@ mod tests {
         assert!(valid[1].is_nan());
     }
 
+    /// Points on a regular grid over the box `x × y × z`.
+    fn grid(x: (f32, f32), y: (f32, f32), z: (f32, f32), step: f32) -> Vec<[f32; 3]> {
+        let n = |r: (f32, f32)| ((r.1 - r.0) / step).round() as usize + 1;
+        let mut out = Vec::new();
+        for i in 0..n(x) {
+            for j in 0..n(y) {
+                for k in 0..n(z) {
+                    out.push([
+                        x.0 + i as f32 * step,
+                        y.0 + j as f32 * step,
+                        z.0 + k as f32 * step,
+                    ]);
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_part_a_defect_cut_in_two_is_registered_whole() {
+        // The part (x < 0) fell into two pieces; a distractor (x > 0.5) fits the template
+        // as well as either piece does and shows more of it than the larger piece, but
+        // posed on it the part would float where the scanner saw the table.
+        let table = grid((-3.0, 3.0), (-3.0, 3.0), (0.0, 0.0), 0.1);
+        let piece_a = grid((-1.0, -0.2), (0.0, 0.0), (0.3, 1.1), 0.05);
+        let piece_b = grid((-1.0, -0.2), (0.0, 0.0), (1.3, 1.5), 0.05);
+        let distractor = grid((1.0, 1.0), (-0.8, 0.8), (0.3, 0.6), 0.05);
+        let part_points = piece_a.len() + piece_b.len();
+        let points: Vec<[f32; 3]> = [table, piece_a, piece_b, distractor].concat();
+
+        /// Every candidate fits the template; a piece lies on it only in the pose of a
+        /// registration that included it (a lone piece's pose is its own).
+        struct Pieces {
+            part_points: usize,
+            last: std::cell::RefCell<Vec<[f32; 3]>>,
+        }
+        impl PartJudge for Pieces {
+            fn fit(&self, points: &[[f32; 3]]) -> anyhow::Result<Option<PartFit>> {
+                *self.last.borrow_mut() = points.to_vec();
+                let mut registration = Registration::identity();
+                registration.fitness = 1.0;
+                Ok(Some(PartFit {
+                    registered: true,
+                    registration,
+                }))
+            }
+            fn on_template(&self, _: &PartFit, points: &[[f32; 3]]) -> f32 {
+                let last = self.last.borrow();
+                let on = points.iter().filter(|p| last.contains(p)).count();
+                on as f32 / points.len().max(1) as f32
+            }
+            fn coverage(&self, _: &PartFit, points: &[[f32; 3]]) -> f32 {
+                if points.iter().any(|p| p[0] > 0.5) {
+                    return 0.7;
+                }
+                points.len() as f32 / self.part_points as f32
+            }
+            fn seen_through(&self, _: &PartFit, _: &[[f32; 3]], _: [f32; 3]) -> f32 {
+                if self.last.borrow().iter().any(|p| p[0] > 0.5) {
+                    0.4
+                } else {
+                    0.0
+                }
+            }
+        }
+        let judge = Pieces {
+            part_points,
+            last: Default::default(),
+        };
+        let template = TemplateSize {
+            extent: 1.6,
+            units: Units::Unknown,
+        };
+        let opts = IntakeOptions {
+            background: BackgroundMode::On,
+            ..Default::default()
+        };
+        let chosen = intake(scan(points), Some(template), &opts, Some(&judge)).unwrap();
+        assert_eq!(chosen.part.points.len(), part_points);
+        assert!(chosen.part.points.iter().all(|p| p[0] < 0.0));
+    }
+
     /// A part seen in two pieces (a self-occlusion splits it) beside a fixture whose
     /// size is closer to the template's than either piece: the size rule takes the
     /// fixture, the judge (here a stand-in that knows the part is at x < 0) takes both
     /// pieces and nothing else.
     #[test]
     fn the_judge_takes_the_part_where_the_size_rule_takes_the_fixture() {
-        let grid = |x: (f32, f32), y: (f32, f32), z: (f32, f32), step: f32| {
-            let n = |r: (f32, f32)| ((r.1 - r.0) / step).round() as usize + 1;
-            let mut out = Vec::new();
-            for i in 0..n(x) {
-                for j in 0..n(y) {
-                    for k in 0..n(z) {
-                        out.push([
-                            x.0 + i as f32 * step,
-                            y.0 + j as f32 * step,
-                            z.0 + k as f32 * step,
-                        ]);
-                    }
-                }
-            }
-            out
-        };
         let table = grid((-3.0, 3.0), (-3.0, 3.0), (0.0, 0.0), 0.1);
         let piece_a = grid((-1.0, -0.2), (0.0, 0.0), (0.3, 1.1), 0.05);
         let piece_b = grid((-1.0, -0.2), (0.0, 0.0), (1.3, 1.5), 0.05);
@@ -724,6 +886,9 @@ mod tests {
             }
             fn on_template(&self, _: &PartFit, points: &[[f32; 3]]) -> f32 {
                 share(points) as f32
+            }
+            fn seen_through(&self, _: &PartFit, _: &[[f32; 3]], _: [f32; 3]) -> f32 {
+                0.0
             }
             fn coverage(&self, _: &PartFit, points: &[[f32; 3]]) -> f32 {
                 points.iter().filter(|p| p[0] < 0.0).count() as f32 / self.0 as f32

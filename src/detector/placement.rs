@@ -206,6 +206,16 @@ impl PartJudge for Placement {
             .coverage_of(&to_training(frame, points), &fit.registration, config)
             .unwrap_or(0.0)
     }
+
+    fn seen_through(&self, fit: &PartFit, scene: &[[f32; 3]], view: [f32; 3]) -> f32 {
+        let Some((frame, target, config)) = self.registering() else {
+            return 0.0;
+        };
+        // The training frame only shifts and scales, so `view` holds there too.
+        target
+            .seen_through(&to_training(frame, scene), &fit.registration, view, config)
+            .unwrap_or(0.0)
+    }
 }
 
 /// Place `cloud` in the detector's frame, then add Gaussian noise σ = `noise` there.

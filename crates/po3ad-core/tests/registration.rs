@@ -313,3 +313,42 @@ fn registration_bad_input_is_an_error_not_a_panic() {
     };
     assert!(register(&t.points, &target, &other).is_err());
 }
+
+#[test]
+fn registration_a_pose_beside_the_scanned_part_is_seen_through() {
+    // A part on a table, scanned from above: posed where it was scanned, the template
+    // hides nothing the scanner saw; posed beside it, it floats where the scanner saw
+    // the table (the pose a look-alike piece of clutter would give).
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let cfg = RegistrationConfig::default();
+    let t = part("asym", 15_000, &mut rng);
+    let target = RegistrationTarget::new(&t.points, t.normals.as_ref().unwrap(), &cfg).unwrap();
+    let up = [0.0, 0.0, 1.0];
+    let seen_part = partial_scan(&t, up, 0.02).unwrap();
+    let floor = t.points.iter().map(|p| p[2]).fold(f32::INFINITY, f32::min) - 0.01;
+    // The table where the part does not hide it (its footprint seen from above).
+    let footprint: Vec<[f32; 3]> = t.points.iter().map(|p| [p[0], p[1], 0.0]).collect();
+    let shadow = KdTree::new(&footprint);
+    let mut scene = seen_part.points.clone();
+    for i in -60..=60 {
+        for j in -60..=60 {
+            let (x, y) = (i as f32 * 0.05, j as f32 * 0.05);
+            if shadow.nearest([x, y, 0.0]).1 > 0.03f32.powi(2) {
+                scene.push([x, y, floor]);
+            }
+        }
+    }
+    let in_place = Registration::identity();
+    let beside = Registration::from_transform(
+        [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
+        [-1.5, 0.0, 0.0],
+    );
+    let through = |reg: &Registration| target.seen_through(&scene, reg, up, &cfg).unwrap();
+    assert!(
+        through(&in_place) < 0.05,
+        "in place: {}",
+        through(&in_place)
+    );
+    assert!(through(&beside) > 0.5, "beside: {}", through(&beside));
+    assert!(target.seen_through(&[], &in_place, up, &cfg).is_err());
+}

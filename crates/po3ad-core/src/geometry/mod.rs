@@ -1,6 +1,7 @@
 //! Geometry on clouds and meshes: normalization, rotations, normals, nearest
-//! neighbours, mesh surface sampling and voxelization.
+//! neighbours, mesh surface sampling, voxelization and orthographic depth images.
 
+pub mod depth_image;
 pub mod downsample;
 pub mod knn;
 pub mod normalize;
@@ -9,6 +10,7 @@ pub mod rotate;
 pub mod sample;
 pub mod voxel;
 
+pub use depth_image::{DepthImage, ImagePlane};
 pub use downsample::voxel_downsample;
 pub use knn::KdTree;
 pub use normalize::{center_shift, normalize_unit_sphere, preprocess_test};

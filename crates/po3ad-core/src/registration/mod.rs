@@ -418,6 +418,30 @@ impl RegistrationTarget {
         ))
     }
 
+    /// How much of the template surface facing `view` (a direction in the scan frame,
+    /// towards the scanner) the whole `scene` (scan frame, every point the scanner
+    /// saw) contradicts under `reg`'s pose: the fraction of it lying nearer the scanner
+    /// than what the scene shows at the same place, i.e. where the scanner saw through
+    /// the part as posed. Near 0 for the true pose; large for a pose that fits the part
+    /// to a look-alike piece of clutter. Errors on an empty or non-finite scene.
+    pub fn seen_through(
+        &self,
+        scene: &[[f32; 3]],
+        reg: &Registration,
+        view: [f32; 3],
+        cfg: &RegistrationConfig,
+    ) -> Result<f32> {
+        check_points("scene", scene)?;
+        let fine = downsample_scan(scene, cfg.fine_voxel_size)?;
+        let moved: Vec<V3> = fine.iter().map(|&p| reg.apply(p)).collect();
+        Ok(visibility::seen_through(
+            &moved,
+            &self.icp_target(),
+            reg.apply_vector(view),
+            2.0 * cfg.fine_voxel_size,
+        ))
+    }
+
     /// Prepare a template (`points` with one unit `normals` each, outward).
     ///
     /// Errors on an empty template, non-finite values, a normal count that does not

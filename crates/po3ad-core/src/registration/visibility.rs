@@ -12,10 +12,9 @@
 //! Coverage is the fraction of those with a scan point within the overlap distance.
 
 use super::icp::IcpTarget;
-use super::rigid::{dot, sub, V3};
-use crate::geometry::KdTree;
+use super::rigid::{dot, V3};
+use crate::geometry::{DepthImage, KdTree};
 use rayon::prelude::*;
-use std::collections::HashMap;
 
 /// Mean normal length below which the scan counts as all-round (not one-sided).
 const ONE_SIDED_MEAN_NORMAL: f32 = 0.3;
@@ -67,47 +66,37 @@ pub(crate) fn coverage(moved: &[V3], tgt: &IcpTarget, max_dist: f32, cell: f32) 
     covered as f32 / visible.len() as f32
 }
 
-/// Indices of `points` seen from direction `view` (unit, object → camera).
-fn visible_from(points: &[V3], normals: &[V3], view: V3, cell: f32) -> Vec<usize> {
-    // Any two unit vectors perpendicular to `view` span the image plane.
-    let helper = if view[0].abs() < 0.9 {
-        [1.0, 0.0, 0.0]
-    } else {
-        [0.0, 1.0, 0.0]
-    };
-    let u = normalize(sub(helper, scale(view, dot(helper, view))));
-    let w = super::rigid::cross(view, u);
-    let key = |p: V3| {
-        (
-            (dot(p, u) / cell).floor() as i64,
-            (dot(p, w) / cell).floor() as i64,
-        )
-    };
-    let mut front: HashMap<(i64, i64), f32> = HashMap::with_capacity(points.len() / 2);
-    for &p in points {
-        let d = dot(p, view);
-        front
-            .entry(key(p))
-            .and_modify(|f| *f = f.max(d))
-            .or_insert(d);
+/// Fraction of the template surface that a scanner looking along `view` would see first
+/// (see [`visible_from`]) but that lies in front of what the scene image shows in its
+/// cell by more than the depth tolerance: the scanner looked through where the pose puts
+/// the part. Template points over empty cells (nothing seen there) say nothing. A part
+/// in its true pose scores near 0 (rims and missing material only); a pose that fits a
+/// look-alike piece of the scene leaves the rest of the part floating where the scanner
+/// saw the table or the part behind it. `scene` and `view` are in the template's frame.
+pub(crate) fn seen_through(scene: &[V3], tgt: &IcpTarget, view: V3, cell: f32) -> f32 {
+    let visible = visible_from(tgt.points, tgt.normals, view, cell);
+    if visible.is_empty() || scene.is_empty() {
+        return 0.0;
     }
+    let image = DepthImage::new(scene, view, cell);
+    let tol = DEPTH_TOL_CELLS * cell;
+    let through = visible
+        .iter()
+        .filter(|&&i| image.in_front(tgt.points[i]).is_some_and(|d| d > tol))
+        .count();
+    through as f32 / visible.len() as f32
+}
+
+/// Indices of `points` seen from direction `view` (unit, object → camera).
+pub(crate) fn visible_from(points: &[V3], normals: &[V3], view: V3, cell: f32) -> Vec<usize> {
+    let image = DepthImage::new(points, view, cell);
     let tol = DEPTH_TOL_CELLS * cell;
     (0..points.len())
         .filter(|&i| {
-            let p = points[i];
             dot(normals[i], view) > FACING_COS
-                && front.get(&key(p)).is_some_and(|&f| dot(p, view) >= f - tol)
+                && image.in_front(points[i]).is_some_and(|d| d >= -tol)
         })
         .collect()
-}
-
-fn scale(a: V3, s: f32) -> V3 {
-    [a[0] * s, a[1] * s, a[2] * s]
-}
-
-fn normalize(a: V3) -> V3 {
-    let l = dot(a, a).sqrt().max(1e-12);
-    scale(a, 1.0 / l)
 }
 
 #[cfg(test)]

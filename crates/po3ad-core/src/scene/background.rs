@@ -227,6 +227,19 @@ impl<'a> SceneSplit<'a> {
         })
     }
 
+    /// Every point of the scan (table, fixtures and clutter included): what the
+    /// scanner saw, against which a candidate part's pose can be checked.
+    pub fn scene_points(&self) -> &[[f32; 3]] {
+        &self.cloud.points
+    }
+
+    /// The direction the scene was scanned from ([`super::view::scan_direction`]),
+    /// when a support plane was found (the scanner is on the part's side of it).
+    pub fn scan_direction(&self) -> Option<[f32; 3]> {
+        let plane = self.base.plane?;
+        super::view::scan_direction(&self.cloud.points, plane.normal, self.base.spacing)
+    }
+
     /// Up to `max` candidate parts, best size match first: each a component (with the
     /// smaller pieces that fit inside the part's extent together with it, module doc
     /// step 3) as a cloud with its report. Without an expected extent only the largest

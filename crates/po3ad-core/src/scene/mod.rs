@@ -5,13 +5,16 @@
 //!   and a mapping back to the file's point order.
 //! - [`units`]: length units and the scan-vs-template scale check.
 //! - [`background`]: the support plane, fixtures and other objects removed, the part kept.
+//! - [`view`]: the direction a scene was scanned from, found from the scan alone.
 
 pub mod background;
 pub mod invalid;
 pub mod units;
+pub mod view;
 
 pub use background::{remove_background, BackgroundConfig, BackgroundReport, Plane, SceneSplit};
 pub use invalid::{drop_invalid, DroppedPoints, OriginPolicy};
 pub use units::{
     check_scan_units, detect_scale_mismatch, extent, ScaleMismatch, Units, UnitsCheck,
 };
+pub use view::scan_direction;
