@@ -3,7 +3,8 @@
 //! `po3ad synth --scene` (in mm, on a table with a fixture and distractors, the units
 //! found and the background removed by the detector's intake) — with object and point
 //! AUROC of both on the part's points, the part points lost to background removal, the
-//! background points kept, and regions off the part.
+//! background points kept, those of them inside a reported region's bounding box, and
+//! regions whose centroid lies off the part.
 //!
 //! ```text
 //! cargo run --release --example scene_eval -- OUT [--detector nearest] MESH...
@@ -53,8 +54,8 @@ fn main() -> anyhow::Result<()> {
         .split_first()
         .context("usage: scene_eval OUT MESH...")?;
     let out = PathBuf::from(out);
-    println!("| part | clean obj | clean pt | scene obj | scene pt | part pts lost | background kept | regions off part | s per scan clean / scene |");
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("| part | clean obj | clean pt | scene obj | scene pt | part pts lost | background kept | background in regions | regions off part | s per scan clean / scene |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     let mut sums = [0.0f64; 4];
     for mesh_path in meshes {
         let row = eval_mesh(&out, Path::new(mesh_path), &kind)?;
@@ -64,7 +65,7 @@ fn main() -> anyhow::Result<()> {
     }
     let n = meshes.len().max(1) as f64;
     println!(
-        "| mean | {:.3} | {:.3} | {:.3} | {:.3} | | | | |",
+        "| mean | {:.3} | {:.3} | {:.3} | {:.3} | | | | | |",
         sums[0] / n,
         sums[1] / n,
         sums[2] / n,
@@ -117,6 +118,7 @@ fn eval_mesh(out: &Path, mesh_path: &Path, kind: &str) -> anyhow::Result<[f64; 4
     };
     let (mut clean, mut scene) = (Track::default(), Track::default());
     let (mut lost, mut total_part, mut kept_background, mut off_part) = (0, 0, 0, 0);
+    let mut bg_in_regions = 0;
     let (mut clean_secs, mut scene_secs) = (0.0, 0.0);
     for sample in &cat.test {
         let stem = sample
@@ -187,6 +189,18 @@ fn eval_mesh(out: &Path, mesh_path: &Path, kind: &str) -> anyhow::Result<[f64; 4
         lost += file[..part].iter().filter(|s| s.is_nan()).count();
         total_part += part;
         kept_background += file[part..].iter().filter(|s| !s.is_nan()).count();
+        // Kept background points inside a reported region's box (a region need not
+        // have its centroid off the part to hold clutter).
+        bg_in_regions += cloud.points[part..]
+            .iter()
+            .zip(&file[part..])
+            .filter(|(p, s)| {
+                !s.is_nan()
+                    && scored.report.regions.iter().flatten().any(|r| {
+                        (0..3).all(|a| p[a] >= r.bbox_min[a] && p[a] <= r.bbox_max[a])
+                    })
+            })
+            .count();
         let part_cloud = PointCloud::from_points(cloud.points[..part].to_vec());
         if let Some((lo, hi)) = part_cloud.bbox() {
             off_part += scored
@@ -201,7 +215,7 @@ fn eval_mesh(out: &Path, mesh_path: &Path, kind: &str) -> anyhow::Result<[f64; 4
     let (co, cp) = clean.aurocs()?;
     let (so, sp) = scene.aurocs()?;
     println!(
-        "| {name} | {co:.3} | {cp:.3} | {so:.3} | {sp:.3} | {:.2} % | {kept_background} | {off_part} | {:.2} / {:.2} |",
+        "| {name} | {co:.3} | {cp:.3} | {so:.3} | {sp:.3} | {:.2} % | {kept_background} | {bg_in_regions} | {off_part} | {:.2} / {:.2} |",
         100.0 * lost as f64 / total_part.max(1) as f64,
         clean_secs / cat.test.len().max(1) as f64,
         scene_secs / cat.test.len().max(1) as f64

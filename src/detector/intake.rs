@@ -785,17 +785,37 @@ mod tests {
         out
     }
 
+    /// A table (z = 0); the part at x < 0 in two pieces (z 0.3–1.1 and 1.3–1.5); a block
+    /// at x = 1 (a fixture or a distractor); a template of extent 1.6; background
+    /// removal on. Returns the points, the part's point count, the template, the options.
+    fn two_pieces_and_a_block() -> (Vec<[f32; 3]>, usize, TemplateSize, IntakeOptions) {
+        let table = grid((-3.0, 3.0), (-3.0, 3.0), (0.0, 0.0), 0.1);
+        let piece_a = grid((-1.0, -0.2), (0.0, 0.0), (0.3, 1.1), 0.05);
+        let piece_b = grid((-1.0, -0.2), (0.0, 0.0), (1.3, 1.5), 0.05);
+        let block = grid((1.0, 1.0), (-0.8, 0.8), (0.3, 0.6), 0.05);
+        let part_points = piece_a.len() + piece_b.len();
+        let template = TemplateSize {
+            extent: 1.6,
+            units: Units::Unknown,
+        };
+        let opts = IntakeOptions {
+            background: BackgroundMode::On,
+            ..Default::default()
+        };
+        (
+            [table, piece_a, piece_b, block].concat(),
+            part_points,
+            template,
+            opts,
+        )
+    }
+
     #[test]
     fn a_part_a_defect_cut_in_two_is_registered_whole() {
         // The part (x < 0) fell into two pieces; a distractor (x > 0.5) fits the template
         // as well as either piece does and shows more of it than the larger piece, but
         // posed on it the part would float where the scanner saw the table.
-        let table = grid((-3.0, 3.0), (-3.0, 3.0), (0.0, 0.0), 0.1);
-        let piece_a = grid((-1.0, -0.2), (0.0, 0.0), (0.3, 1.1), 0.05);
-        let piece_b = grid((-1.0, -0.2), (0.0, 0.0), (1.3, 1.5), 0.05);
-        let distractor = grid((1.0, 1.0), (-0.8, 0.8), (0.3, 0.6), 0.05);
-        let part_points = piece_a.len() + piece_b.len();
-        let points: Vec<[f32; 3]> = [table, piece_a, piece_b, distractor].concat();
+        let (points, part_points, template, opts) = two_pieces_and_a_block();
 
         /// Every candidate fits the template; a piece lies on it only in the pose of a
         /// registration that included it (a lone piece's pose is its own).
@@ -836,14 +856,6 @@ mod tests {
             part_points,
             last: Default::default(),
         };
-        let template = TemplateSize {
-            extent: 1.6,
-            units: Units::Unknown,
-        };
-        let opts = IntakeOptions {
-            background: BackgroundMode::On,
-            ..Default::default()
-        };
         let chosen = intake(scan(points), Some(template), &opts, Some(&judge)).unwrap();
         assert_eq!(chosen.part.points.len(), part_points);
         assert!(chosen.part.points.iter().all(|p| p[0] < 0.0));
@@ -855,20 +867,7 @@ mod tests {
     /// pieces and nothing else.
     #[test]
     fn the_judge_takes_the_part_where_the_size_rule_takes_the_fixture() {
-        let table = grid((-3.0, 3.0), (-3.0, 3.0), (0.0, 0.0), 0.1);
-        let piece_a = grid((-1.0, -0.2), (0.0, 0.0), (0.3, 1.1), 0.05);
-        let piece_b = grid((-1.0, -0.2), (0.0, 0.0), (1.3, 1.5), 0.05);
-        let fixture = grid((1.0, 1.0), (-0.8, 0.8), (0.3, 0.6), 0.05);
-        let part_points = piece_a.len() + piece_b.len();
-        let points: Vec<[f32; 3]> = [table, piece_a, piece_b, fixture].concat();
-        let template = TemplateSize {
-            extent: 1.6,
-            units: Units::Unknown,
-        };
-        let opts = IntakeOptions {
-            background: BackgroundMode::On,
-            ..Default::default()
-        };
+        let (points, part_points, template, opts) = two_pieces_and_a_block();
 
         struct Knows(usize);
         fn share(points: &[[f32; 3]]) -> f64 {
