@@ -196,9 +196,12 @@ fn eval_mesh(out: &Path, mesh_path: &Path, kind: &str) -> anyhow::Result<[f64; 4
             .zip(&file[part..])
             .filter(|(p, s)| {
                 !s.is_nan()
-                    && scored.report.regions.iter().flatten().any(|r| {
-                        (0..3).all(|a| p[a] >= r.bbox_min[a] && p[a] <= r.bbox_max[a])
-                    })
+                    && scored
+                        .report
+                        .regions
+                        .iter()
+                        .flatten()
+                        .any(|r| (0..3).all(|a| p[a] >= r.bbox_min[a] && p[a] <= r.bbox_max[a]))
             })
             .count();
         let part_cloud = PointCloud::from_points(cloud.points[..part].to_vec());
