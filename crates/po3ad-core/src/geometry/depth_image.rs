@@ -29,13 +29,7 @@ impl ImagePlane {
             .try_normalize(1e-12)
             .unwrap_or_else(Vector3::z);
         // Any two unit vectors perpendicular to `view` span the image plane.
-        let helper = if view.x.abs() < 0.9 {
-            Vector3::x()
-        } else {
-            Vector3::y()
-        };
-        let u = (helper - view * helper.dot(&view)).normalize();
-        let w = view.cross(&u);
+        let (u, w) = perpendiculars(&view);
         Self {
             view,
             u,
@@ -57,6 +51,17 @@ impl ImagePlane {
             (p.dot(&self.w) / self.cell).floor() as i64,
         )
     }
+}
+
+/// Two unit vectors perpendicular to unit `v` and to each other (`v × first = second`).
+pub fn perpendiculars(v: &Vector3<f32>) -> (Vector3<f32>, Vector3<f32>) {
+    let helper = if v.x.abs() < 0.9 {
+        Vector3::x()
+    } else {
+        Vector3::y()
+    };
+    let a = (helper - v * helper.dot(v)).normalize();
+    (a, v.cross(&a))
 }
 
 /// Front-most depth per cell of an [`ImagePlane`].

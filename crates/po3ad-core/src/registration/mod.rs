@@ -408,8 +408,7 @@ impl RegistrationTarget {
         cfg: &RegistrationConfig,
     ) -> Result<f32> {
         check_points("scan", points)?;
-        let fine = downsample_scan(points, cfg.fine_voxel_size)?;
-        let moved: Vec<V3> = fine.iter().map(|&p| reg.apply(p)).collect();
+        let moved = moved_fine(points, reg, cfg)?;
         Ok(visibility::coverage(
             &moved,
             &self.icp_target(),
@@ -432,8 +431,7 @@ impl RegistrationTarget {
         cfg: &RegistrationConfig,
     ) -> Result<f32> {
         check_points("scene", scene)?;
-        let fine = downsample_scan(scene, cfg.fine_voxel_size)?;
-        let moved: Vec<V3> = fine.iter().map(|&p| reg.apply(p)).collect();
+        let moved = moved_fine(scene, reg, cfg)?;
         Ok(visibility::seen_through(
             &moved,
             &self.icp_target(),
@@ -577,6 +575,16 @@ fn check_points(what: &str, points: &[[f32; 3]]) -> Result<()> {
 }
 
 /// Downsample a scan; errors when everything falls into fewer than 3 voxels.
+/// The fine copy of `points` (scan frame) moved into the template frame by `reg`.
+fn moved_fine(
+    points: &[[f32; 3]],
+    reg: &Registration,
+    cfg: &RegistrationConfig,
+) -> Result<Vec<V3>> {
+    let fine = downsample_scan(points, cfg.fine_voxel_size)?;
+    Ok(fine.iter().map(|&p| reg.apply(p)).collect())
+}
+
 fn downsample_scan(points: &[[f32; 3]], voxel: f32) -> Result<Vec<V3>> {
     let d = voxel_downsample(&PointCloud::from_points(points.to_vec()), voxel)?;
     if d.len() < 3 {

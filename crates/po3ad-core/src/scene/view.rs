@@ -18,6 +18,7 @@
 //! candidate part's pose against everything the scanner saw
 //! (`RegistrationTarget::seen_through`).
 
+use crate::geometry::depth_image::perpendiculars;
 use crate::geometry::ImagePlane;
 use nalgebra::Vector3;
 use std::collections::HashMap;
@@ -107,17 +108,6 @@ pub fn scan_direction(points: &[[f32; 3]], up: [f32; 3], spacing: f32) -> Option
         }
     }
     Some(best.1.into())
-}
-
-/// Two unit vectors perpendicular to unit `v` and to each other.
-fn perpendiculars(v: &Vector3<f32>) -> (Vector3<f32>, Vector3<f32>) {
-    let helper = if v.x.abs() < 0.9 {
-        Vector3::x()
-    } else {
-        Vector3::y()
-    };
-    let a = (helper - v * helper.dot(v)).normalize();
-    (a, v.cross(&a))
 }
 
 #[cfg(test)]
