@@ -2,7 +2,7 @@
 //! writes the generated block below): a jittered bumpy surface with exact normals,
 //! searched by radius and by hybrid radius + max_nn.
 
-use po3ad_core::features::{fpfh, multi_scale_fpfh, FPFH_DIM};
+use po3ad_core::features::{flip_normals_sign, fpfh, multi_scale_fpfh, FPFH_DIM};
 
 fn assert_close(ours: &[[f32; FPFH_DIM]], open3d: &[[f32; 33]]) {
     assert_eq!(ours.len(), open3d.len());
@@ -43,6 +43,30 @@ fn multi_scale_concatenates_per_radius() {
         assert_eq!(&row[..FPFH_DIM], &a[i][..]);
         assert_eq!(&row[FPFH_DIM..], &b[i][..]);
     }
+}
+
+/// The shortcut for flipped normals (reversed θ and φ blocks) against FPFH computed
+/// again with every normal negated, at two radii; and it is no identity.
+#[test]
+fn flipped_normals_reverse_the_theta_and_phi_blocks() {
+    let radii = [RADIUS, 0.5 * RADIUS];
+    let flipped: Vec<[f32; 3]> = NORMALS.iter().map(|n| [-n[0], -n[1], -n[2]]).collect();
+    let want = multi_scale_fpfh(POINTS, &flipped, &radii, MAX_NN).unwrap();
+    let original = multi_scale_fpfh(POINTS, NORMALS, &radii, MAX_NN).unwrap();
+    let got = flip_normals_sign(&original);
+    assert_eq!(got.len(), want.len());
+    for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert!(
+            (g - w).abs() < 1e-3,
+            "value {k}: shortcut {g} vs recomputed {w}"
+        );
+    }
+    let moved = original
+        .iter()
+        .zip(&want)
+        .filter(|(a, b)| (*a - *b).abs() > 1.0)
+        .count();
+    assert!(moved > 100, "only {moved} values change with the sign");
 }
 
 // BEGIN GENERATED

@@ -58,6 +58,41 @@ fn knn_matches_brute_force_for_every_backend() {
     }
 }
 
+/// The batched search (blocked matrix products, several query and bank blocks) against
+/// an f64 scan, on rows far from the origin (FPFH values are 0–200, where the expanded
+/// distance loses precision) and with exact duplicate rows (ties go to the lower row).
+#[test]
+fn nearest_many_matches_brute_force() {
+    for dim in [33usize, 99, 7] {
+        let mut bank: Vec<f32> = random_rows(2500, dim, 7 + dim as u64)
+            .iter()
+            .map(|v| 100.0 + 60.0 * v)
+            .collect();
+        let dup = bank[..dim * 10].to_vec();
+        bank.extend_from_slice(&dup);
+        let mut queries: Vec<f32> = random_rows(300, dim, 900 + dim as u64)
+            .iter()
+            .map(|v| 100.0 + 60.0 * v)
+            .collect();
+        queries.extend_from_slice(&bank[dim * 3..dim * 5]);
+        for kind in [IndexKind::Auto, IndexKind::Brute] {
+            let index = FeatureIndex::new(dim, bank.clone(), kind).unwrap();
+            let got = index.nearest_many(&queries).unwrap();
+            assert_eq!(got.len(), queries.len() / dim);
+            for (q, g) in queries.chunks(dim).zip(&got) {
+                let (want, d) = bank
+                    .chunks(dim)
+                    .enumerate()
+                    .map(|(i, r)| (i, d2_f64(r, q)))
+                    .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)))
+                    .unwrap();
+                assert_eq!(g.0, want, "dim {dim}, {kind:?}");
+                assert!((g.1 as f64 - d).abs() < 1e-4 * (1.0 + d), "{} vs {d}", g.1);
+            }
+        }
+    }
+}
+
 #[test]
 fn index_rejects_bad_rows_and_round_trips_through_json() {
     assert!(FeatureIndex::new(3, vec![0.0; 7], IndexKind::Auto).is_err());

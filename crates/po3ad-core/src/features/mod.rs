@@ -98,11 +98,15 @@ pub fn describe(
 /// the scan's centroid) that comes out inward for some views, and FPFH depends on the
 /// sign, so a caller keeps the description that matches its bank better (as
 /// registration does).
+///
+/// The flipped description is not computed again: negating both normals of a pair
+/// keeps its source point and maps `(θ, α, φ)` to `(−θ, α, −φ)` (see
+/// [`fpfh`]'s pair features), so every histogram block of θ and φ is reversed bin for
+/// bin and the α block stays ([`flip_normals_sign`]).
 pub fn describe_both_signs(points: &[[f32; 3]], cfg: &DescriptorConfig) -> Result<[Described; 2]> {
     let (thinned, est) = thin_with_normals(points, None, cfg)?;
-    let flipped: Vec<[f32; 3]> = est.iter().map(|n| [-n[0], -n[1], -n[2]]).collect();
     let a = multi_scale_fpfh(&thinned, &est, &cfg.radii, cfg.max_nn)?;
-    let b = multi_scale_fpfh(&thinned, &flipped, &cfg.radii, cfg.max_nn)?;
+    let b = flip_normals_sign(&a);
     let dim = cfg.dim();
     Ok([
         Described {
@@ -116,6 +120,18 @@ pub fn describe_both_signs(points: &[[f32; 3]], cfg: &DescriptorConfig) -> Resul
             dim,
         },
     ])
+}
+
+/// The (multi-scale) FPFH rows of the same points with every normal negated: the θ
+/// and φ blocks of each radius reversed, the α block kept. Exact, but for a pair angle
+/// that falls exactly on a bin edge.
+pub fn flip_normals_sign(features: &[f32]) -> Vec<f32> {
+    let mut out = features.to_vec();
+    for radius in out.chunks_exact_mut(FPFH_DIM) {
+        radius[..FPFH_BINS].reverse();
+        radius[2 * FPFH_BINS..].reverse();
+    }
+    out
 }
 
 /// Points and their normals.

@@ -13,6 +13,7 @@
 //!
 //! Serialized as the rows only; the tree is rebuilt on load.
 
+use super::brute::{self, CentredBank};
 use crate::{Error, Result};
 use kiddo::{ImmutableKdTree, SquaredEuclidean};
 use rayon::prelude::*;
@@ -47,6 +48,8 @@ pub struct FeatureIndex {
     rows: BankRows,
     kind: IndexKind,
     tree: Tree,
+    /// The rows prepared for batched brute-force search (when there is no tree).
+    centred: Option<CentredBank>,
 }
 
 /// The stored form of a [`FeatureIndex`].
@@ -147,7 +150,13 @@ impl FeatureIndex {
             (IndexKind::Tree, 99) => Tree::D99(tree_of::<99>(v)),
             _ => Tree::None,
         };
-        Self { rows, kind, tree }
+        let centred = matches!(tree, Tree::None).then(|| CentredBank::new(v, rows.dim));
+        Self {
+            rows,
+            kind,
+            tree,
+            centred,
+        }
     }
 
     pub fn dim(&self) -> usize {
@@ -201,7 +210,8 @@ impl FeatureIndex {
         Ok(self.knn(q, 1)?[0])
     }
 
-    /// [`nearest`](Self::nearest) for many queries (row-major, `dim` a row), in parallel.
+    /// [`nearest`](Self::nearest) for many queries (row-major, `dim` a row), in parallel;
+    /// without a tree, by blocked matrix products ([`super::brute`]).
     pub fn nearest_many(&self, queries: &[f32]) -> Result<Vec<(usize, f32)>> {
         if !queries.len().is_multiple_of(self.rows.dim) {
             return Err(Error::Invalid(format!(
@@ -209,6 +219,9 @@ impl FeatureIndex {
                 queries.len(),
                 self.rows.dim
             )));
+        }
+        if let Some(bank) = &self.centred {
+            return Ok(brute::nearest_many(bank, &self.rows.values, queries));
         }
         queries
             .par_chunks_exact(self.rows.dim)
