@@ -108,6 +108,7 @@ fn eval_mesh(out: &Path, mesh_path: &Path, kind: &str) -> anyhow::Result<[f64; 4
             category: &name,
             device: DeviceArg::Cpu,
             hooks: FitHooks::default(),
+            settings: None,
         },
     )?;
     let mut d = Detector::load(&model, &LoadOptions::default())?;

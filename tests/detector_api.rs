@@ -45,6 +45,7 @@ fn fit(kind: &str, files: &[PathBuf], out: &Path) {
             category: "bowl",
             device: DeviceArg::Cpu,
             hooks: FitHooks::default(),
+            settings: None,
         },
     )
     .unwrap();

@@ -49,6 +49,7 @@ fn detector(root: &Path, units: Option<Units>) -> Detector {
             category: "bowl",
             device: DeviceArg::Cpu,
             hooks: FitHooks::default(),
+            settings: None,
         },
     )
     .unwrap();

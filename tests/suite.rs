@@ -19,6 +19,7 @@ mod gpu_conv;
 mod model_architecture;
 mod scanner_intake;
 mod serve;
+mod settings_file;
 mod shards;
 mod train_guards;
 mod train_pipeline;

@@ -3,7 +3,7 @@
 //! deterministic part; `po3ad benchmark-merge` ([`super::benchmark_merge`]) joins them.
 
 use super::common::{progress_hooks, show_progress, FrameArgs, DEFAULT_HEATMAPS};
-use crate::detector::{KindSpec, TestOverrides};
+use crate::detector::{KindSettings, KindSpec, TestOverrides};
 use crate::device::DeviceArg;
 use crate::eval;
 use crate::eval::benchmark::BenchmarkSpec;
@@ -41,6 +41,10 @@ pub struct BenchmarkArgs {
     /// when --preset, --epochs, a GPU --device or a po3ad test option is given.
     #[arg(long, value_parser = crate::detector::kind_parser())]
     pub detector: Option<&'static KindSpec>,
+    /// Settings of the training-free kind built for each category: a TOML file of its
+    /// config's fields (see `po3ad train --help`, docs/settings.md).
+    #[arg(long, conflicts_with = "reuse_models")]
+    pub settings: Option<PathBuf>,
     /// Deprecated spelling of --detector.
     #[arg(long, hide = true)]
     pub model: Option<String>,
@@ -152,6 +156,11 @@ pub fn benchmark(args: &BenchmarkArgs) -> anyhow::Result<ResultsTable> {
             .unwrap_or_else(|| crate::train::DEFAULT_PRESET.into()),
         epochs: args.epochs,
         detector: args.kind()?,
+        settings: args
+            .settings
+            .as_deref()
+            .map(KindSettings::load)
+            .transpose()?,
         reuse_models: args.reuse_models.clone(),
         frame: args.frame.frame,
         overrides: args.overrides(),

@@ -165,6 +165,7 @@ pub fn fit_and_load(
             category: name,
             device,
             hooks: progress_hooks(name),
+            settings: None,
         },
         &LoadOptions {
             device,

@@ -81,6 +81,7 @@ pub fn run(mut args: DemoArgs) -> anyhow::Result<()> {
             categories: shapes.iter().map(|s| s.to_string()).collect(),
             preset: network.then(|| args.preset.clone()),
             detector: Some(crate::detector::kind(model)?),
+            settings: None,
             model: None,
             out: args.out.join(format!("results-{model}")),
             epochs: network.then_some(args.epochs),

@@ -2,7 +2,7 @@
 
 use super::calibrate::{calibrate_saved, summary, CalibrateOptions};
 use super::common::{progress_hooks, DataArgs};
-use crate::detector::{Detector, FitRequest, FrameMode, KindSpec, NormalSource};
+use crate::detector::{Detector, FitRequest, FrameMode, KindSettings, KindSpec, NormalSource};
 use crate::device::DeviceArg;
 use crate::train::{Preset, DEFAULT_PRESET};
 use po3ad_core::scene::Units;
@@ -32,6 +32,11 @@ pub struct TrainArgs {
     /// file. Giving one selects --detector po3ad.
     #[arg(long)]
     pub preset: Option<String>,
+    /// Settings of a training-free kind (surface, nearest, btf-raw, btf-fpfh, patchcore,
+    /// reg-bank): a TOML file of its config's fields, the rest default (e.g. multi-scale
+    /// FPFH: `[descriptor]` `radii = [0.12, 0.2, 0.32]`; docs/settings.md lists them).
+    #[arg(long)]
+    pub settings: Option<PathBuf>,
     /// Model folder to write: detector.json and calibration.json always; for po3ad also
     /// model.po3ad, checkpoint.po3ad, loss.csv and the nearest.json companion; for
     /// nearest, nearest.json.
@@ -114,7 +119,20 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             (cat.train.clone(), cat.name.clone())
         }
     };
-    let outcome = fit(kind, &files, &args.out, &name, &preset, &args)?;
+    let settings = args
+        .settings
+        .as_deref()
+        .map(KindSettings::load)
+        .transpose()?;
+    let outcome = fit(
+        kind,
+        &files,
+        &args.out,
+        &name,
+        &preset,
+        settings.as_ref(),
+        &args,
+    )?;
     let units = args.units.unwrap_or_else(|| units_of(&files));
     if units != Units::Unknown {
         crate::detector::manifest::set_units(&args.out, units)?;
@@ -139,6 +157,7 @@ fn fit(
     out: &Path,
     name: &str,
     preset: &Preset,
+    settings: Option<&KindSettings>,
     args: &TrainArgs,
 ) -> anyhow::Result<crate::detector::FitOutcome> {
     Detector::fit(
@@ -151,6 +170,7 @@ fn fit(
             category: name,
             device: args.device,
             hooks: progress_hooks(name),
+            settings,
         },
     )
 }

@@ -34,8 +34,8 @@ pub use kinds::po3ad::{load_model, ModelScorer};
 pub use manifest::{Manifest, MANIFEST_FILE};
 pub use placement::{FrameMode, Placement};
 pub use registry::{
-    choose_kind, kind, kind_parser, names, FitOutcome, FitRequest, KindSpec, TestOverrides,
-    DEFAULT_KIND,
+    choose_kind, kind, kind_parser, names, FitOutcome, FitRequest, KindSettings, KindSpec,
+    TestOverrides, DEFAULT_KIND,
 };
 pub use report::ScanReport;
 pub use scorer::{Scored, Scorer};
@@ -168,6 +168,18 @@ fn kind_of_file(path: &Path) -> &'static KindSpec {
 impl Detector {
     /// Build a `kind` detector from `req.files` into `req.out` and write its manifest.
     pub fn fit(kind: &'static KindSpec, req: FitRequest<'_>) -> anyhow::Result<FitOutcome> {
+        if let (Some(s), false) = (req.settings, kind.takes_settings) {
+            let instead = if kind.name == "po3ad" {
+                "the network's settings come from --preset (a name or a TOML file)"
+            } else {
+                "it has no settings"
+            };
+            anyhow::bail!(
+                "--settings {} does not apply to --detector {}: {instead}",
+                s.path.display(),
+                kind.name
+            );
+        }
         let out = req.out.to_path_buf();
         std::fs::create_dir_all(&out)
             .map_err(|e| anyhow::anyhow!("creating {}: {e}", out.display()))?;

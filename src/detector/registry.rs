@@ -9,6 +9,7 @@ use super::kinds;
 use super::scorer::Scorer;
 use crate::device::DeviceArg;
 use crate::train::{FitHooks, Preset};
+use anyhow::Context;
 use std::path::{Path, PathBuf};
 
 pub use kinds::po3ad::TestOverrides;
@@ -34,6 +35,8 @@ pub struct KindSpec {
     /// The file that marks an older model folder (saved before `detector.json`) as this
     /// kind; empty when the kind never had one.
     pub marker_file: &'static str,
+    /// Whether `fit` reads `--settings` (a TOML file of the kind's config fields).
+    pub takes_settings: bool,
     /// Build the detector from training files into `req.out`.
     pub fit: fn(FitRequest<'_>) -> anyhow::Result<FitOutcome>,
     /// The scorer saved in a model folder.
@@ -64,6 +67,64 @@ pub struct FitRequest<'a> {
     pub category: &'a str,
     pub device: DeviceArg,
     pub hooks: FitHooks<'a>,
+    /// The kind's settings (`--settings FILE`); None = the kind's defaults.
+    pub settings: Option<&'a KindSettings>,
+}
+
+/// A training-free kind's settings from a TOML file (`--settings FILE`): a table of the
+/// fields of the kind's config (e.g. `SurfaceConfig`, `BankConfig`), the rest default.
+/// Recorded in `detector.json` like the defaults.
+#[derive(Debug, Clone)]
+pub struct KindSettings {
+    pub path: PathBuf,
+    pub table: serde_json::Value,
+}
+
+impl KindSettings {
+    /// Read `path` as a TOML table.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading settings {}", path.display()))?;
+        Self::parse(path, &text)
+    }
+
+    /// `text` (TOML) as the settings of file `path` (named in messages).
+    pub fn parse(path: &Path, text: &str) -> anyhow::Result<Self> {
+        let table: toml::Table = toml::from_str(text)
+            .map_err(|e| anyhow::anyhow!("settings {}: not TOML ({e})", path.display()))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            table: serde_json::to_value(table)?,
+        })
+    }
+}
+
+impl FitRequest<'_> {
+    /// The kind's config: `T`'s defaults, with the settings file's fields over them,
+    /// passed through `check` (the config's own range checks). A field `T` does not
+    /// have, or a value `check` refuses, is an error naming the file and the kind.
+    pub fn settings_or_default<T, E>(
+        &self,
+        kind: &str,
+        check: impl Fn(&T) -> Result<(), E>,
+    ) -> anyhow::Result<T>
+    where
+        T: serde::de::DeserializeOwned + Default,
+        E: std::fmt::Display,
+    {
+        let Some(s) = self.settings else {
+            return Ok(T::default());
+        };
+        let bad = |e: &dyn std::fmt::Display| {
+            anyhow::anyhow!(
+                "settings {}: not valid for --detector {kind} ({e})",
+                s.path.display()
+            )
+        };
+        let cfg: T = serde_json::from_value(s.table.clone()).map_err(|e| bad(&e))?;
+        check(&cfg).map_err(|e| bad(&e))?;
+        Ok(cfg)
+    }
 }
 
 /// What a kind's `fit` returns besides the files it wrote.

@@ -11,7 +11,8 @@
 
 use super::evaluate::{evaluate_category, frame_summary, CategoryEval, EvalOptions};
 use crate::detector::{
-    fit_and_load, Detector, FitRequest, FrameMode, KindSpec, LoadOptions, TestOverrides,
+    fit_and_load, Detector, FitRequest, FrameMode, KindSettings, KindSpec, LoadOptions,
+    TestOverrides,
 };
 use crate::device::DeviceArg;
 use crate::train::{FitHooks, Preset};
@@ -35,6 +36,8 @@ pub struct BenchmarkSpec<'a> {
     /// The kind to build (None: [`crate::detector::DEFAULT_KIND`]); with `reuse_models`,
     /// the kind to load from each folder (None: the one its `detector.json` names).
     pub detector: Option<&'static KindSpec>,
+    /// The built kind's settings (`--settings`; None = its defaults).
+    pub settings: Option<KindSettings>,
     /// Reuse `<DIR>/<category>/model` instead of building a detector.
     pub reuse_models: Option<PathBuf>,
     pub frame: FrameMode,
@@ -99,6 +102,7 @@ fn run_category(
                     category: name,
                     device: args.device,
                     hooks: (args.hooks)(name),
+                    settings: args.settings.as_ref(),
                 },
                 &LoadOptions {
                     device: args.device,

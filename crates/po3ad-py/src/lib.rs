@@ -13,8 +13,8 @@
 use numpy::{PyArray1, PyArray2, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use po3ad::detector::calibration::NormalSource;
 use po3ad::detector::{
-    BackgroundMode, Detector, FitRequest, FrameMode, IntakeOptions, KindSpec, LoadOptions,
-    ScanReport, UnitsArg,
+    BackgroundMode, Detector, FitRequest, FrameMode, IntakeOptions, KindSettings, KindSpec,
+    LoadOptions, ScanReport, UnitsArg,
 };
 use po3ad::device::DeviceArg;
 use po3ad::eval::benchmark::{benchmark as run_benchmark, BenchmarkSpec, Shard};
@@ -311,11 +311,12 @@ fn python_progress(
 }
 
 /// train(train, out, preset=None, epochs=None, detector=None, seed=None,
-/// progress=None) -> Model: `po3ad train --train TRAIN --out OUT [--preset ...]
-/// [--detector KIND]` (calibration included; the kind chosen as the CLI chooses it); `progress(epoch, epochs, loss)` after
-/// every epoch (the package's `po3ad.train` turns `progress=True` into a tqdm bar).
+/// progress=None, settings=None) -> Model: `po3ad train --train TRAIN --out OUT
+/// [--preset ...] [--detector KIND] [--settings TOML]` (calibration included; the kind
+/// chosen as the CLI chooses it); `progress(epoch, epochs, loss)` after every epoch
+/// (the package's `po3ad.train` turns `progress=True` into a tqdm bar).
 #[pyfunction]
-#[pyo3(signature = (train, out, preset = None, epochs = None, detector = None, seed = None, progress = None))]
+#[pyo3(signature = (train, out, preset = None, epochs = None, detector = None, seed = None, progress = None, settings = None))]
 #[allow(clippy::too_many_arguments)] // the keyword arguments of the Python function
 fn train(
     py: Python<'_>,
@@ -326,6 +327,7 @@ fn train(
     detector: Option<&str>,
     seed: Option<u64>,
     progress: Option<Py<PyAny>>,
+    settings: Option<PathBuf>,
 ) -> PyResult<Model> {
     let kind = choose_kind(
         detector,
@@ -341,6 +343,7 @@ fn train(
     }
     let mut failure: Option<PyErr> = None;
     let result = py.detach(|| -> anyhow::Result<Model> {
+        let settings = settings.as_deref().map(KindSettings::load).transpose()?;
         let preset = Preset::load_with(preset, epochs, seed)?;
         let (files, name) = po3ad::train::data::training_files(&train)?;
         let hooks = FitHooks {
@@ -359,6 +362,7 @@ fn train(
                 category: &name,
                 device: DeviceArg::Cpu,
                 hooks,
+                settings: settings.as_ref(),
             },
         )?;
         // As `po3ad train`: thresholds from views of the training files.
@@ -431,7 +435,8 @@ fn choose_kind(detector: Option<&str>, given: &[(&str, bool)]) -> PyResult<&'sta
 #[pyo3(signature = (
     root, out, layout, categories = None, detector = None, preset = None, epochs = None,
     reuse_models = None, frame = "auto", nearest_weight = None, object_score = None,
-    heatmaps = 4, shard = None, object_nearest_weight = None, model = None, models = None
+    heatmaps = 4, shard = None, object_nearest_weight = None, model = None, models = None,
+    settings = None
 ))]
 #[allow(clippy::too_many_arguments)] // the keyword arguments of the Python function
 fn benchmark<'py>(
@@ -452,6 +457,7 @@ fn benchmark<'py>(
     object_nearest_weight: Option<f32>,
     model: Option<&str>,
     models: Option<PathBuf>,
+    settings: Option<PathBuf>,
 ) -> PyResult<Vec<Bound<'py, PyDict>>> {
     let warn = |msg: &str| -> PyResult<()> {
         let warnings = py.import("warnings")?;
@@ -509,6 +515,11 @@ fn benchmark<'py>(
         preset: preset.to_string(),
         epochs,
         detector,
+        settings: settings
+            .as_deref()
+            .map(KindSettings::load)
+            .transpose()
+            .map_err(to_py)?,
         reuse_models,
         frame,
         overrides: po3ad::detector::TestOverrides {

@@ -14,6 +14,7 @@ pub const KIND: KindSpec = KindSpec {
     name: "curvature",
     about: "surface variation of each point's neighbourhood (training-free, any pose)",
     marker_file: "",
+    takes_settings: false,
     fit,
     load,
 };

@@ -28,6 +28,7 @@ macro_rules! bank_kind {
             name: $name,
             about: $about,
             marker_file: "",
+            takes_settings: true,
             fit: $fit,
             load,
         };
@@ -115,12 +116,12 @@ pub struct BankDetector {
 
 fn fit_bank(kind: &'static str, req: FitRequest<'_>) -> anyhow::Result<FitOutcome> {
     let t0 = std::time::Instant::now();
+    let config: BankConfig = req.settings_or_default(kind, BankConfig::validate)?;
     let (frame, clouds) = training_clouds(
         req.files,
         &NearestConfig::default(),
         &RegistrationConfig::default(),
     )?;
-    let config = BankConfig::default();
     let bank =
         Bank::fit(kind, &clouds, &config).with_context(|| format!("building the {kind} bank"))?;
     let saved = Saved {

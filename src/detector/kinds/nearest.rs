@@ -29,6 +29,7 @@ pub const KIND: KindSpec = KindSpec {
     name: "nearest",
     about: "distance to the nearest point of the pooled training clouds (training-free)",
     marker_file: NEAREST_FILE,
+    takes_settings: true,
     fit,
     load,
 };
@@ -47,7 +48,9 @@ pub fn fit_default(files: &[PathBuf], out: &Path) -> anyhow::Result<(NearestTemp
 
 fn fit(req: FitRequest<'_>) -> anyhow::Result<FitOutcome> {
     let t0 = std::time::Instant::now();
-    let (d, path) = fit_default(req.files, req.out)?;
+    let cfg: NearestConfig = req.settings_or_default("nearest", NearestConfig::validate)?;
+    let d = NearestTemplate::fit(req.files, &cfg, &RegistrationConfig::default())?;
+    let path = d.save(req.out)?;
     Ok(FitOutcome {
         settings: serde_json::to_value(&d.config)?,
         files: vec![("reference", NEAREST_FILE.to_string())],
@@ -96,6 +99,33 @@ impl Default for NearestConfig {
             pool_voxel: 0.004,
             seed: 42,
         }
+    }
+}
+
+impl NearestConfig {
+    /// Values a settings file may get wrong: counts that must be positive, a fraction
+    /// in (0, 1], a positive voxel.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.surface_points == 0 || self.normal_k < 3 {
+            anyhow::bail!(
+                "nearest: surface_points must be at least 1 and normal_k at least 3 (got {}, {})",
+                self.surface_points,
+                self.normal_k
+            );
+        }
+        if !(self.top_fraction > 0.0 && self.top_fraction <= 1.0) {
+            anyhow::bail!(
+                "nearest: top_fraction must be in (0, 1], got {}",
+                self.top_fraction
+            );
+        }
+        if !(self.pool_voxel.is_finite() && self.pool_voxel > 0.0) {
+            anyhow::bail!(
+                "nearest: pool_voxel must be positive, got {}",
+                self.pool_voxel
+            );
+        }
+        Ok(())
     }
 }
 
@@ -199,6 +229,7 @@ impl NearestTemplate {
         cfg: &NearestConfig,
         registration: &RegistrationConfig,
     ) -> anyhow::Result<Self> {
+        cfg.validate()?;
         let (frame, clouds) = training_clouds(files, cfg, registration)?;
         let pooled: Vec<[f32; 3]> = clouds.into_iter().flat_map(|c| c.points).collect();
         let pooled = voxel_downsample(&PointCloud::from_points(pooled), cfg.pool_voxel)?.points;

@@ -24,6 +24,7 @@ pub const KIND: KindSpec = KindSpec {
     name: "po3ad",
     about: "the PO3AD network (trained), fused with the template distance as its preset says",
     marker_file: crate::train::fit::MODEL_FILE,
+    takes_settings: false,
     fit,
     load,
 };
@@ -155,6 +156,7 @@ fn fit(req: FitRequest<'_>) -> anyhow::Result<FitOutcome> {
         category,
         device,
         hooks,
+        settings: _,
     } = req;
     let opts = FitOptions {
         out_dir: out.to_path_buf(),

@@ -24,6 +24,7 @@ pub const KIND: KindSpec = KindSpec {
     name: "surface",
     about: "z-scored distance to a reference surface fitted to the training clouds, plus missing material (training-free)",
     marker_file: SURFACE_FILE,
+    takes_settings: true,
     fit,
     load,
 };
@@ -51,7 +52,7 @@ fn fit(req: FitRequest<'_>) -> anyhow::Result<FitOutcome> {
         &NearestConfig::default(),
         &RegistrationConfig::default(),
     )?;
-    let cfg = SurfaceConfig::default();
+    let cfg: SurfaceConfig = req.settings_or_default("surface", SurfaceConfig::validate)?;
     let model = SurfaceModel::fit(&clouds, &cfg).context("fitting the reference surface")?;
     let saved = Saved {
         format: FORMAT.into(),

@@ -157,7 +157,8 @@ impl Default for SurfaceConfig {
 }
 
 impl SurfaceConfig {
-    fn validate(&self) -> Result<()> {
+    /// Values out of range (settings files reach this).
+    pub fn validate(&self) -> Result<()> {
         let positive = [
             ("node_voxel", self.node_voxel),
             ("fit_radius", self.fit_radius),

@@ -66,6 +66,7 @@ def train(
     detector=None,
     seed=None,
     progress=None,
+    settings=None,
 ):
     """Train on a mesh, a scan, or every supported file in a folder, writing the model
     to ``out`` (as ``po3ad train --train TRAIN --out OUT``) and return it loaded.
@@ -77,7 +78,7 @@ def train(
     """
     callback = _progress_callback(progress)
     try:
-        return _po3ad.train(train, out, preset, epochs, detector, seed, callback)
+        return _po3ad.train(train, out, preset, epochs, detector, seed, callback, settings)
     finally:
         if isinstance(callback, _TqdmProgress):
             callback.close()

@@ -58,6 +58,7 @@ def train(
     detector: Optional[_Kind] = None,
     seed: Optional[int] = None,
     progress: Union[bool, _ProgressCallback, None] = None,
+    settings: Optional[_Path] = None,
 ) -> Model:
     """Train on a mesh, a scan, or every supported file in a folder, writing the model
     to ``out`` (as ``po3ad train --train TRAIN --out OUT [--detector KIND]``, which ends
@@ -68,7 +69,9 @@ def train(
     ``epochs`` is given; any registered kind by name. ``preset`` (PO3AD only):
     ``"cpu"`` (its default), ``"paper"``, ``"tiny"`` or a TOML file; ``epochs``/``seed``
     override the preset's. A ``preset`` or ``epochs`` with another kind named is a
-    ``ValueError``. Releases the GIL.
+    ``ValueError``. ``settings``: a TOML file of a training-free kind's settings (as
+    ``--settings``; docs/settings.md), e.g. multi-scale FPFH for the memory-bank kinds;
+    a field the kind does not have is a ``ValueError`` naming the file. Releases the GIL.
 
     ``progress``: ``True`` shows a tqdm bar over the epochs (nothing when tqdm is not
     installed); a callable is called as ``progress(epoch, epochs, loss)`` after every
@@ -96,6 +99,7 @@ def benchmark(
     object_nearest_weight: Optional[float] = None,
     model: Optional[_Kind] = None,
     models: Optional[_Path] = None,
+    settings: Optional[_Path] = None,
 ) -> List[_BenchmarkRow]:
     """``po3ad benchmark``: build the detector (``detector=None``: ``"surface"``,
     training-free, seconds; ``"po3ad"`` when ``preset``, ``epochs`` or a PO3AD test option
@@ -109,8 +113,8 @@ def benchmark(
     (``reuse_models``: reuse the models an earlier benchmark wrote there; ``shard="I/N"``;
     ``nearest_weight`` / ``object_nearest_weight``: the template distance's weight in the
     point scores / in the scores behind the object score, as ``--nearest-weight`` /
-    ``--object-nearest-weight``);
-    CPU only. Prints a line per category to stderr like the CLI. Releases the GIL.
+    ``--object-nearest-weight``; ``settings``: a training-free kind's TOML settings, as
+    ``--settings``); CPU only. Prints a line per category to stderr like the CLI. Releases the GIL.
     ``model=`` and ``models=`` are the old names of ``detector=`` and ``reuse_models=``:
     they still work and raise a ``DeprecationWarning``.
     """
