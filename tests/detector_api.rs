@@ -210,3 +210,23 @@ fn normal_scans_report_no_region_and_defects_do() {
     assert_eq!(stats.anomalous_scans, 3);
     assert!(stats.anomalous_scans_hit >= 2, "{stats:?}");
 }
+
+/// `--frame auto` places scans as each memory bank needs: the position banks register
+/// them, the FPFH banks only take the training frame's shift and scale (`fixed`, no
+/// registration: their descriptors do not depend on the pose).
+#[test]
+fn frame_auto_registers_only_the_banks_that_compare_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    let cat = bowl_data(&dir.path().join("data"));
+    for (kind, want) in [
+        ("btf-raw", "register"),
+        ("reg-bank", "register"),
+        ("btf-fpfh", "fixed"),
+        ("patchcore", "fixed"),
+    ] {
+        let model = dir.path().join(kind);
+        fit(kind, &cat.train, &model);
+        let d = Detector::load(&model, &LoadOptions::default()).unwrap();
+        assert_eq!(d.placement().name(), want, "{kind}");
+    }
+}

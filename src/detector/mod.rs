@@ -205,6 +205,7 @@ impl Detector {
         let placement = Placement::new(
             frame,
             scorer.pose_dependent(),
+            scorer.units_only(),
             scorer.frame(),
             &RegistrationConfig::default(),
         )?;
@@ -260,6 +261,7 @@ impl Detector {
         let placement = Placement::new(
             opts.frame,
             scorer.pose_dependent(),
+            scorer.units_only(),
             scorer.frame(),
             &RegistrationConfig::default(),
         )?;

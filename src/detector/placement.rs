@@ -49,11 +49,13 @@ pub enum Placement {
 
 impl Placement {
     /// Resolve `mode` for a detector. `pose_dependent`: whether the detector needs the
-    /// training pose; `frame`: the training frame it recorded (None for models saved
-    /// before frames were recorded, and for pose-free detectors).
+    /// training pose; `units_only`: whether it needs the training frame's units but no
+    /// pose (`auto` then means `fixed`); `frame`: the training frame it recorded (None
+    /// for models saved before frames were recorded, and for pose-free detectors).
     pub fn new(
         mode: FrameMode,
         pose_dependent: bool,
+        units_only: bool,
         frame: Option<&TrainingFrame>,
         config: &RegistrationConfig,
     ) -> anyhow::Result<Self> {
@@ -72,6 +74,7 @@ impl Placement {
             FrameMode::Register => Self::register(need("register")?, config)?,
             FrameMode::Auto => match (pose_dependent, frame) {
                 (true, Some(f)) => Self::register(f.clone(), config)?,
+                (false, Some(f)) if units_only => Placement::Fixed(f.clone()),
                 (true, None) => {
                     eprintln!(
                         "warning: this model records no training frame (saved by an older \

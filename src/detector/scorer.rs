@@ -38,6 +38,12 @@ pub trait Scorer {
     fn pose_dependent(&self) -> bool {
         false
     }
+    /// Whether the scores depend on the training frame's units but not on the pose (the
+    /// FPFH banks): `--frame auto` then places scans by the frame's shift and scale
+    /// (`fixed`) instead of registering them, which gives the same descriptors faster.
+    fn units_only(&self) -> bool {
+        false
+    }
     /// The training frame the detector recorded, if any.
     fn frame(&self) -> Option<&TrainingFrame> {
         None

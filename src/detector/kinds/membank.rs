@@ -2,8 +2,10 @@
 //! network ([`po3ad_core::membank`]): `btf-raw` (positions), `btf-fpfh` (FPFH),
 //! `patchcore` (FPFH, greedy coreset, re-weighted) and `reg-bank` (position + FPFH, a
 //! descriptor compared only with bank entries near the same place). All are built from
-//! the training clouds in the training frame, and scans are registered onto it first
-//! (BTF-Raw and RegBank compare positions; the FPFH banks need the training units).
+//! the training clouds in the training frame. Under `--frame auto`, scans are
+//! registered onto it for BTF-Raw and RegBank (they compare positions) and only moved
+//! into its units for BTF-FPFH and PatchCore (`fixed`: FPFH does not depend on the pose,
+//! but its radii are training-frame lengths).
 //!
 //! Folder: `membank.json` (kind, settings, training frame, the bank).
 
@@ -198,8 +200,15 @@ impl Scorer for BankDetector {
         self.kind
     }
 
+    /// BTF-Raw and RegBank compare positions.
     fn pose_dependent(&self) -> bool {
-        true
+        matches!(self.bank, Bank::BtfRaw(_) | Bank::RegBank(_))
+    }
+
+    /// BTF-FPFH and PatchCore compare FPFH descriptors: rotation- and shift-invariant,
+    /// but their radii are lengths in the training frame.
+    fn units_only(&self) -> bool {
+        matches!(self.bank, Bank::BtfFpfh(_) | Bank::PatchCore(_))
     }
 
     fn frame(&self) -> Option<&TrainingFrame> {
