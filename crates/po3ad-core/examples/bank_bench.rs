@@ -1,18 +1,19 @@
 //! The memory-bank detectors (`po3ad_core::membank`) beside the nearest-template
-//! baseline on the dev benchmark's four tracks.
+//! baseline on the dev benchmark's five tracks.
 //!
 //! ```text
 //! cargo run --release -p po3ad-core --example bank_bench -- [--root DIR] [--synth DIR]
-//!     [--tracks aligned,free,partial,partial-free] [--parts a,b] [--kinds k1,k2]
+//!     [--tracks aligned,free,partial,partial-free,hard] [--parts a,b] [--kinds k1,k2]
 //!     [--index auto|tree|brute] [--voxel V] [--radius R] [--radii R1,R2,R3]
 //! ```
 //!
 //! `--root` holds `data-aligned`, `data-free` (anomaly-shapenet layout), `data-partial`,
-//! `data-partial-free` (real3d layout); `--synth DIR` first writes a small built-in
-//! benchmark there in that shape. Kinds: `nearest` (distance to the nearest pooled
-//! training point, object score = mean of the top 1 %), `btf-raw`, `btf-fpfh`,
-//! `patchcore`, `reg-bank`, and the `-ms` variants of the FPFH kinds (multi-scale,
-//! `--radii`).
+//! `data-partial-free`, `data-hard` (real3d layout), as `scripts/dev-benchmark.sh` writes
+//! them; `--synth DIR` first writes a small built-in benchmark there in that shape.
+//! Kinds: `nearest` (distance to the nearest pooled training point, object score = mean
+//! of the top 1 %), `btf-raw`, `btf-fpfh`, `patchcore`, `reg-bank`, the `-ms` variants
+//! of the FPFH kinds (multi-scale, `--radii`), and any of them with `@top` appended
+//! (object score = mean of the top 1 % of point scores instead of the maximum).
 //!
 //! Frames: training meshes are surface-sampled (30k points), each normalised to the
 //! unit sphere and ICP-aligned to the first (as the nearest detector does); that first
@@ -47,11 +48,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-const TRACKS: [(&str, &str, Layout); 4] = [
+const TRACKS: [(&str, &str, Layout); 5] = [
     ("aligned", "data-aligned", Layout::AnomalyShapeNet),
     ("free", "data-free", Layout::AnomalyShapeNet),
     ("partial", "data-partial", Layout::Real3d),
     ("partial-free", "data-partial-free", Layout::Real3d),
+    ("hard", "data-hard", Layout::Real3d),
 ];
 const ALL_KINDS: [&str; 8] = [
     "nearest",
@@ -136,8 +138,9 @@ fn write_synth(root: &Path) -> Result<()> {
     let shapes = ["bottle", "gear"];
     for (_, dir, layout) in TRACKS {
         let mut cfg = base.clone();
-        cfg.partial = dir.contains("partial");
-        cfg.test_pose_deg = if dir.ends_with("free") { 180.0 } else { 0.0 };
+        let hard = dir.ends_with("hard");
+        cfg.partial = dir.contains("partial") || hard;
+        cfg.test_pose_deg = if dir.ends_with("free") || hard { 180.0 } else { 0.0 };
         let l = if layout == Layout::Real3d {
             SynthLayout::Real3d
         } else {
@@ -246,6 +249,13 @@ impl Detector {
 
 fn fit(kind: &str, t: &Training, a: &Args) -> Result<Detector> {
     let mut cfg = a.cfg.clone();
+    let kind = match kind.strip_suffix("@top") {
+        Some(k) => {
+            cfg.object = po3ad_core::membank::ObjectScore::TopMean { fraction: 0.01 };
+            k
+        }
+        None => kind,
+    };
     if kind.ends_with("-ms") {
         cfg.descriptor = DescriptorConfig {
             radii: a.radii_ms.clone(),
