@@ -207,6 +207,9 @@ fn prepare_training(files: &[PathBuf], reg: &RegistrationConfig) -> Result<Train
 }
 
 enum Detector {
+    /// `KIND@top` beside `KIND`: the object score of detector `.0`'s point scores by
+    /// the top-1 % rule (no second scoring).
+    TopOf(usize),
     Nearest(KdTree),
     Raw(BtfRaw),
     Fpfh(BtfFpfh),
@@ -224,6 +227,7 @@ impl Detector {
 
     fn score(&self, scan: &[[f32; 3]]) -> Result<(Vec<f32>, f32)> {
         match self {
+            Detector::TopOf(_) => unreachable!("derived from another detector's scores"),
             Detector::Nearest(t) => {
                 let s: Vec<f32> = scan.par_iter().map(|&p| t.nearest(p).1.sqrt()).collect();
                 let o = po3ad_core::membank::ObjectScore::TopMean { fraction: 0.01 }.apply(&s);
@@ -238,6 +242,7 @@ impl Detector {
 
     fn size(&self) -> usize {
         match self {
+            Detector::TopOf(_) => 0,
             Detector::Nearest(t) => t.len(),
             Detector::Raw(d) => d.len(),
             Detector::Fpfh(d) => d.len(),
@@ -357,8 +362,14 @@ fn main() -> Result<()> {
                 .map(|&p| training.frame.to_training(p))
                 .collect::<Vec<_>>()
         };
-        let mut detectors = Vec::new();
+        let mut detectors: Vec<(String, Detector)> = Vec::new();
         for kind in &a.kinds {
+            if let Some(base) = kind.strip_suffix("@top") {
+                if let Some(i) = detectors.iter().position(|d| d.0 == base) {
+                    detectors.push((kind.clone(), Detector::TopOf(i)));
+                    continue;
+                }
+            }
             let t0 = Instant::now();
             let d = fit(kind, &training, &a)?;
             let fit_s = t0.elapsed().as_secs_f64();
@@ -393,9 +404,19 @@ fn main() -> Result<()> {
                     unregistered += 1;
                 }
                 let placed: Vec<[f32; 3]> = fixed.iter().map(|&p| r.apply(p)).collect();
+                let mut scored: Vec<Vec<f32>> = Vec::new();
                 for (k, (_, d)) in detectors.iter().enumerate() {
                     let scan = if d.pose_dependent() { &placed } else { &fixed };
-                    let (ps, os) = d.score(scan)?;
+                    let (ps, os) = match d {
+                        Detector::TopOf(i) => {
+                            let ps = scored[*i].clone();
+                            let os = po3ad_core::membank::ObjectScore::TopMean { fraction: 0.01 }
+                                .apply(&ps);
+                            (ps, os)
+                        }
+                        _ => d.score(scan)?,
+                    };
+                    scored.push(ps.clone());
                     let c = &mut collected[k];
                     c.objects.push((s.anomalous, s.defect.clone(), os));
                     if let Some(l) = &cloud.labels {

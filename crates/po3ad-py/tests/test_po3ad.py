@@ -224,6 +224,21 @@ def test_train_builds_the_default_surface_detector(data, tmp_path):
     assert not (tmp_path / "m" / "model.po3ad").exists()
 
 
+def test_train_reads_a_settings_file(data, tmp_path):
+    """settings= as the CLI's --settings: the TOML's fields reach the saved bank, and a
+    field the kind does not have is a ValueError naming the file."""
+    ms = tmp_path / "ms.toml"
+    ms.write_text("[descriptor]\nradii = [0.12, 0.2, 0.32]\n")
+    model = po3ad.train(train=data / "train", out=tmp_path / "m", detector="btf-fpfh", settings=ms)
+    assert model.kind == "btf-fpfh"
+    saved = json.loads((tmp_path / "m" / "membank.json").read_text())
+    assert saved["bank"]["btf_fpfh"]["bank"]["dim"] == 99
+    bad = tmp_path / "bad.toml"
+    bad.write_text("radius = 0.3\n")
+    with pytest.raises(ValueError, match="bad.toml"):
+        po3ad.train(train=data / "train", out=tmp_path / "n", detector="patchcore", settings=bad)
+
+
 def test_other_threads_run_while_scoring(po3ad_model, data):
     """score releases the GIL: a pure-Python counter advances during the call."""
     pts = po3ad.read(scans(data)[1])
