@@ -121,7 +121,8 @@ fn nearest_template_scores_free_pose_scans_as_aligned_ones() {
     let cat_f = load_category(Layout::AnomalyShapeNet, &free, "bottle").unwrap();
     let reg = RegistrationConfig::default();
     let detector = NearestTemplate::fit(&cat_a.train, &NearestConfig::default(), &reg).unwrap();
-    let register = Placement::new(FrameMode::Auto, true, false, Some(&detector.frame), &reg).unwrap();
+    let register =
+        Placement::new(FrameMode::Auto, true, false, Some(&detector.frame), &reg).unwrap();
     assert_eq!(register.name(), "register");
     // The twins hold the same clouds, point for point, up to a rigid motion: once
     // registered, every point's score must match up to the registration's residual.

@@ -16,6 +16,7 @@ use std::path::PathBuf;
 #[command(after_help = "Examples:
   po3ad benchmark --layout anomaly-shapenet --root data/Anomaly-ShapeNet --categories ashtray0,bag0 --out bench/
   po3ad benchmark --layout anomaly-shapenet --root data --detector nearest --out bench-nn/
+  po3ad benchmark --layout real3d --root data --detector reg-bank --settings ms.toml --out bench-rb/
   po3ad benchmark --layout anomaly-shapenet --root data --preset cpu --out bench-net/   # PO3AD
   po3ad benchmark --layout anomaly-shapenet --root data-free --reuse-models bench/ --out bench-free/
   po3ad benchmark --layout real3d --root data/Real3D-AD --preset paper --device cuda --out bench-paper/

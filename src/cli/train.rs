@@ -1,4 +1,5 @@
-//! `po3ad train`: fit a PO3AD model on the normal samples of one part.
+//! `po3ad train`: build a detector (by default `surface`; PO3AD with a preset) from the
+//! normal samples of one part.
 
 use super::calibrate::{calibrate_saved, summary, CalibrateOptions};
 use super::common::{progress_hooks, DataArgs};
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
   po3ad train --layout folder --root my_scans --out runs/my_part --preset cpu --resume
   po3ad train --train templates/ --preset paper --device cuda --out runs/full
   po3ad train --train templates/ --detector nearest --out runs/part-nearest   # the baseline
+  po3ad train --train templates/ --detector patchcore --settings bank.toml --out runs/part-pc   # docs/settings.md
   po3ad train --train part.stl --calibrate good_scans/ --out runs/part     # thresholds from real scans")]
 pub struct TrainArgs {
     #[command(flatten)]

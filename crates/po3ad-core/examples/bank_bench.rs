@@ -140,7 +140,11 @@ fn write_synth(root: &Path) -> Result<()> {
         let mut cfg = base.clone();
         let hard = dir.ends_with("hard");
         cfg.partial = dir.contains("partial") || hard;
-        cfg.test_pose_deg = if dir.ends_with("free") || hard { 180.0 } else { 0.0 };
+        cfg.test_pose_deg = if dir.ends_with("free") || hard {
+            180.0
+        } else {
+            0.0
+        };
         let l = if layout == Layout::Real3d {
             SynthLayout::Real3d
         } else {
