@@ -49,7 +49,7 @@ pub struct FeatureIndex {
     kind: IndexKind,
     tree: Tree,
     /// The rows prepared for batched brute-force search (when there is no tree).
-    centred: Option<CentredBank>,
+    centred: Option<Box<CentredBank>>,
 }
 
 /// The stored form of a [`FeatureIndex`].
@@ -150,7 +150,7 @@ impl FeatureIndex {
             (IndexKind::Tree, 99) => Tree::D99(tree_of::<99>(v)),
             _ => Tree::None,
         };
-        let centred = matches!(tree, Tree::None).then(|| CentredBank::new(v, rows.dim));
+        let centred = matches!(tree, Tree::None).then(|| Box::new(CentredBank::new(v, rows.dim)));
         Self {
             rows,
             kind,
