@@ -17,6 +17,31 @@ fn po3ad(args: &[&str], dir: &Path) -> std::process::Output {
         .unwrap()
 }
 
+/// `po3ad train --train cup.ply --out OUT [--detector KIND] --settings FILE`.
+fn train_with(dir: &Path, out: &str, kind: Option<&str>, settings: &str) -> std::process::Output {
+    let mut args = vec![
+        "train",
+        "--train",
+        "cup.ply",
+        "--out",
+        out,
+        "--settings",
+        settings,
+    ];
+    if let Some(k) = kind {
+        args.extend(["--detector", k]);
+    }
+    po3ad(&args, dir)
+}
+
+fn assert_ok(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn cup(dir: &Path) {
     let mesh = po3ad_core::synth::shapes::builtin("cup").unwrap();
     po3ad_core::io::write_ply(&dir.join("cup.ply"), &mesh, None, true).unwrap();
@@ -32,25 +57,7 @@ fn a_settings_file_reaches_the_saved_bank() {
         "object = { top_mean = { fraction = 0.02 } }\n\n[descriptor]\nradii = [0.12, 0.2, 0.32]\n",
     )
     .unwrap();
-    let out = po3ad(
-        &[
-            "train",
-            "--train",
-            "cup.ply",
-            "--out",
-            "m",
-            "--detector",
-            "btf-fpfh",
-            "--settings",
-            "ms.toml",
-        ],
-        d,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&train_with(d, "m", Some("btf-fpfh"), "ms.toml"));
     let saved: serde_json::Value =
         serde_json::from_slice(&std::fs::read(d.join("m/membank.json")).unwrap()).unwrap();
     let config: BankConfig = serde_json::from_value(saved["config"].clone()).unwrap();
@@ -83,79 +90,36 @@ fn settings_a_kind_does_not_have_are_refused_naming_the_file() {
     std::fs::write(d.join("bad.toml"), "radius = 0.3\n").unwrap();
     std::fs::write(d.join("ok.toml"), "top_fraction = 0.02\n").unwrap();
     std::fs::write(d.join("zero.toml"), "top_fraction = 0.0\n").unwrap();
-    let cases: [(&[&str], &str); 5] = [
+    std::fs::write(d.join("broken.toml"), "radii = [\n").unwrap();
+    let cases = [
         (
-            &["--detector", "nearest", "--settings", "zero.toml"],
+            Some("nearest"),
+            "zero.toml",
             "top_fraction must be in (0, 1]",
         ),
+        (Some("patchcore"), "bad.toml", "unknown field `radius`"),
+        (None, "bad.toml", "not valid for --detector surface"),
+        (None, "broken.toml", "broken.toml: not TOML"),
         (
-            &["--detector", "patchcore", "--settings", "bad.toml"],
-            "unknown field `radius`",
-        ),
-        (
-            &["--settings", "bad.toml"],
-            "not valid for --detector surface",
-        ),
-        (
-            &["--detector", "curvature", "--settings", "ok.toml"],
+            Some("curvature"),
+            "ok.toml",
             "does not apply to --detector curvature",
         ),
-        (
-            &["--detector", "po3ad", "--settings", "ok.toml"],
-            "come from --preset",
-        ),
+        (Some("po3ad"), "ok.toml", "come from --preset"),
     ];
-    for (extra, want) in cases {
-        let mut args = vec!["train", "--train", "cup.ply", "--out", "m"];
-        args.extend_from_slice(extra);
-        let out = po3ad(&args, d);
+    for (kind, file, want) in cases {
+        let out = train_with(d, "m", kind, file);
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{extra:?}: {stderr}");
-        assert!(stderr.contains(want), "{extra:?}: {stderr}");
+        assert!(!out.status.success(), "{kind:?} {file}: {stderr}");
+        assert!(stderr.contains(want), "{kind:?} {file}: {stderr}");
         assert!(
-            stderr.contains(".toml"),
-            "{extra:?}: the file is named: {stderr}"
+            stderr.contains(file),
+            "{kind:?}: the file is named: {stderr}"
         );
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
-    std::fs::write(d.join("broken.toml"), "radii = [\n").unwrap();
-    let out = po3ad(
-        &[
-            "train",
-            "--train",
-            "cup.ply",
-            "--out",
-            "m",
-            "--settings",
-            "broken.toml",
-        ],
-        d,
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && stderr.contains("broken.toml: not TOML"),
-        "{stderr}"
-    );
     // The nearest kind takes its own fields.
-    let out = po3ad(
-        &[
-            "train",
-            "--train",
-            "cup.ply",
-            "--out",
-            "n",
-            "--detector",
-            "nearest",
-            "--settings",
-            "ok.toml",
-        ],
-        d,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&train_with(d, "n", Some("nearest"), "ok.toml"));
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(d.join("n/detector.json")).unwrap()).unwrap();
     assert_eq!(
