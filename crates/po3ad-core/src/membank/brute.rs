@@ -3,8 +3,10 @@
 //! `‖q − b‖² = ‖q‖² + (‖b‖² − 2 q·b)`: the bracket for a block of queries against a
 //! block of bank rows is one matrix product (the bank rows carry `‖b‖²` as an extra
 //! column, the queries a constant 1), done by `matrixmultiply`'s cache-blocked SIMD
-//! kernels; a row-by-row scan computes the same 33–99 products per pair without that
-//! reuse and was measured ~10× slower (notes/baselines.md, session 12). Hand-written
+//! kernels; the row-by-row scan this replaced computed the same 33–99 products per pair
+//! without that reuse, and `btf-fpfh` scored a scan 4–16× slower with it
+//! (notes/baselines.md, session 12, which also counts the second description saved by
+//! [`crate::features::flip_normals_sign`]). Hand-written
 //! around the product only because no kept crate offers an exact dense k-NN on the CPU
 //! (the k-d trees do not prune in 33+ dimensions, and faiss-style libraries are C++).
 //!

@@ -4,12 +4,14 @@
 //! - a kiddo `ImmutableKdTree` for the lengths the detectors use (3: positions, 33 /
 //!   66 / 99: one to three FPFH radii); kiddo's trees are const-generic, so only these
 //!   lengths are instantiated;
-//! - brute force over the rows with rayon, for any length.
+//! - brute force, for any length: batched queries ([`FeatureIndex::nearest_many`]) by
+//!   blocked matrix products ([`super::brute`]), single queries row by row with rayon.
 //!
 //! Measured side by side (notes/baselines.md, `examples/bank_bench.rs --index`): on a
-//! 26k-row bank of 33-value FPFH rows the tree took 1.8× the brute-force time (a k-d
-//! tree hardly prunes in 33 dimensions), while for 3-D positions it is far faster. So
-//! [`IndexKind::Auto`] uses the tree for 3 values a row only.
+//! 26k-row bank of 33-value FPFH rows the tree took 1.8× the time of the row-by-row
+//! scan (a k-d tree hardly prunes in 33 dimensions), which the matrix products have
+//! since made several times faster again, while for 3-D positions the tree is far
+//! faster. So [`IndexKind::Auto`] uses the tree for 3 values a row only.
 //!
 //! Serialized as the rows only; the tree is rebuilt on load.
 
