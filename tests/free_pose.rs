@@ -6,7 +6,7 @@
 //! - The nearest-template detector, with registration, scores a free-pose twin of a
 //!   benchmark as it scores the aligned one.
 
-use po3ad::detector::{Detector, FrameMode, NearestConfig, NearestTemplate, Placement};
+use po3ad::detector::{Detector, FrameMode, FrameNeed, NearestConfig, NearestTemplate, Placement};
 use po3ad::eval::{evaluate_category, EvalOptions};
 use po3ad_core::dataset::{load_category, load_test_cloud, Layout};
 use po3ad_core::frame::TrainingFrame;
@@ -84,8 +84,7 @@ fn registration_puts_a_turned_partial_scan_back_on_the_training_surface() {
     }
     let placement = Placement::new(
         FrameMode::Register,
-        true,
-        false,
+        FrameNeed::Pose,
         Some(&frame),
         &RegistrationConfig::default(),
     )
@@ -121,8 +120,13 @@ fn nearest_template_scores_free_pose_scans_as_aligned_ones() {
     let cat_f = load_category(Layout::AnomalyShapeNet, &free, "bottle").unwrap();
     let reg = RegistrationConfig::default();
     let detector = NearestTemplate::fit(&cat_a.train, &NearestConfig::default(), &reg).unwrap();
-    let register =
-        Placement::new(FrameMode::Auto, true, false, Some(&detector.frame), &reg).unwrap();
+    let register = Placement::new(
+        FrameMode::Auto,
+        FrameNeed::Pose,
+        Some(&detector.frame),
+        &reg,
+    )
+    .unwrap();
     assert_eq!(register.name(), "register");
     // The twins hold the same clouds, point for point, up to a rigid motion: once
     // registered, every point's score must match up to the registration's residual.

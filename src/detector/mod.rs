@@ -32,7 +32,7 @@ pub use kinds::curvature::CurvatureScorer;
 pub use kinds::nearest::{NearestConfig, NearestTemplate, NEAREST_FILE};
 pub use kinds::po3ad::{load_model, ModelScorer};
 pub use manifest::{Manifest, MANIFEST_FILE};
-pub use placement::{FrameMode, Placement};
+pub use placement::{FrameMode, FrameNeed, Placement};
 pub use registry::{
     choose_kind, kind, kind_parser, names, FitOutcome, FitRequest, KindSettings, KindSpec,
     TestOverrides, DEFAULT_KIND,
@@ -204,8 +204,7 @@ impl Detector {
         let kind = registry::kind(scorer.name())?;
         let placement = Placement::new(
             frame,
-            scorer.pose_dependent(),
-            scorer.units_only(),
+            scorer.frame_need(),
             scorer.frame(),
             &RegistrationConfig::default(),
         )?;
@@ -260,8 +259,7 @@ impl Detector {
         })?;
         let placement = Placement::new(
             opts.frame,
-            scorer.pose_dependent(),
-            scorer.units_only(),
+            scorer.frame_need(),
             scorer.frame(),
             &RegistrationConfig::default(),
         )?;

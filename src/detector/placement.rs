@@ -47,15 +47,25 @@ pub enum Placement {
     },
 }
 
+/// What a detector's scores need of the training frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameNeed {
+    /// Nothing: the scores do not depend on pose or units (`auto` = `scan`).
+    Nothing,
+    /// The frame's units but no pose (the FPFH banks: descriptors do not depend on the
+    /// pose, their radii are lengths): `auto` = `fixed`, the frame's shift and scale.
+    Units,
+    /// The training pose (positions are compared): `auto` = `register`.
+    Pose,
+}
+
 impl Placement {
-    /// Resolve `mode` for a detector. `pose_dependent`: whether the detector needs the
-    /// training pose; `units_only`: whether it needs the training frame's units but no
-    /// pose (`auto` then means `fixed`); `frame`: the training frame it recorded (None
-    /// for models saved before frames were recorded, and for pose-free detectors).
+    /// Resolve `mode` for a detector. `scores_need`: what its scores need of the
+    /// training frame; `frame`: the training frame it recorded (None for models saved before
+    /// frames were recorded, and for pose-free detectors).
     pub fn new(
         mode: FrameMode,
-        pose_dependent: bool,
-        units_only: bool,
+        scores_need: FrameNeed,
         frame: Option<&TrainingFrame>,
         config: &RegistrationConfig,
     ) -> anyhow::Result<Self> {
@@ -72,10 +82,10 @@ impl Placement {
             FrameMode::Scan => Placement::Scan,
             FrameMode::Fixed => Placement::Fixed(need("fixed")?),
             FrameMode::Register => Self::register(need("register")?, config)?,
-            FrameMode::Auto => match (pose_dependent, frame) {
-                (true, Some(f)) => Self::register(f.clone(), config)?,
-                (false, Some(f)) if units_only => Placement::Fixed(f.clone()),
-                (true, None) => {
+            FrameMode::Auto => match (scores_need, frame) {
+                (FrameNeed::Pose, Some(f)) => Self::register(f.clone(), config)?,
+                (FrameNeed::Units, Some(f)) => Placement::Fixed(f.clone()),
+                (FrameNeed::Pose, None) => {
                     eprintln!(
                         "warning: this model records no training frame (saved by an older \
                          po3ad): scans are normalized on their own and must come in the \
@@ -83,7 +93,7 @@ impl Placement {
                     );
                     Placement::Scan
                 }
-                (false, _) => Placement::Scan,
+                (FrameNeed::Nothing | FrameNeed::Units, _) => Placement::Scan,
             },
         })
     }

@@ -1,6 +1,7 @@
 //! What every detector kind implements: score the points of clouds already placed in
 //! its frame, and say what its scores depend on (pose, training frame, settings).
 
+use super::placement::FrameNeed;
 use po3ad_core::frame::TrainingFrame;
 use po3ad_core::PointCloud;
 
@@ -33,16 +34,10 @@ pub trait Scorer {
     }
     /// The kind's registry name (`po3ad`, `nearest`, ...).
     fn name(&self) -> &str;
-    /// Whether scans must be in the training pose to be scored (so `--frame auto`
-    /// registers them).
-    fn pose_dependent(&self) -> bool {
-        false
-    }
-    /// Whether the scores depend on the training frame's units but not on the pose (the
-    /// FPFH banks): `--frame auto` then places scans by the frame's shift and scale
-    /// (`fixed`) instead of registering them, which gives the same descriptors faster.
-    fn units_only(&self) -> bool {
-        false
+    /// What the scores need of the training frame, which decides what `--frame auto`
+    /// does with a scan ([`FrameNeed`]).
+    fn frame_need(&self) -> FrameNeed {
+        FrameNeed::Nothing
     }
     /// The training frame the detector recorded, if any.
     fn frame(&self) -> Option<&TrainingFrame> {

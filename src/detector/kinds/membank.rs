@@ -11,6 +11,7 @@
 
 use super::nearest::{training_clouds, NearestConfig};
 use super::saved::{read_json, settings_of, versioned};
+use crate::detector::placement::FrameNeed;
 use crate::detector::registry::{FitOutcome, FitRequest, KindSpec, LoadRequest};
 use crate::detector::scorer::{Scored, Scorer};
 use anyhow::Context;
@@ -200,15 +201,14 @@ impl Scorer for BankDetector {
         self.kind
     }
 
-    /// BTF-Raw and RegBank compare positions.
-    fn pose_dependent(&self) -> bool {
-        matches!(self.bank, Bank::BtfRaw(_) | Bank::RegBank(_))
-    }
-
-    /// BTF-FPFH and PatchCore compare FPFH descriptors: rotation- and shift-invariant,
-    /// but their radii are lengths in the training frame.
-    fn units_only(&self) -> bool {
-        matches!(self.bank, Bank::BtfFpfh(_) | Bank::PatchCore(_))
+    /// BTF-Raw and RegBank compare positions; BTF-FPFH and PatchCore compare FPFH
+    /// descriptors, rotation- and shift-invariant, but their radii are lengths in the
+    /// training frame.
+    fn frame_need(&self) -> FrameNeed {
+        match self.bank {
+            Bank::BtfRaw(_) | Bank::RegBank(_) => FrameNeed::Pose,
+            Bank::BtfFpfh(_) | Bank::PatchCore(_) => FrameNeed::Units,
+        }
     }
 
     fn frame(&self) -> Option<&TrainingFrame> {

@@ -9,6 +9,7 @@
 //! load it like a trained model.
 
 use super::saved::{read_json, versioned};
+use crate::detector::placement::FrameNeed;
 use crate::detector::registry::{FitOutcome, FitRequest, KindSpec, LoadRequest};
 use crate::detector::scorer::Scorer;
 use crate::score_rule::top_mean;
@@ -323,8 +324,8 @@ impl Scorer for NearestTemplate {
         "nearest"
     }
 
-    fn pose_dependent(&self) -> bool {
-        true
+    fn frame_need(&self) -> FrameNeed {
+        FrameNeed::Pose
     }
 
     fn frame(&self) -> Option<&TrainingFrame> {

@@ -7,6 +7,7 @@
 //! nearest-template companion, built by every fit), `loss.csv`, `checkpoint.po3ad`.
 
 use super::nearest::{self as nearest_kind, NearestTemplate, NEAREST_FILE};
+use crate::detector::placement::FrameNeed;
 use crate::detector::registry::{FitOutcome, FitRequest, KindSpec, LoadRequest};
 use crate::detector::scorer::{Scored, Scorer};
 use crate::model::{collate, ModelConfig, Po3adNet};
@@ -423,8 +424,12 @@ impl<B: SparseBackend> Scorer for ModelScorer<B> {
 
     /// The network needs the training pose unless it was trained with rotations; the
     /// template distance always does.
-    fn pose_dependent(&self) -> bool {
-        !self.rotation_trained || self.nearest.is_some()
+    fn frame_need(&self) -> FrameNeed {
+        if !self.rotation_trained || self.nearest.is_some() {
+            FrameNeed::Pose
+        } else {
+            FrameNeed::Nothing
+        }
     }
 
     /// With the template distance fused in, the nearest detector's frame: scans are then

@@ -7,6 +7,7 @@
 
 use super::nearest::{training_clouds, NearestConfig};
 use super::saved::{read_json, settings_of, versioned};
+use crate::detector::placement::FrameNeed;
 use crate::detector::registry::{FitOutcome, FitRequest, KindSpec, LoadRequest};
 use crate::detector::scorer::{Scored, Scorer};
 use anyhow::Context;
@@ -124,8 +125,8 @@ impl Scorer for SurfaceDetector {
         "surface"
     }
 
-    fn pose_dependent(&self) -> bool {
-        true
+    fn frame_need(&self) -> FrameNeed {
+        FrameNeed::Pose
     }
 
     fn frame(&self) -> Option<&TrainingFrame> {
