@@ -35,14 +35,14 @@ pub const KIND: KindSpec = KindSpec {
     load,
 };
 
-/// Build with the default settings from `files` and save into `out`; returns the
-/// detector and the file it went to.
-pub fn fit_default(files: &[PathBuf], out: &Path) -> anyhow::Result<(NearestTemplate, PathBuf)> {
-    let d = NearestTemplate::fit(
-        files,
-        &NearestConfig::default(),
-        &RegistrationConfig::default(),
-    )?;
+/// Build with `cfg` from `files` and save into `out`; returns the detector and the file
+/// it went to (PO3AD's fit builds its companion with the defaults).
+pub fn fit_and_save(
+    files: &[PathBuf],
+    out: &Path,
+    cfg: &NearestConfig,
+) -> anyhow::Result<(NearestTemplate, PathBuf)> {
+    let d = NearestTemplate::fit(files, cfg, &RegistrationConfig::default())?;
     let path = d.save(out)?;
     Ok((d, path))
 }
@@ -50,8 +50,7 @@ pub fn fit_default(files: &[PathBuf], out: &Path) -> anyhow::Result<(NearestTemp
 fn fit(req: FitRequest<'_>) -> anyhow::Result<FitOutcome> {
     let t0 = std::time::Instant::now();
     let cfg: NearestConfig = req.settings_or_default("nearest", NearestConfig::validate)?;
-    let d = NearestTemplate::fit(req.files, &cfg, &RegistrationConfig::default())?;
-    let path = d.save(req.out)?;
+    let (d, path) = fit_and_save(req.files, req.out, &cfg)?;
     Ok(FitOutcome {
         settings: serde_json::to_value(&d.config)?,
         files: vec![("reference", NEAREST_FILE.to_string())],

@@ -174,7 +174,7 @@ fn fit(req: FitRequest<'_>) -> anyhow::Result<FitOutcome> {
         );
         train_network::<B>(files, preset, &opts, &dev, hooks)
     })?;
-    nearest_kind::fit_default(files, out)?;
+    nearest_kind::fit_and_save(files, out, &nearest_kind::NearestConfig::default())?;
     let frame = Checkpoint::load(&report.model_path)?
         .meta
         .frame
