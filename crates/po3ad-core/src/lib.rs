@@ -10,6 +10,7 @@
 
 pub mod cloud;
 pub mod dataset;
+pub mod dense_nn;
 pub mod error;
 pub mod features;
 pub mod frame;

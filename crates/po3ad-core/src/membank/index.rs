@@ -5,7 +5,7 @@
 //!   66 / 99: one to three FPFH radii); kiddo's trees are const-generic, so only these
 //!   lengths are instantiated;
 //! - brute force, for any length: batched queries ([`FeatureIndex::nearest_many`]) by
-//!   blocked matrix products ([`super::brute`]), single queries row by row with rayon.
+//!   blocked matrix products ([`crate::dense_nn`]), single queries row by row with rayon.
 //!
 //! Measured side by side (notes/baselines.md, `examples/bank_bench.rs --index`): on a
 //! 26k-row bank of 33-value FPFH rows the tree took 1.8× the time of the row-by-row
@@ -15,7 +15,8 @@
 //!
 //! Serialized as the rows only; the tree is rebuilt on load.
 
-use super::brute::{self, CentredBank};
+pub use crate::dense_nn::squared_distance;
+use crate::dense_nn::{self as brute, CentredBank};
 use crate::{Error, Result};
 use kiddo::{ImmutableKdTree, SquaredEuclidean};
 use rayon::prelude::*;
@@ -213,7 +214,7 @@ impl FeatureIndex {
     }
 
     /// [`nearest`](Self::nearest) for many queries (row-major, `dim` a row), in parallel;
-    /// without a tree, by blocked matrix products ([`super::brute`]).
+    /// without a tree, by blocked matrix products ([`crate::dense_nn`]).
     pub fn nearest_many(&self, queries: &[f32]) -> Result<Vec<(usize, f32)>> {
         if !queries.len().is_multiple_of(self.rows.dim) {
             return Err(Error::Invalid(format!(
@@ -230,26 +231,6 @@ impl FeatureIndex {
             .map(|q| self.nearest(q))
             .collect()
     }
-}
-
-/// Squared Euclidean distance between two equal-length rows. Eight independent
-/// partial sums, because a single f32 running sum cannot be vectorized (the compiler
-/// may not reorder float additions); this made brute-force search several times faster.
-pub fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for l in 0..8 {
-            let d = x[l] - y[l];
-            acc[l] += d * d;
-        }
-    }
-    let mut s: f32 = acc.iter().sum();
-    for (x, y) in ra.iter().zip(rb) {
-        s += (x - y) * (x - y);
-    }
-    s
 }
 
 /// The `k` nearest rows by scanning every row (no ordering promise; callers sort).

@@ -24,7 +24,6 @@
 //! published methods report, or the mean of the highest fraction ([`ObjectScore`]).
 //! Detectors are serde-serializable; search trees are rebuilt on load.
 
-pub mod brute;
 pub mod btf;
 pub mod coreset;
 pub mod index;

@@ -17,6 +17,7 @@
 
 use super::fpfh::{Feature, DIM};
 use super::rigid::{dot, kabsch, norm, sub, Rigid, V3};
+use crate::dense_nn::{self, CentredBank};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -40,46 +41,75 @@ pub(crate) struct RansacParams {
     pub seed: u64,
 }
 
-/// For every valid source feature listed in `src_keep`, the valid target feature nearest in L2 (brute
-/// force, parallel over sources; ties go to the lower index). With `mutual`, keep a
-/// pair only when the source is also the target's nearest; if that leaves fewer than
-/// `min_mutual` pairs the one-way matches are returned instead.
+/// A set of features prepared for exact nearest-neighbour search by matrix products
+/// ([`crate::dense_nn`]; a k-d tree does not prune in 33 dimensions): the rows kept,
+/// and the index of each in the full feature list.
+pub(crate) struct FeatureBank {
+    idx: Vec<u32>,
+    values: Vec<f32>,
+    rows: CentredBank,
+}
+
+impl FeatureBank {
+    /// The features listed in `keep` (all when `None`) that are `valid`.
+    pub(crate) fn new(features: &[Feature], valid: &[bool], keep: Option<&[u32]>) -> Self {
+        let idx: Vec<u32> = match keep {
+            Some(k) => k.iter().copied().filter(|&i| valid[i as usize]).collect(),
+            None => (0..features.len() as u32)
+                .filter(|&i| valid[i as usize])
+                .collect(),
+        };
+        let values: Vec<f32> = idx
+            .iter()
+            .flat_map(|&i| features[i as usize].iter().copied())
+            .collect();
+        let rows = CentredBank::new(&values, DIM);
+        Self { idx, values, rows }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.idx.is_empty()
+    }
+
+    /// For each row of `queries` (`DIM` values a row), the index of the nearest
+    /// feature of this bank (ties go to the lower index).
+    fn nearest(&self, queries: &[f32]) -> Vec<u32> {
+        dense_nn::nearest_many(&self.rows, &self.values, queries)
+            .into_iter()
+            .map(|(row, _)| self.idx[row])
+            .collect()
+    }
+}
+
+/// For every valid source feature listed in `src_keep`, the valid target feature
+/// nearest in L2 (`tgt`, exact). With `mutual`, keep a pair only when the source is
+/// also the target's nearest; if that leaves fewer than `min_mutual` pairs the one-way
+/// matches are returned instead.
 pub(crate) fn match_features(
     src: &[Feature],
     src_valid: &[bool],
     src_keep: &[u32],
-    tgt: &[Feature],
-    tgt_valid: &[bool],
+    tgt: &FeatureBank,
     mutual: bool,
     min_mutual: usize,
 ) -> Vec<(u32, u32)> {
-    let src_idx: Vec<u32> = src_keep
-        .iter()
-        .copied()
-        .filter(|&i| src_valid[i as usize])
-        .collect();
-    let tgt_idx: Vec<u32> = (0..tgt.len() as u32)
-        .filter(|&j| tgt_valid[j as usize])
-        .collect();
-    if src_idx.is_empty() || tgt_idx.is_empty() {
+    let src_bank = FeatureBank::new(src, src_valid, Some(src_keep));
+    if src_bank.is_empty() || tgt.is_empty() {
         return Vec::new();
     }
-    let tgt_tree = FeatureTree::new(tgt, &tgt_idx);
-    let one_way: Vec<(u32, u32)> = src_idx
-        .par_iter()
-        .map(|&i| (i, tgt_tree.nearest(&src[i as usize])))
+    let one_way: Vec<(u32, u32)> = src_bank
+        .idx
+        .iter()
+        .copied()
+        .zip(tgt.nearest(&src_bank.values))
         .collect();
     if !mutual {
         return one_way;
     }
-    let src_tree = FeatureTree::new(src, &src_idx);
-    let back: Vec<u32> = tgt_idx
-        .par_iter()
-        .map(|&j| src_tree.nearest(&tgt[j as usize]))
-        .collect();
-    // back[k] is the nearest source of target tgt_idx[k].
-    let mut back_of = vec![u32::MAX; tgt.len()];
-    for (k, &j) in tgt_idx.iter().enumerate() {
+    // back[k] is the nearest source of target tgt.idx[k].
+    let back = src_bank.nearest(&tgt.values);
+    let mut back_of = vec![u32::MAX; tgt.idx.iter().max().map_or(0, |&m| m as usize + 1)];
+    for (k, &j) in tgt.idx.iter().enumerate() {
         back_of[j as usize] = back[k];
     }
     let both: Vec<(u32, u32)> = one_way
@@ -94,50 +124,67 @@ pub(crate) fn match_features(
     }
 }
 
-/// Exact nearest neighbour in feature space over a subset of features, brute force
-/// (a k-d tree does not prune in 33 dimensions). The squared distance uses eight
-/// independent partial sums so the compiler can vectorise it; ties go to the lower
-/// position in `idx`.
-struct FeatureTree<'a> {
-    set: &'a [Feature],
-    idx: &'a [u32],
-}
-
-impl<'a> FeatureTree<'a> {
-    fn new(set: &'a [Feature], idx: &'a [u32]) -> Self {
-        Self { set, idx }
-    }
-
-    fn nearest(&self, q: &Feature) -> u32 {
-        let mut best = (f32::INFINITY, u32::MAX);
-        for &j in self.idx {
-            let d = dist2_feature(q, &self.set[j as usize]);
-            if d < best.0 {
-                best = (d, j);
-            }
-        }
-        best.1
-    }
-}
-
-#[inline]
-fn dist2_feature(a: &Feature, b: &Feature) -> f32 {
-    let mut acc = [0.0f32; 8];
-    for k in 0..4 {
-        for l in 0..8 {
-            let e = a[8 * k + l] - b[8 * k + l];
-            acc[l] += e * e;
-        }
-    }
-    let e = a[DIM - 1] - b[DIM - 1];
-    acc.iter().sum::<f32>() + e * e
-}
-
 /// A RANSAC hypothesis: the transform and its correspondence inlier count.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Hypothesis {
     pub t: Rigid,
     pub inliers: usize,
+}
+
+/// The correspondences' points and normals gathered once, coordinates in separate
+/// arrays: counting a hypothesis' inliers (the RANSAC loop's inner loop, run for every
+/// sample) then reads memory in order and vectorizes, where indexing the point lists
+/// through the pairs could not.
+struct Pairs {
+    src: [Vec<f32>; 3],
+    tgt: [Vec<f32>; 3],
+    src_n: Vec<V3>,
+    tgt_n: Vec<V3>,
+}
+
+impl Pairs {
+    fn new(src: &[V3], src_n: &[V3], tgt: &[V3], tgt_n: &[V3], corrs: &[(u32, u32)]) -> Self {
+        let coord = |pts: &[V3], pick: &dyn Fn(&(u32, u32)) -> u32, a: usize| -> Vec<f32> {
+            corrs.iter().map(|c| pts[pick(c) as usize][a]).collect()
+        };
+        let s = |c: &(u32, u32)| c.0;
+        let t = |c: &(u32, u32)| c.1;
+        Self {
+            src: std::array::from_fn(|a| coord(src, &s, a)),
+            tgt: std::array::from_fn(|a| coord(tgt, &t, a)),
+            src_n: corrs.iter().map(|c| src_n[c.0 as usize]).collect(),
+            tgt_n: corrs.iter().map(|c| tgt_n[c.1 as usize]).collect(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.src_n.len()
+    }
+
+    fn src(&self, k: usize) -> V3 {
+        [self.src[0][k], self.src[1][k], self.src[2][k]]
+    }
+
+    fn tgt(&self, k: usize) -> V3 {
+        [self.tgt[0][k], self.tgt[1][k], self.tgt[2][k]]
+    }
+
+    /// Pairs that `t` brings within `sqrt(tau2)`.
+    fn count_inliers(&self, t: &Rigid, tau2: f32) -> usize {
+        let r = t.rotation_array();
+        let tr = t.translation_array();
+        let [sx, sy, sz] = &self.src;
+        let [tx, ty, tz] = &self.tgt;
+        let mut count = 0usize;
+        for k in 0..self.len() {
+            let (x, y, z) = (sx[k], sy[k], sz[k]);
+            let dx = r[0][0] * x + r[0][1] * y + r[0][2] * z + tr[0] - tx[k];
+            let dy = r[1][0] * x + r[1][1] * y + r[1][2] * z + tr[1] - ty[k];
+            let dz = r[2][0] * x + r[2][1] * y + r[2][2] * z + tr[2] - tz[k];
+            count += usize::from(dx * dx + dy * dy + dz * dz < tau2);
+        }
+        count
+    }
 }
 
 /// RANSAC over `corrs` (source index, target index). Returns up to `keep` distinct
@@ -153,6 +200,7 @@ pub(crate) fn ransac(
     if corrs.len() < 3 || p.keep == 0 {
         return Vec::new();
     }
+    let pairs = Pairs::new(src, src_n, tgt, tgt_n, corrs);
     let per_chunk = p.iterations.div_ceil(CHUNKS);
     let chunk_lists: Vec<Vec<Hypothesis>> = (0..CHUNKS)
         .into_par_iter()
@@ -161,7 +209,7 @@ pub(crate) fn ransac(
             rng.set_stream(c as u64);
             let mut top = Vec::new();
             for _ in 0..per_chunk {
-                if let Some(h) = one_sample(src, src_n, tgt, tgt_n, corrs, p, &mut rng) {
+                if let Some(h) = one_sample(&pairs, p, &mut rng) {
                     insert(&mut top, h, p.keep, p.inlier_distance);
                 }
             }
@@ -175,18 +223,17 @@ pub(crate) fn ransac(
         }
     }
     // Refit each on all its inliers (least squares over many pairs beats 3 points).
+    let tau2 = p.inlier_distance * p.inlier_distance;
     let mut refined: Vec<Hypothesis> = top
         .into_iter()
         .map(|h| {
-            let tau2 = p.inlier_distance * p.inlier_distance;
-            let inl: Vec<(V3, V3)> = corrs
-                .iter()
-                .map(|&(i, j)| (src[i as usize], tgt[j as usize]))
+            let inl: Vec<(V3, V3)> = (0..pairs.len())
+                .map(|k| (pairs.src(k), pairs.tgt(k)))
                 .filter(|&(s, t)| dist2(h.t.apply(s), t) < tau2)
                 .collect();
             match kabsch(inl.iter().copied()) {
                 Some(t2) => {
-                    let n2 = count_inliers(&t2, src, tgt, corrs, tau2);
+                    let n2 = pairs.count_inliers(&t2, tau2);
                     if n2 >= h.inliers {
                         Hypothesis { t: t2, inliers: n2 }
                     } else {
@@ -201,23 +248,13 @@ pub(crate) fn ransac(
     refined
 }
 
-fn one_sample(
-    src: &[V3],
-    src_n: &[V3],
-    tgt: &[V3],
-    tgt_n: &[V3],
-    corrs: &[(u32, u32)],
-    p: &RansacParams,
-    rng: &mut ChaCha8Rng,
-) -> Option<Hypothesis> {
-    let n = corrs.len();
-    let s_of = |k: usize| src[corrs[k].0 as usize];
-    let t_of = |k: usize| tgt[corrs[k].1 as usize];
+fn one_sample(pairs: &Pairs, p: &RansacParams, rng: &mut ChaCha8Rng) -> Option<Hypothesis> {
+    let n = pairs.len();
     // A rigid motion keeps lengths: a pair is compatible when its source and target
     // edges are both long enough and of similar length.
     let compatible = |x: usize, y: usize| {
-        let ds = norm(sub(s_of(x), s_of(y)));
-        let dt = norm(sub(t_of(x), t_of(y)));
+        let ds = norm(sub(pairs.src(x), pairs.src(y)));
+        let dt = norm(sub(pairs.tgt(x), pairs.tgt(y)));
         ds >= p.min_edge && dt >= p.min_edge && ds.min(dt) >= p.edge_similarity * ds.max(dt)
     };
     // Guided sampling: the 2nd and 3rd correspondences are drawn among those
@@ -232,37 +269,19 @@ fn one_sample(
     let c = (0..GUIDED_TRIES)
         .map(|_| rng.random_range(0..n))
         .find(|&k| k != a && k != b && compatible(a, k) && compatible(b, k))?;
-    let s = [a, b, c].map(s_of);
-    let t = [a, b, c].map(t_of);
+    let s = [a, b, c].map(|k| pairs.src(k));
+    let t = [a, b, c].map(|k| pairs.tgt(k));
     let fit = kabsch(s.iter().copied().zip(t.iter().copied()))?;
     for k in [a, b, c] {
-        let ns = src_n[corrs[k].0 as usize];
-        let v = fit.r * super::rigid::widen(ns);
+        let v = fit.r * super::rigid::widen(pairs.src_n[k]);
         let rn = [v[0] as f32, v[1] as f32, v[2] as f32];
-        if dot(rn, tgt_n[corrs[k].1 as usize]).abs() < NORMAL_COS {
+        if dot(rn, pairs.tgt_n[k]).abs() < NORMAL_COS {
             return None;
         }
     }
     let tau2 = p.inlier_distance * p.inlier_distance;
-    let inliers = count_inliers(&fit, src, tgt, corrs, tau2);
+    let inliers = pairs.count_inliers(&fit, tau2);
     Some(Hypothesis { t: fit, inliers })
-}
-
-fn count_inliers(t: &Rigid, src: &[V3], tgt: &[V3], corrs: &[(u32, u32)], tau2: f32) -> usize {
-    let r = t.rotation_array();
-    let tr = t.translation_array();
-    corrs
-        .iter()
-        .filter(|&&(i, j)| {
-            let s = src[i as usize];
-            let q = [
-                r[0][0] * s[0] + r[0][1] * s[1] + r[0][2] * s[2] + tr[0],
-                r[1][0] * s[0] + r[1][1] * s[1] + r[1][2] * s[2] + tr[1],
-                r[2][0] * s[0] + r[2][1] * s[1] + r[2][2] * s[2] + tr[2],
-            ];
-            dist2(q, tgt[j as usize]) < tau2
-        })
-        .count()
 }
 
 #[inline]

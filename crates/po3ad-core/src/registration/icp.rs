@@ -139,26 +139,39 @@ pub(crate) fn point_to_plane_weighted(
 /// corner: a small part of the scan, by definition) does not fail the quality gate of
 /// a correct registration, while a wrong pose, which moves most points, still does.
 pub(crate) fn evaluate(src: &[V3], tgt: &IcpTarget, t: &Rigid, max_dist: f32) -> (f32, f32) {
-    if src.is_empty() {
+    let moved: Vec<V3> = src.iter().map(|&p| t.apply(p)).collect();
+    evaluate_matched(&moved, &nearest_all(&moved, tgt), tgt, max_dist)
+}
+
+/// The nearest target point of each (already moved) point, with its squared distance
+/// (`usize::MAX` when the target is empty): computed once, read by [`evaluate_matched`]
+/// and by the coverage measure.
+pub(crate) fn nearest_all(moved: &[V3], tgt: &IcpTarget) -> Vec<(usize, f32)> {
+    moved.par_iter().map(|&q| tgt.tree.nearest(q)).collect()
+}
+
+/// [`evaluate`] of points already moved, with their nearest target points.
+pub(crate) fn evaluate_matched(
+    moved: &[V3],
+    matches: &[(usize, f32)],
+    tgt: &IcpTarget,
+    max_dist: f32,
+) -> (f32, f32) {
+    if moved.is_empty() {
         return (0.0, 0.0);
     }
     let lim = max_dist * max_dist;
-    let terms: Vec<Option<f64>> = src
-        .par_iter()
-        .map(|&p| {
-            let q = t.apply(p);
-            let (j, d2) = tgt.tree.nearest(q);
-            if j == usize::MAX || d2 > lim {
-                return None;
-            }
-            let n = tgt.normals[j];
+    let mut residuals: Vec<f64> = moved
+        .iter()
+        .zip(matches)
+        .filter(|&(_, &(j, d2))| j != usize::MAX && d2 <= lim)
+        .map(|(&q, &(j, _))| {
             let e = super::rigid::sub(q, tgt.points[j]);
-            let r = super::rigid::dot(e, n) as f64;
-            Some(r * r)
+            let r = super::rigid::dot(e, tgt.normals[j]) as f64;
+            r * r
         })
         .collect();
-    let mut residuals: Vec<f64> = terms.into_iter().flatten().collect();
-    let fitness = residuals.len() as f32 / src.len() as f32;
+    let fitness = residuals.len() as f32 / moved.len() as f32;
     residuals.sort_by(f64::total_cmp);
     let keep = ((residuals.len() as f64 * (1.0 - RMSE_TRIM)).ceil() as usize).min(residuals.len());
     let rmse = if keep > 0 {

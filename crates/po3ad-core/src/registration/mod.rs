@@ -62,6 +62,7 @@ use fpfh::Feature;
 use icp::IcpTarget;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use rigid::{Rigid, V3};
 use serde::{Deserialize, Serialize};
 pub use truth::{evaluate_pose, part_size, pose_error, PoseError, Symmetry};
@@ -348,8 +349,8 @@ pub struct RegistrationTarget {
     fine_voxel_size: f32,
     coarse_points: Vec<V3>,
     coarse_normals: Vec<V3>,
-    features: Vec<Feature>,
-    feature_valid: Vec<bool>,
+    /// The coarse points' valid FPFH features, ready for matching.
+    features: global::FeatureBank,
     fine_points: Vec<V3>,
     fine_normals: Vec<V3>,
     fine_tree: KdTree,
@@ -493,8 +494,8 @@ impl RegistrationTarget {
             }
         }
         let tree = KdTree::new(&coarse.points);
-        let (features, feature_valid) =
-            fpfh::fpfh(&coarse.points, &coarse_normals, &tree, cfg.fpfh_radius);
+        let (features, valid) = fpfh::fpfh(&coarse.points, &coarse_normals, &tree, cfg.fpfh_radius);
+        let features = global::FeatureBank::new(&features, &valid, None);
         let fine_tree = KdTree::new(&fine.points);
         Ok(Self {
             voxel_size: cfg.voxel_size,
@@ -504,7 +505,6 @@ impl RegistrationTarget {
             coarse_points: coarse.points,
             coarse_normals,
             features,
-            feature_valid,
             fine_normals: fine.normals.unwrap_or_default(),
             fine_points: fine.points,
             fine_tree,
@@ -661,19 +661,14 @@ fn score_of(
     t: Rigid,
     cfg: &RegistrationConfig,
 ) -> Scored {
-    let (fitness, rmse) = icp::evaluate(
-        fine,
-        &target.icp_target(),
-        &t,
-        cfg.max_correspondence_distance,
-    );
+    // One nearest-point search serves overlap, residual and coverage.
     let moved: Vec<V3> = fine.iter().map(|&p| t.apply(p)).collect();
-    let coverage = visibility::coverage(
-        &moved,
-        &target.icp_target(),
-        cfg.max_correspondence_distance,
-        2.0 * cfg.fine_voxel_size,
-    );
+    let tgt = target.icp_target();
+    let matches = icp::nearest_all(&moved, &tgt);
+    let dist = cfg.max_correspondence_distance;
+    let (fitness, rmse) = icp::evaluate_matched(&moved, &matches, &tgt, dist);
+    let coverage =
+        visibility::coverage_matched(&moved, &matches, &tgt, dist, 2.0 * cfg.fine_voxel_size);
     Scored {
         t,
         fitness,
@@ -756,10 +751,13 @@ pub fn register(
     let keypoints = sample_indices(coarse.len(), cfg.max_keypoints, cfg.seed);
     let fine = stride(&fine, cfg.max_icp_points);
     // FPFH depends on the normal sign, and the sign of a one-sided view (a flat face,
-    // a concave bowl) cannot be read off the scan: both signs' features, always.
+    // a concave bowl) cannot be read off the scan: both signs' features, always (the
+    // second read off the first, `fpfh::flip_normals_sign`).
+    let (features, valid) = fpfh::fpfh(&coarse, &normals, &tree, cfg.fpfh_radius);
+    let features_flipped = fpfh::flip_normals_sign(&features);
     let sides = [
-        Side::new(&coarse, &normals, &tree, &keypoints, target, cfg),
-        Side::new(&coarse, &flipped, &tree, &keypoints, target, cfg),
+        Side::new(normals, &features, &valid, &keypoints, target, cfg),
+        Side::new(flipped, &features_flipped, &valid, &keypoints, target, cfg),
     ];
 
     let mut pool: Vec<Scored> = Vec::new();
@@ -781,9 +779,14 @@ pub fn register(
     near_symmetric_candidates(&mut pool, &coarse, &fine, target, cfg);
     // The fine pass can reorder close candidates (a slip and the truth differ by less
     // than the coarse scale): refine the best two, keep the better.
+    let refined: Vec<Scored> = pool
+        .par_iter()
+        .take(2)
+        .map(|s| fine_pass(&fine, target, *s, cfg))
+        .collect();
     let mut best: Option<Scored> = None;
-    for s in pool.iter().take(2) {
-        best = Some(better(best, fine_pass(&fine, target, *s, cfg), cfg));
+    for s in refined {
+        best = Some(better(best, s, cfg));
     }
     let why_none = format!("global registration found no pose: {}", notes.join("; "));
     Ok(finish(best, cfg, &why_none))
@@ -822,9 +825,9 @@ fn near_symmetric_candidates(
         .collect();
     tries.sort_by(|a, b| b.0.total_cmp(&a.0));
     let icp_src = stride(coarse, cfg.max_icp_points / 2);
+    tries.truncate(NEAR_SYMMETRY_TRIES);
     let extra: Vec<Scored> = tries
-        .iter()
-        .take(NEAR_SYMMETRY_TRIES)
+        .par_iter()
         .map(|&(_, t)| coarse_icp_scored(&icp_src, fine, target, t, cfg))
         .filter(|s| s.t.is_finite())
         // With a margin, only a clear gain joins; without, they compete as any candidate
@@ -845,27 +848,22 @@ struct Side {
 
 impl Side {
     fn new(
-        coarse: &[V3],
-        normals: &[V3],
-        tree: &KdTree,
+        normals: Vec<V3>,
+        features: &[Feature],
+        valid: &[bool],
         keypoints: &[u32],
         target: &RegistrationTarget,
         cfg: &RegistrationConfig,
     ) -> Self {
-        let (features, valid) = fpfh::fpfh(coarse, normals, tree, cfg.fpfh_radius);
         let corrs = global::match_features(
-            &features,
-            &valid,
+            features,
+            valid,
             keypoints,
             &target.features,
-            &target.feature_valid,
             cfg.mutual_filter,
             30,
         );
-        Self {
-            normals: normals.to_vec(),
-            corrs,
-        }
+        Self { normals, corrs }
     }
 }
 
@@ -940,8 +938,10 @@ fn global_candidates(
         .map(|&(_, k)| hyps[k])
         .collect();
     let icp_src = stride(coarse, cfg.max_icp_points / 2);
+    // One task per candidate (each ICP iteration over a few thousand points is too
+    // small a task to split well over the threads); collected in order.
     Ok(chosen
-        .iter()
+        .par_iter()
         .map(|h| coarse_icp_scored(&icp_src, fine, target, h.t, cfg))
         .filter(|s| s.t.is_finite())
         .collect())

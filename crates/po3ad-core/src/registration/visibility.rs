@@ -27,19 +27,33 @@ const DEPTH_TOL_CELLS: f32 = 3.0;
 /// Coverage of `tgt` by the already-moved scan points `moved` (see the module docs).
 /// `cell` is the depth-buffer cell size (about twice the template's spacing).
 pub(crate) fn coverage(moved: &[V3], tgt: &IcpTarget, max_dist: f32, cell: f32) -> f32 {
+    coverage_matched(
+        moved,
+        &super::icp::nearest_all(moved, tgt),
+        tgt,
+        max_dist,
+        cell,
+    )
+}
+
+/// [`coverage`] with each moved point's nearest template point (and squared distance)
+/// already found ([`super::icp::nearest_all`]).
+pub(crate) fn coverage_matched(
+    moved: &[V3],
+    matches: &[(usize, f32)],
+    tgt: &IcpTarget,
+    max_dist: f32,
+    cell: f32,
+) -> f32 {
     if moved.is_empty() || tgt.points.is_empty() {
         return 0.0;
     }
     let lim = max_dist * max_dist;
-    let matched: Vec<Option<V3>> = moved
-        .par_iter()
-        .map(|&q| {
-            let (j, d2) = tgt.tree.nearest(q);
-            (j != usize::MAX && d2 <= lim).then(|| tgt.normals[j])
-        })
-        .collect();
+    let matched = matches
+        .iter()
+        .map(|&(j, d2)| (j != usize::MAX && d2 <= lim).then(|| tgt.normals[j]));
     let (mut sum, mut k) = ([0.0f64; 3], 0usize);
-    for n in matched.into_iter().flatten() {
+    for n in matched.flatten() {
         for a in 0..3 {
             sum[a] += n[a] as f64;
         }

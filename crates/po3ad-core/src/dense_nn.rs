@@ -1,4 +1,6 @@
-//! Exact nearest bank rows for many queries at once, through blocked matrix products.
+//! Exact nearest rows in many dimensions for many queries at once, through blocked
+//! matrix products: the memory banks' feature search ([`crate::membank`]) and
+//! registration's feature matching ([`crate::registration`]) both use it.
 //!
 //! `‖q − b‖² = ‖q‖² + (‖b‖² − 2 q·b)`: the bracket for a block of queries against a
 //! block of bank rows is one matrix product (the bank rows carry `‖b‖²` as an extra
@@ -17,7 +19,6 @@
 //! the product's rounding (then one of the tied rows, at the same distance to f32
 //! precision).
 
-use super::index::squared_distance;
 use rayon::prelude::*;
 
 /// Queries per block (one rayon task each).
@@ -162,6 +163,26 @@ fn keep_smallest(values: &[f32], offset: usize, cand: &mut [(usize, f32); RERANK
     for (l, &v) in tail.iter().enumerate() {
         insert(offset + start + l, v, &mut worst);
     }
+}
+
+/// Squared Euclidean distance between two equal-length rows. Eight independent
+/// partial sums, because a single f32 running sum cannot be vectorized (the compiler
+/// may not reorder float additions); this made brute-force search several times faster.
+pub fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            let d = x[l] - y[l];
+            acc[l] += d * d;
+        }
+    }
+    let mut s: f32 = acc.iter().sum();
+    for (x, y) in ra.iter().zip(rb) {
+        s += (x - y) * (x - y);
+    }
+    s
 }
 
 #[cfg(test)]
