@@ -29,8 +29,12 @@ pub(crate) fn point_to_plane(
     d_start: f32,
     d_end: f32,
 ) -> Rigid {
-    point_to_plane_weighted(src, tgt, init, iterations, d_start, d_end, false)
+    point_to_plane_weighted(src, None, tgt, init, iterations, d_start, d_end, false)
 }
+
+/// Least cosine between a source normal (moved, sign settled) and its pair's target
+/// normal for the pair to be used: 60°.
+const NORMAL_AGREE: f32 = 0.5;
 
 /// Tukey biweight tuning constant (95 % efficiency under Gaussian residuals).
 const TUKEY_C: f64 = 4.685;
@@ -43,8 +47,17 @@ const MAD_TO_SIGMA: f64 = 1.4826;
 /// perfect fit does not reject everything). A defect (a bulge, a dent: residuals of
 /// several σ̂ over a small part of the scan) then stops pulling the pose, where
 /// squared residuals would let it tilt the whole scan towards it.
+///
+/// With `src_normals` (one per source point, one consistent sign of unknown side), a
+/// pair counts only when the moved source normal, times the sign that agrees with most
+/// of the first iteration's pairs, is within 60° of the target normal
+/// ([`NORMAL_AGREE`]): the far face of a thin wall (a plate, a vase) lies within the
+/// early correspondence distances of the near one, and nearest-point pairs with both
+/// faces pull a one-sided view into the wall, tilted.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn point_to_plane_weighted(
     src: &[V3],
+    src_normals: Option<&[V3]>,
     tgt: &IcpTarget,
     init: Rigid,
     iterations: usize,
@@ -54,27 +67,57 @@ pub(crate) fn point_to_plane_weighted(
 ) -> Rigid {
     let mut cur = init;
     let half = (iterations / 2).max(1);
+    let src_normals = src_normals.filter(|n| n.len() == src.len());
+    // The sign that makes the source normals agree with the target's (a scan's own
+    // normals have no known outward side), settled on the first iteration's pairs.
+    let mut sign: Option<f32> = None;
     for it in 0..iterations {
         let frac = (it as f32 / half as f32).min(1.0);
         let d = d_start * (d_end / d_start).powf(frac);
         let d2 = d * d;
+        let rot = cur.rotation_array();
         // Per-point terms in parallel, summed in order (deterministic).
-        let terms: Vec<Option<(Vector6<f64>, f64)>> = src
+        let terms: Vec<Option<(Vector6<f64>, f64, f32)>> = src
             .par_iter()
-            .map(|&p| {
+            .enumerate()
+            .map(|(i, &p)| {
                 let q = cur.apply(p);
                 let (j, dd) = tgt.tree.nearest(q);
                 if j == usize::MAX || dd > d2 {
                     return None;
                 }
+                let agree = src_normals.map_or(1.0, |ns| {
+                    let m = ns[i];
+                    let moved: V3 = std::array::from_fn(|a| {
+                        rot[a][0] * m[0] + rot[a][1] * m[1] + rot[a][2] * m[2]
+                    });
+                    super::rigid::dot(moved, tgt.normals[j])
+                });
                 let n = super::rigid::widen(tgt.normals[j]);
                 let pq = Vector3::new(q[0] as f64, q[1] as f64, q[2] as f64);
                 let r = (pq - super::rigid::widen(tgt.points[j])).dot(&n);
                 let c = pq.cross(&n);
-                Some((Vector6::new(c[0], c[1], c[2], n[0], n[1], n[2]), r))
+                Some((Vector6::new(c[0], c[1], c[2], n[0], n[1], n[2]), r, agree))
             })
             .collect();
-        let terms: Vec<(Vector6<f64>, f64)> = terms.into_iter().flatten().collect();
+        // Normal compatibility: a pair whose normals disagree joins a point to the
+        // wrong face (the far side of a thin wall, the next tooth) and is dropped.
+        let s = match (src_normals, sign) {
+            (None, _) => 0.0,
+            (Some(_), Some(s)) => s,
+            (Some(_), None) => {
+                let sum: f64 = terms.iter().flatten().map(|t| t.2 as f64).sum();
+                let s = if sum < 0.0 { -1.0 } else { 1.0 };
+                sign = Some(s);
+                s
+            }
+        };
+        let terms: Vec<(Vector6<f64>, f64)> = terms
+            .into_iter()
+            .flatten()
+            .filter(|t| src_normals.is_none() || s * t.2 >= NORMAL_AGREE)
+            .map(|(j, r, _)| (j, r))
+            .collect();
         let c = if robust {
             let mut abs: Vec<f64> = terms.iter().map(|(_, r)| r.abs()).collect();
             let mid = abs.len() / 2;

@@ -20,13 +20,17 @@
 //!    view into a bowl) cannot be read off the scan, so both signs are always used.
 //! 3. FPFH (33 bins, [`fpfh`]) of scan and template (the template's are computed
 //!    once, in [`RegistrationTarget::new`], on PCA normals signed by the given ones,
-//!    so both sides use the same estimator); nearest template feature for every scan
-//!    keypoint (optionally mutual), once per sign.
+//!    so both sides use the same estimator; the other sign's scan features are the
+//!    first's with the θ and φ histograms reversed, [`fpfh::flip_normals_sign`]);
+//!    exact nearest template feature for every scan keypoint (optionally mutual),
+//!    once per sign, by matrix products ([`crate::dense_nn`]).
 //! 4. RANSAC ([`global`]) with *guided* 3-point samples (the 2nd and 3rd
 //!    correspondences drawn among those length-compatible with the ones drawn), Kabsch
 //!    fit, scored by correspondence inliers; `4 × ransac_candidates` distinct
 //!    hypotheses are prescreened by overlap on a 500-point subsample and the best
-//!    `ransac_candidates` refined by point-to-plane ICP on the coarse scan ([`icp`]).
+//!    `ransac_candidates` refined by point-to-plane ICP on `coarse_icp_points` of the
+//!    coarse scan, pairing only points whose normals agree ([`icp`]); the candidates
+//!    run in parallel.
 //! 5. Every refined candidate (both signs) is scored on the fine scan by overlap
 //!    (`fitness`), residual and *coverage* ([`visibility`]: the share of the template
 //!    surface facing the implied viewpoint that the scan shows), which a view slipped
@@ -98,9 +102,19 @@ pub struct RegistrationConfig {
     pub ransac_candidates: usize,
     /// ICP's final rejection distance, and the overlap radius for `fitness`.
     pub max_correspondence_distance: f32,
-    /// Points used by ICP and by the quality measures, at most (an even stride
-    /// through the fine copy; the coarse ICP uses at most half as many).
+    /// Points used by the final ICP and by the quality measures, at most (an even
+    /// stride through the fine copy).
     pub max_icp_points: usize,
+    /// Points each candidate's coarse ICP uses, at most (an even stride through the
+    /// coarse copy). The coarse pass only has to bring a candidate into the right
+    /// basin; 1000 points (3000 until session 13) cost a third of the time with no
+    /// loss of accuracy on the dev benchmark (notes/registration.md, session 13).
+    pub coarse_icp_points: usize,
+    /// Pair a scan point with a template point in the coarse ICP only when their
+    /// normals agree within 60° (the scan's normal sign settled per candidate): a thin
+    /// wall's far face, within the correspondence distance of the near one, then no
+    /// longer pulls the scan into it (notes/registration.md, session 13).
+    pub icp_normal_check: bool,
     /// Point-to-plane ICP iterations on the coarse scan (per hypothesis).
     pub icp_iterations: usize,
     /// Point-to-plane ICP iterations on the fine scan (best hypothesis only).
@@ -152,6 +166,8 @@ impl Default for RegistrationConfig {
             ransac_candidates: 6,
             max_correspondence_distance: 0.04,
             max_icp_points: 6000,
+            coarse_icp_points: 1000,
+            icp_normal_check: true,
             icp_iterations: 30,
             fine_icp_iterations: 15,
             min_fitness: 0.75,
@@ -209,10 +225,11 @@ impl RegistrationConfig {
                 self.min_fitness
             )));
         }
-        if self.max_keypoints < 3 || self.max_icp_points < 12 {
+        if self.max_keypoints < 3 || self.max_icp_points < 12 || self.coarse_icp_points < 12 {
             return Err(Error::Invalid(format!(
-                "registration: max_keypoints (>= 3) / max_icp_points (>= 12) too small: {} / {}",
-                self.max_keypoints, self.max_icp_points
+                "registration: max_keypoints (>= 3) / max_icp_points (>= 12) / \
+                 coarse_icp_points (>= 12) too small: {} / {} / {}",
+                self.max_keypoints, self.max_icp_points, self.coarse_icp_points
             )));
         }
         if self.normal_k < 3 {
@@ -354,6 +371,12 @@ pub struct RegistrationTarget {
     fine_points: Vec<V3>,
     fine_normals: Vec<V3>,
     fine_tree: KdTree,
+    /// The template at the scan's fine spacing (`fine_voxel_size`), with normals: the
+    /// surface [`Registration::coverage`] counts. A quarter of the fine copy's points
+    /// (half its spacing), so a quarter of the queries per scored candidate; measured
+    /// no less accurate on the dev benchmark (notes/registration.md, session 13).
+    cover_points: Vec<V3>,
+    cover_normals: Vec<V3>,
     /// The template's near-symmetries ([`near_symmetry`]), found on first use.
     near_symmetries: std::sync::OnceLock<Vec<Rigid>>,
 }
@@ -413,6 +436,7 @@ impl RegistrationTarget {
         Ok(visibility::coverage(
             &moved,
             &self.icp_target(),
+            self.cover_surface(),
             cfg.max_correspondence_distance,
             2.0 * cfg.fine_voxel_size,
         ))
@@ -477,6 +501,7 @@ impl RegistrationTarget {
             faces: Vec::new(),
         };
         let fine = voxel_downsample(&cloud, 0.5 * cfg.fine_voxel_size)?;
+        let cover = voxel_downsample(&cloud, cfg.fine_voxel_size)?;
         let coarse = voxel_downsample(&cloud, cfg.voxel_size)?;
         if coarse.len() < MIN_COARSE_POINTS {
             return Err(Error::Invalid(format!(
@@ -508,6 +533,8 @@ impl RegistrationTarget {
             fine_normals: fine.normals.unwrap_or_default(),
             fine_points: fine.points,
             fine_tree,
+            cover_normals: cover.normals.unwrap_or_default(),
+            cover_points: cover.points,
             near_symmetries: std::sync::OnceLock::new(),
         })
     }
@@ -532,6 +559,11 @@ impl RegistrationTarget {
     /// Number of near-symmetries of the template (found on first call, ~0.2 s).
     pub fn near_symmetry_count(&self) -> usize {
         self.near_symmetries().len()
+    }
+
+    /// The surface sample coverage is measured on.
+    fn cover_surface(&self) -> visibility::Surface<'_> {
+        (&self.cover_points, &self.cover_normals)
     }
 
     fn icp_target(&self) -> IcpTarget<'_> {
@@ -600,10 +632,18 @@ fn downsample_scan(points: &[[f32; 3]], voxel: f32) -> Result<Vec<V3>> {
 /// At most `cap` points, evenly strided (deterministic, keeps the spatial spread of
 /// a voxel-ordered cloud).
 fn stride(points: &[V3], cap: usize) -> Vec<V3> {
-    if points.len() <= cap || cap == 0 {
-        return points.to_vec();
+    stride_indices(points.len(), cap)
+        .into_iter()
+        .map(|i| points[i])
+        .collect()
+}
+
+/// The indices [`stride`] keeps of `n` points.
+fn stride_indices(n: usize, cap: usize) -> Vec<usize> {
+    if n <= cap || cap == 0 {
+        return (0..n).collect();
     }
-    (0..cap).map(|k| points[k * points.len() / cap]).collect()
+    (0..cap).map(|k| k * n / cap).collect()
 }
 
 /// `min(n, cap)` distinct indices below `n`, increasing: all of them, or a seeded
@@ -667,8 +707,14 @@ fn score_of(
     let matches = icp::nearest_all(&moved, &tgt);
     let dist = cfg.max_correspondence_distance;
     let (fitness, rmse) = icp::evaluate_matched(&moved, &matches, &tgt, dist);
-    let coverage =
-        visibility::coverage_matched(&moved, &matches, &tgt, dist, 2.0 * cfg.fine_voxel_size);
+    let coverage = visibility::coverage_matched(
+        &moved,
+        &matches,
+        &tgt,
+        target.cover_surface(),
+        dist,
+        2.0 * cfg.fine_voxel_size,
+    );
     Scored {
         t,
         fitness,
@@ -749,12 +795,12 @@ pub fn register(
     let flipped: Vec<V3> = normals.iter().map(|v| [-v[0], -v[1], -v[2]]).collect();
     let tree = KdTree::new(&coarse);
     let keypoints = sample_indices(coarse.len(), cfg.max_keypoints, cfg.seed);
-    let fine = stride(&fine, cfg.max_icp_points);
     // FPFH depends on the normal sign, and the sign of a one-sided view (a flat face,
     // a concave bowl) cannot be read off the scan: both signs' features, always (the
     // second read off the first, `fpfh::flip_normals_sign`).
     let (features, valid) = fpfh::fpfh(&coarse, &normals, &tree, cfg.fpfh_radius);
     let features_flipped = fpfh::flip_normals_sign(&features);
+    let scan = ScanCopies::new(coarse, &normals, &fine, cfg);
     let sides = [
         Side::new(normals, &features, &valid, &keypoints, target, cfg),
         Side::new(flipped, &features_flipped, &valid, &keypoints, target, cfg),
@@ -765,7 +811,7 @@ pub fn register(
     for round in 0..=cfg.retries {
         let seed = cfg.seed.wrapping_add(round as u64);
         for side in &sides {
-            match global_candidates(&coarse, side, &fine, target, cfg, seed) {
+            match global_candidates(&scan, side, target, cfg, seed) {
                 Ok(c) => pool.extend(c),
                 Err(note) => notes.push(note),
             }
@@ -776,13 +822,13 @@ pub fn register(
             break;
         }
     }
-    near_symmetric_candidates(&mut pool, &coarse, &fine, target, cfg);
+    near_symmetric_candidates(&mut pool, &scan, target, cfg);
     // The fine pass can reorder close candidates (a slip and the truth differ by less
     // than the coarse scale): refine the best two, keep the better.
     let refined: Vec<Scored> = pool
         .par_iter()
         .take(2)
-        .map(|s| fine_pass(&fine, target, *s, cfg))
+        .map(|s| fine_pass(&scan.fine, target, *s, cfg))
         .collect();
     let mut best: Option<Scored> = None;
     for s in refined {
@@ -798,8 +844,7 @@ pub fn register(
 /// candidate, and join the pool (which is sorted again).
 fn near_symmetric_candidates(
     pool: &mut Vec<Scored>,
-    coarse: &[V3],
-    fine: &[V3],
+    scan: &ScanCopies,
     target: &RegistrationTarget,
     cfg: &RegistrationConfig,
 ) {
@@ -813,7 +858,7 @@ fn near_symmetric_candidates(
     let icp_t = target.icp_target();
     let found = pool[0].score(cfg);
     let margin = cfg.near_symmetry_margin;
-    let probe = stride(coarse, PRESCREEN_POINTS);
+    let probe = stride(&scan.coarse, PRESCREEN_POINTS);
     let mut tries: Vec<(f32, Rigid)> = pool
         .iter()
         .take(NEAR_SYMMETRY_SEEDS)
@@ -824,11 +869,10 @@ fn near_symmetric_candidates(
         })
         .collect();
     tries.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let icp_src = stride(coarse, cfg.max_icp_points / 2);
     tries.truncate(NEAR_SYMMETRY_TRIES);
     let extra: Vec<Scored> = tries
         .par_iter()
-        .map(|&(_, t)| coarse_icp_scored(&icp_src, fine, target, t, cfg))
+        .map(|&(_, t)| coarse_icp_scored(scan, target, t, cfg))
         .filter(|s| s.t.is_finite())
         // With a margin, only a clear gain joins; without, they compete as any candidate
         // (the fine pass over the best two may still prefer one scoring a hair lower).
@@ -837,6 +881,30 @@ fn near_symmetric_candidates(
     pool.extend(extra);
     pool.sort_by(|a, b| b.score(cfg).total_cmp(&a.score(cfg)));
     dedup_poses(pool, cfg.ransac_inlier_distance);
+}
+
+/// The scan's working copies (scan frame), made once per [`register`] call.
+struct ScanCopies {
+    /// The `voxel_size` copy: features, RANSAC, the prescreen.
+    coarse: Vec<V3>,
+    /// An even stride through it for the coarse ICP, with its normals (one consistent
+    /// sign, unknown whether outward: ICP settles it per candidate).
+    icp: Vec<V3>,
+    icp_normals: Vec<V3>,
+    /// The `fine_voxel_size` copy (at most `max_icp_points`): final ICP and scoring.
+    fine: Vec<V3>,
+}
+
+impl ScanCopies {
+    fn new(coarse: Vec<V3>, normals: &[V3], fine: &[V3], cfg: &RegistrationConfig) -> Self {
+        let picks = stride_indices(coarse.len(), cfg.coarse_icp_points);
+        Self {
+            icp: picks.iter().map(|&i| coarse[i]).collect(),
+            icp_normals: picks.iter().map(|&i| normals[i]).collect(),
+            coarse,
+            fine: stride(fine, cfg.max_icp_points),
+        }
+    }
 }
 
 /// Scan normals of one sign and the feature correspondences they give (computed once,
@@ -885,9 +953,8 @@ fn dedup_poses(pool: &mut Vec<Scored>, tol: f32) {
 /// of every hypothesis on the coarse scan, each scored on the fine scan. `Err`
 /// carries a note on why nothing was found.
 fn global_candidates(
-    coarse: &[V3],
+    scan: &ScanCopies,
     side: &Side,
-    fine: &[V3],
     target: &RegistrationTarget,
     cfg: &RegistrationConfig,
     seed: u64,
@@ -905,7 +972,7 @@ fn global_candidates(
         seed,
     };
     let hyps = global::ransac(
-        coarse,
+        &scan.coarse,
         &side.normals,
         &target.coarse_points,
         &target.coarse_normals,
@@ -922,7 +989,7 @@ fn global_candidates(
     // Prescreen: RANSAC ranks by correspondence inliers, which repetitive geometry
     // (teeth, bolt circles) fools; overlap of a small even subsample at the overlap
     // distance is cheap and closer to what counts. The best `ransac_candidates` go on.
-    let probe = stride(coarse, PRESCREEN_POINTS);
+    let probe = stride(&scan.coarse, PRESCREEN_POINTS);
     let mut pre: Vec<(f32, usize)> = hyps
         .iter()
         .enumerate()
@@ -937,36 +1004,36 @@ fn global_candidates(
         .take(cfg.ransac_candidates.max(1))
         .map(|&(_, k)| hyps[k])
         .collect();
-    let icp_src = stride(coarse, cfg.max_icp_points / 2);
     // One task per candidate (each ICP iteration over a few thousand points is too
     // small a task to split well over the threads); collected in order.
     Ok(chosen
         .par_iter()
-        .map(|h| coarse_icp_scored(&icp_src, fine, target, h.t, cfg))
+        .map(|h| coarse_icp_scored(scan, target, h.t, cfg))
         .filter(|s| s.t.is_finite())
         .collect())
 }
 
-/// A candidate pose refined by point-to-plane ICP on the coarse scan (`icp_src`), from
+/// A candidate pose refined by point-to-plane ICP on the coarse scan's ICP subset, from
 /// twice the RANSAC inlier distance down to the correspondence distance, and scored
 /// on the fine scan: the step every global candidate goes through.
 fn coarse_icp_scored(
-    icp_src: &[V3],
-    fine: &[V3],
+    scan: &ScanCopies,
     target: &RegistrationTarget,
     init: Rigid,
     cfg: &RegistrationConfig,
 ) -> Scored {
     let d_start = (2.0 * cfg.ransac_inlier_distance).max(cfg.max_correspondence_distance);
-    let t = icp::point_to_plane(
-        icp_src,
+    let t = icp::point_to_plane_weighted(
+        &scan.icp,
+        cfg.icp_normal_check.then_some(scan.icp_normals.as_slice()),
         &target.icp_target(),
         init,
         cfg.icp_iterations,
         d_start,
         cfg.max_correspondence_distance,
+        false,
     );
-    score_of(fine, target, t, cfg)
+    score_of(&scan.fine, target, t, cfg)
 }
 
 /// Final ICP on the fine scan (Tukey-weighted with `robust_kernel`); kept only if it
@@ -982,6 +1049,7 @@ fn fine_pass(
     }
     let t = icp::point_to_plane_weighted(
         fine,
+        None,
         &target.icp_target(),
         s.t,
         cfg.fine_icp_iterations,

@@ -24,16 +24,21 @@ const FACING_COS: f32 = 0.4;
 /// Depth tolerance of the buffer, in cells.
 const DEPTH_TOL_CELLS: f32 = 3.0;
 
-/// Coverage of `tgt` by the already-moved scan points `moved` (see the module docs).
-/// `cell` is the depth-buffer cell size (about twice the template's spacing).
-pub(crate) fn coverage(moved: &[V3], tgt: &IcpTarget, max_dist: f32, cell: f32) -> f32 {
-    coverage_matched(
-        moved,
-        &super::icp::nearest_all(moved, tgt),
-        tgt,
-        max_dist,
-        cell,
-    )
+/// Points and their outward normals.
+pub(crate) type Surface<'a> = (&'a [V3], &'a [V3]);
+
+/// Coverage of the template surface `sample` by the already-moved scan points `moved`
+/// (see the module docs); `tgt` finds each scan point's template normal (the implied
+/// camera). `cell` is the depth-buffer cell size (about twice the sample's spacing).
+pub(crate) fn coverage(
+    moved: &[V3],
+    tgt: &IcpTarget,
+    sample: Surface,
+    max_dist: f32,
+    cell: f32,
+) -> f32 {
+    let matches = super::icp::nearest_all(moved, tgt);
+    coverage_matched(moved, &matches, tgt, sample, max_dist, cell)
 }
 
 /// [`coverage`] with each moved point's nearest template point (and squared distance)
@@ -42,10 +47,12 @@ pub(crate) fn coverage_matched(
     moved: &[V3],
     matches: &[(usize, f32)],
     tgt: &IcpTarget,
+    sample: Surface,
     max_dist: f32,
     cell: f32,
 ) -> f32 {
-    if moved.is_empty() || tgt.points.is_empty() {
+    let (points, normals) = sample;
+    if moved.is_empty() || points.is_empty() {
         return 0.0;
     }
     let lim = max_dist * max_dist;
@@ -64,10 +71,10 @@ pub(crate) fn coverage_matched(
     }
     let len = (sum[0] * sum[0] + sum[1] * sum[1] + sum[2] * sum[2]).sqrt();
     let visible: Vec<usize> = if len / (k as f64) < ONE_SIDED_MEAN_NORMAL as f64 {
-        (0..tgt.points.len()).collect()
+        (0..points.len()).collect()
     } else {
         let v = sum.map(|c| (c / len) as f32);
-        visible_from(tgt.points, tgt.normals, v, cell)
+        visible_from(points, normals, v, cell)
     };
     if visible.is_empty() {
         return 0.0;
@@ -75,7 +82,7 @@ pub(crate) fn coverage_matched(
     let scan_tree = KdTree::new(moved);
     let covered = visible
         .par_iter()
-        .filter(|&&i| scan_tree.nearest(tgt.points[i]).1 <= lim)
+        .filter(|&&i| scan_tree.nearest(points[i]).1 <= lim)
         .count();
     covered as f32 / visible.len() as f32
 }
