@@ -723,10 +723,19 @@ fn score_of(
     }
 }
 
+/// The better of two poses: one that passes the quality gate beats one that does not
+/// (a broken-off piece can buy a tilted pose more overlap at a residual over
+/// `max_rmse`, notes/registration.md session 13); otherwise the higher score, `a` on
+/// a tie.
 fn better(a: Option<Scored>, b: Scored, cfg: &RegistrationConfig) -> Scored {
     match a {
-        Some(a) if a.score(cfg) >= b.score(cfg) => a,
-        _ => b,
+        Some(a) => match (a.passes(cfg), b.passes(cfg)) {
+            (true, false) => a,
+            (false, true) => b,
+            _ if a.score(cfg) >= b.score(cfg) => a,
+            _ => b,
+        },
+        None => b,
     }
 }
 
