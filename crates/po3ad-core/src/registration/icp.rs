@@ -227,3 +227,70 @@ pub(crate) fn evaluate_matched(
 
 /// Fraction of the largest residuals [`evaluate`] leaves out of the RMS.
 pub(crate) const RMSE_TRIM: f64 = 0.1;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A plate 0.1 thick (top face z = 0 facing +z, bottom face z = −0.1 facing −z),
+    /// sampled every 0.01, and a one-sided view of its top face every 0.03 whose
+    /// normals carry the opposite sign (a scan's sign is arbitrary), started tilted so
+    /// that a quarter of it lies nearer the bottom face.
+    fn plate_and_view() -> (Vec<V3>, Vec<V3>, Vec<V3>, Vec<V3>, Rigid) {
+        let (mut pts, mut nrm) = (Vec::new(), Vec::new());
+        for i in 0..=100 {
+            for j in 0..=100 {
+                let (x, y) = (i as f32 * 0.01 - 0.5, j as f32 * 0.01 - 0.5);
+                pts.push([x, y, 0.0]);
+                nrm.push([0.0, 0.0, 1.0]);
+                pts.push([x, y, -0.1]);
+                nrm.push([0.0, 0.0, -1.0]);
+            }
+        }
+        let (mut src, mut src_n) = (Vec::new(), Vec::new());
+        for i in 0..=33 {
+            for j in 0..=33 {
+                src.push([i as f32 * 0.03 - 0.495, j as f32 * 0.03 - 0.495, 0.0]);
+                src_n.push([0.0, 0.0, -1.0]);
+            }
+        }
+        // z(x) = −0.03 + 0.08 x after the tilt: x = −0.5 sits at −0.07, nearer the
+        // bottom face; x = 0.5 at +0.01.
+        let r = super::super::rigid::exp_so3(&Vector3::new(0.0, -0.08f64.atan(), 0.0));
+        let init = Rigid {
+            r,
+            t: Vector3::new(0.0, 0.0, -0.03),
+        };
+        (pts, nrm, src, src_n, init)
+    }
+
+    /// Mean |z| and largest |z| of the view once moved by `t` (0 on the top face).
+    fn off_top(src: &[V3], t: &Rigid) -> (f32, f32) {
+        let z: Vec<f32> = src.iter().map(|&p| t.apply(p)[2].abs()).collect();
+        let mean = z.iter().sum::<f32>() / z.len() as f32;
+        (mean, z.iter().cloned().fold(0.0, f32::max))
+    }
+
+    #[test]
+    fn the_normal_check_keeps_a_view_of_a_thin_plate_off_its_far_face() {
+        let (pts, nrm, src, src_n, init) = plate_and_view();
+        let tree = KdTree::new(&pts);
+        let tgt = IcpTarget {
+            points: &pts,
+            normals: &nrm,
+            tree: &tree,
+        };
+        let with = point_to_plane_weighted(&src, Some(&src_n), &tgt, init, 30, 0.12, 0.04, false);
+        let without = point_to_plane_weighted(&src, None, &tgt, init, 30, 0.12, 0.04, false);
+        let (mean_with, max_with) = off_top(&src, &with);
+        let (mean_without, max_without) = off_top(&src, &without);
+        assert!(
+            max_with < 1e-3,
+            "with the check: mean {mean_with}, max {max_with}"
+        );
+        assert!(
+            max_without > 0.01,
+            "without the check the far face should pull: mean {mean_without}, max {max_without}"
+        );
+    }
+}
