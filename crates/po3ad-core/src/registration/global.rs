@@ -41,42 +41,57 @@ pub(crate) struct RansacParams {
     pub seed: u64,
 }
 
-/// A set of features prepared for exact nearest-neighbour search by matrix products
-/// ([`crate::dense_nn`]; a k-d tree does not prune in 33 dimensions): the rows kept,
-/// and the index of each in the full feature list.
-pub(crate) struct FeatureBank {
+/// The valid features of a list (all, or those listed in `keep`) as flat rows, with
+/// the index of each row in the full list.
+struct FeatureRows {
     idx: Vec<u32>,
     values: Vec<f32>,
-    rows: CentredBank,
 }
 
-impl FeatureBank {
-    /// The features listed in `keep` (all when `None`) that are `valid`.
-    pub(crate) fn new(features: &[Feature], valid: &[bool], keep: Option<&[u32]>) -> Self {
+impl FeatureRows {
+    fn new(features: &[Feature], valid: &[bool], keep: Option<&[u32]>) -> Self {
         let idx: Vec<u32> = match keep {
             Some(k) => k.iter().copied().filter(|&i| valid[i as usize]).collect(),
             None => (0..features.len() as u32)
                 .filter(|&i| valid[i as usize])
                 .collect(),
         };
-        let values: Vec<f32> = idx
+        let values = idx
             .iter()
             .flat_map(|&i| features[i as usize].iter().copied())
             .collect();
-        let rows = CentredBank::new(&values, DIM);
-        Self { idx, values, rows }
+        Self { idx, values }
+    }
+}
+
+/// Features prepared for exact nearest-neighbour search by matrix products
+/// ([`crate::dense_nn`]; a k-d tree does not prune in 33 dimensions).
+pub(crate) struct FeatureBank {
+    rows: FeatureRows,
+    prepared: CentredBank,
+}
+
+impl FeatureBank {
+    /// The features listed in `keep` (all when `None`) that are `valid`.
+    pub(crate) fn new(features: &[Feature], valid: &[bool], keep: Option<&[u32]>) -> Self {
+        Self::from_rows(FeatureRows::new(features, valid, keep))
+    }
+
+    fn from_rows(rows: FeatureRows) -> Self {
+        let prepared = CentredBank::new(&rows.values, DIM);
+        Self { rows, prepared }
     }
 
     fn is_empty(&self) -> bool {
-        self.idx.is_empty()
+        self.rows.idx.is_empty()
     }
 
     /// For each row of `queries` (`DIM` values a row), the index of the nearest
     /// feature of this bank (ties go to the lower index).
     fn nearest(&self, queries: &[f32]) -> Vec<u32> {
-        dense_nn::nearest_many(&self.rows, &self.values, queries)
+        dense_nn::nearest_many(&self.prepared, &self.rows.values, queries)
             .into_iter()
-            .map(|(row, _)| self.idx[row])
+            .map(|(row, _)| self.rows.idx[row])
             .collect()
     }
 }
@@ -93,23 +108,26 @@ pub(crate) fn match_features(
     mutual: bool,
     min_mutual: usize,
 ) -> Vec<(u32, u32)> {
-    let src_bank = FeatureBank::new(src, src_valid, Some(src_keep));
-    if src_bank.is_empty() || tgt.is_empty() {
+    let src_rows = FeatureRows::new(src, src_valid, Some(src_keep));
+    if src_rows.idx.is_empty() || tgt.is_empty() {
         return Vec::new();
     }
-    let one_way: Vec<(u32, u32)> = src_bank
+    let one_way: Vec<(u32, u32)> = src_rows
         .idx
         .iter()
         .copied()
-        .zip(tgt.nearest(&src_bank.values))
+        .zip(tgt.nearest(&src_rows.values))
         .collect();
     if !mutual {
         return one_way;
     }
-    // back[k] is the nearest source of target tgt.idx[k].
-    let back = src_bank.nearest(&tgt.values);
-    let mut back_of = vec![u32::MAX; tgt.idx.iter().max().map_or(0, |&m| m as usize + 1)];
-    for (k, &j) in tgt.idx.iter().enumerate() {
+    // The source side is searched only for the mutual check.
+    let src_bank = FeatureBank::from_rows(src_rows);
+    // back[k] is the nearest source of target tgt.rows.idx[k].
+    let tgt_idx = &tgt.rows.idx;
+    let back = src_bank.nearest(&tgt.rows.values);
+    let mut back_of = vec![u32::MAX; tgt_idx.iter().max().map_or(0, |&m| m as usize + 1)];
+    for (k, &j) in tgt_idx.iter().enumerate() {
         back_of[j as usize] = back[k];
     }
     let both: Vec<(u32, u32)> = one_way
@@ -144,14 +162,11 @@ struct Pairs {
 
 impl Pairs {
     fn new(src: &[V3], src_n: &[V3], tgt: &[V3], tgt_n: &[V3], corrs: &[(u32, u32)]) -> Self {
-        let coord = |pts: &[V3], pick: &dyn Fn(&(u32, u32)) -> u32, a: usize| -> Vec<f32> {
-            corrs.iter().map(|c| pts[pick(c) as usize][a]).collect()
-        };
-        let s = |c: &(u32, u32)| c.0;
-        let t = |c: &(u32, u32)| c.1;
+        let src_at = |a: usize| corrs.iter().map(|c| src[c.0 as usize][a]).collect();
+        let tgt_at = |a: usize| corrs.iter().map(|c| tgt[c.1 as usize][a]).collect();
         Self {
-            src: std::array::from_fn(|a| coord(src, &s, a)),
-            tgt: std::array::from_fn(|a| coord(tgt, &t, a)),
+            src: std::array::from_fn(src_at),
+            tgt: std::array::from_fn(tgt_at),
             src_n: corrs.iter().map(|c| src_n[c.0 as usize]).collect(),
             tgt_n: corrs.iter().map(|c| tgt_n[c.1 as usize]).collect(),
         }

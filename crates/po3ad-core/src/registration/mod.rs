@@ -103,7 +103,7 @@ pub struct RegistrationConfig {
     /// ICP's final rejection distance, and the overlap radius for `fitness`.
     pub max_correspondence_distance: f32,
     /// Points used by the final ICP and by the quality measures, at most (an even
-    /// stride through the fine copy).
+    /// stride through the fine copy; [`refine`]'s coarse pass uses half as many).
     pub max_icp_points: usize,
     /// Points each candidate's coarse ICP uses, at most (an even stride through the
     /// coarse copy). The coarse pass only has to bring a candidate into the right
