@@ -23,7 +23,11 @@
 //! under `SURF_CACHE` (default `target/surface-bench-cache`).
 //!
 //! Environment: `SURF_CFGS` = JSON object `{"name": {SurfaceConfig fields}, ...}`
-//! (default: one row `surface` with the defaults), `TRACKS` / `PARTS` = comma lists.
+//! (default: one row `surface` with the defaults), `TRACKS` / `PARTS` = comma lists,
+//! `SURF_DEBUG` = one line per scan, `SURF_DUMP=DIR` = one CSV per scan and
+//! configuration (points, label, signed distance, z, gap, point score),
+//! `SURF_SCALE=first` = scale every training cloud by the first one's unit-sphere
+//! factor instead of its own (an experiment of notes/surface.md "Session 14").
 
 use po3ad_core::dataset::{list_categories, load_category, load_test_points, Layout};
 use po3ad_core::frame::TrainingFrame;
@@ -129,7 +133,13 @@ fn prepare_training(files: &[PathBuf], reg: &RegistrationConfig) -> Result<Train
     let mut clouds = Vec::new();
     for (i, (cloud, _)) in prepared.iter().enumerate() {
         let mut c = cloud.clone();
-        normalize_unit_sphere(&mut c)?;
+        let (_, own) = normalize_unit_sphere(&mut c)?;
+        if std::env::var("SURF_SCALE").is_ok_and(|v| v == "first") {
+            let k = own / frame.scale;
+            for p in &mut c.points {
+                *p = p.map(|x| x * k);
+            }
+        }
         if i > 0 {
             let r = refine(&c.points, &target, &Registration::identity(), reg)?;
             if r.fitness >= reg.min_fitness {
@@ -378,6 +388,23 @@ fn bench(root: &Path) -> Result<()> {
                     let t0 = Instant::now();
                     let s = m.score(&placed)?;
                     score_ms[k] += t0.elapsed().as_secs_f64() * 1e3;
+                    if let Ok(dir) = std::env::var("SURF_DUMP") {
+                        // x y z label signed z gap point, one row per scan point.
+                        let f = PathBuf::from(dir).join(format!(
+                            "{track}-{}-{name}.csv",
+                            sample.name,
+                            name = models[k].0
+                        ));
+                        let mut out = String::from("x,y,z,label,signed,zscore,gap,point\n");
+                        for (i, p) in placed.iter().enumerate() {
+                            let l = labels.map_or(0.0, |l| l[i] as f32);
+                            out.push_str(&format!(
+                                "{},{},{},{},{},{},{},{}\n",
+                                p[0], p[1], p[2], l, s.signed[i], s.z[i], s.gap[i], s.point[i]
+                            ));
+                        }
+                        std::fs::write(&f, out).map_err(|e| po3ad_core::Error::io(&f, e))?;
+                    }
                     if std::env::var("SURF_DEBUG").is_ok() {
                         println!(
                             "  {} {:<10} obj {:7.2} top1% {:7.2} gap {:6.2} miss {:5} exp {:6} noise {:.5} s {:.4} view {:?} fit {:.3} rmse {:.4}",

@@ -22,15 +22,21 @@
 //! - Each scan point's signed distance to the closest of the patches of its
 //!   `blend_nodes` nearest nodes (the distance to their union; `patch_rule` = blend
 //!   averages them instead), + along the outward normal (bulge), − into the part (dent).
-//! - Optionally (`refine_iterations` > 0) a trimmed point-to-plane ICP onto the nodes
-//!   first ([`pose`]); measured to change nothing on the dev benchmark, so off.
+//! - First a trimmed, damped point-to-plane ICP onto the nodes ([`pose`]) that may also
+//!   scale the scan by up to `refine_max_scale` about the part's centre: the scan was
+//!   registered onto one training template, each training cloud was scaled into the
+//!   unit sphere on its own, and a part a little larger than that template would
+//!   otherwise light up along its whole outline (on the dev benchmark's plate and
+//!   gears, a 2 % size difference between templates did exactly that).
 //! - Smoothing over the scan's own neighbourhood at each of `smooth_scales` × the scan's
 //!   spacing: the mean signed distance `m` of `n` points is divided by
 //!   `√(σ_ref² + σ_scan² / n)`, where σ_ref is the node's floor and σ_scan the scan's own
 //!   high-frequency noise (robust spread of the points about their neighbourhood mean);
 //!   the largest |z| over the scales is kept.
-//! - Local z: the same mean minus the mean over `local_radius`·h of surrounding surface,
-//!   divided by the local floor measured the same way on the training clouds. It sees a
+//! - Local z: the same mean minus the mean over `local_radius`·h of surrounding surface
+//!   (the neighbours whose reference normal is within `local_max_angle_deg` of the
+//!   point's: across a sharp edge lies another face), divided by the local floor
+//!   measured the same way on the training clouds. It sees a
 //!   scratch or shallow dent that the part-to-part variation (a template a little larger
 //!   than another) would drown in the absolute z; the larger |z| of the two is kept.
 //! - Missing material ([`missing`]) is scored on the same z scale and put onto the scan
@@ -85,6 +91,11 @@ pub struct SurfaceConfig {
     pub local_radius: f32,
     /// Every this-many-th training point is used to measure the local noise floor.
     pub local_stride: usize,
+    /// The surrounding surface of the local z is the neighbourhood's points whose
+    /// reference normal is within this angle (degrees) of the point's own: across a
+    /// sharp edge lies another face, whose deviations (a side wall of a template a
+    /// little larger than another) say nothing about this face. 180 = every neighbour.
+    pub local_max_angle_deg: f32,
     /// Neighbourhood radii for smoothing a scan's distances (× s).
     pub smooth_scales: Vec<f32>,
     /// Score missing material.
@@ -120,6 +131,13 @@ pub struct SurfaceConfig {
     pub refine_iterations: usize,
     /// Scan points (an even stride) used by that refinement, at most.
     pub refine_points: usize,
+    /// The refinement may also scale the scan about the part's centre by up to this
+    /// relative amount (0: rigid only): templates of one part differ in size, and a
+    /// scan scored against the pooled reference should not light up along its whole
+    /// outline for it.
+    pub refine_max_scale: f32,
+    /// The refinement also moves the scan rigidly (else it only scales it).
+    pub refine_rigid: bool,
     /// Seed of the mesh sampling.
     pub seed: u64,
 }
@@ -137,6 +155,7 @@ impl Default for SurfaceConfig {
             patch_rule: PatchRule::Closest,
             local_radius: 12.0,
             local_stride: 4,
+            local_max_angle_deg: 45.0,
             smooth_scales: vec![1.0, 2.5],
             missing: true,
             cover_radius: 2.0,
@@ -149,8 +168,10 @@ impl Default for SurfaceConfig {
             top_fraction: 0.01,
             gap_top: 3,
             gap_weight: 1.0,
-            refine_iterations: 0,
+            refine_iterations: 6,
             refine_points: 3000,
+            refine_max_scale: 0.05,
+            refine_rigid: true,
             seed: 42,
         }
     }
@@ -190,7 +211,16 @@ impl SurfaceConfig {
             ("rim_margin", self.rim_margin),
             ("local_radius", self.local_radius),
             ("gap_weight", self.gap_weight),
+            ("refine_max_scale", self.refine_max_scale),
         ];
+        if !(self.local_max_angle_deg.is_finite()
+            && (0.0..=180.0).contains(&self.local_max_angle_deg))
+        {
+            return Err(Error::Invalid(format!(
+                "surface: local_max_angle_deg must be in [0, 180], got {}",
+                self.local_max_angle_deg
+            )));
+        }
         if !(self.sight_half_angle_deg.is_finite()
             && (0.0..80.0).contains(&self.sight_half_angle_deg))
         {
@@ -298,6 +328,17 @@ pub struct SurfaceScores {
     pub refine_translation: [f32; 3],
 }
 
+/// One scan point measured against the reference.
+struct Measured {
+    /// Signed distance (see [`SurfaceModel::distance`]).
+    d: f32,
+    /// Absolute and local noise floors there.
+    sigma: f32,
+    sigma_local: f32,
+    /// The node whose patch gave the distance (the nearest node for the blend rule).
+    node: usize,
+}
+
 fn v3(p: [f32; 3]) -> Vector3<f32> {
     Vector3::new(p[0], p[1], p[2])
 }
@@ -399,7 +440,12 @@ impl SurfaceModel {
                 &model.centers,
                 cfg.local_radius * h,
                 cfg.local_stride,
-                &|p| model.distance(p).0,
+                &|p| {
+                    let m = model.distance(p);
+                    (m.d, m.node)
+                },
+                &model.normals,
+                model.local_min_cos(),
             );
             model.sigma_local = reference::regularize_sigma(
                 &model.centers,
@@ -482,7 +528,7 @@ impl SurfaceModel {
     /// local), from the nearest nodes' patches by `patch_rule`. Far from every
     /// node (a point floating off the part, a fracture face inside it), the distance
     /// is at least the distance to the nearest node minus the node spacing.
-    fn distance(&self, q: [f32; 3]) -> (f32, f32, f32) {
+    fn distance(&self, q: [f32; 3]) -> Measured {
         let cfg = &self.config;
         let near = self.tree().knn(q, cfg.blend_nodes);
         let node = cfg.node_voxel * self.spacing;
@@ -491,6 +537,7 @@ impl SurfaceModel {
         let (mut sw, mut sd, mut ss, mut sl) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
         let d0 = near.first().map_or(0.0, |&(_, d2)| d2);
         let mut best = f32::INFINITY;
+        let mut node_of = near.first().map_or(0, |&(i, _)| i);
         for &(i, d2) in &near {
             let di = self.patch(i).signed_distance(v3(q), reach);
             let li = self.sigma_local.get(i).copied().unwrap_or(0.0);
@@ -498,6 +545,7 @@ impl SurfaceModel {
                 PatchRule::Closest => {
                     if di.abs() < best {
                         best = di.abs();
+                        node_of = i;
                         (sw, sd, ss, sl) = (1.0, di, self.sigma[i], li);
                     }
                 }
@@ -518,7 +566,18 @@ impl SurfaceModel {
         } else {
             d
         };
-        (d, ss / sw, sl / sw)
+        Measured {
+            d,
+            sigma: ss / sw,
+            sigma_local: sl / sw,
+            node: node_of,
+        }
+    }
+
+    /// Cosine limit of [`SurfaceConfig::local_max_angle_deg`] (`None`: no limit).
+    fn local_min_cos(&self) -> Option<f32> {
+        let a = self.config.local_max_angle_deg;
+        (a < 180.0).then(|| a.to_radians().cos())
     }
 
     /// Score a scan already placed in the model's frame.
@@ -535,8 +594,12 @@ impl SurfaceModel {
                 &self.centers,
                 &self.normals,
                 self.tree(),
-                cfg.fit_radius * self.spacing,
-                cfg.refine_iterations,
+                &pose::Settings {
+                    max_distance: cfg.fit_radius * self.spacing,
+                    iterations: cfg.refine_iterations,
+                    max_scale: cfg.refine_max_scale,
+                    rigid: cfg.refine_rigid,
+                },
             )
         } else {
             pose::Motion::identity()
@@ -557,17 +620,27 @@ impl SurfaceModel {
             ))
         })?;
         let s = 1.0 / density.sqrt();
-        let dist: Vec<(f32, f32, f32)> = scan.par_iter().map(|&q| self.distance(q)).collect();
-        let d: Vec<f32> = dist.iter().map(|x| x.0).collect();
-        let sigma_ref: Vec<f32> = dist.iter().map(|x| x.1).collect();
-        let sigma_loc: Vec<f32> = dist.iter().map(|x| x.2).collect();
+        let dist: Vec<Measured> = scan.par_iter().map(|&q| self.distance(q)).collect();
+        let d: Vec<f32> = dist.iter().map(|x| x.d).collect();
+        let sigma_ref: Vec<f32> = dist.iter().map(|x| x.sigma).collect();
+        let sigma_loc: Vec<f32> = dist.iter().map(|x| x.sigma_local).collect();
+        let min_cos = self.local_min_cos();
         // The mean over the surrounding surface, for the local z.
         let local = (!self.sigma_local.is_empty() && cfg.local_radius > 0.0).then(|| {
             let r = cfg.local_radius * self.spacing;
             scan.par_iter()
-                .map(|&q| {
+                .enumerate()
+                .map(|(i, &q)| {
                     let near = tree.within(q, r);
-                    near.iter().map(|&(j, _)| d[j]).sum::<f32>() / near.len().max(1) as f32
+                    let n_i = v3(self.normals[dist[i].node]);
+                    let same = |j: usize| {
+                        min_cos.is_none_or(|c| n_i.dot(&v3(self.normals[dist[j].node])) >= c)
+                    };
+                    let (sum, n) = near
+                        .iter()
+                        .filter(|&&(j, _)| same(j))
+                        .fold((0.0f32, 0usize), |(s, n), &(j, _)| (s + d[j], n + 1));
+                    sum / n.max(1) as f32
                 })
                 .collect::<Vec<f32>>()
         });

@@ -198,7 +198,9 @@ pub(crate) fn local_sigma(
     centers: &[[f32; 3]],
     radius: f32,
     stride: usize,
-    distance: &(dyn Fn([f32; 3]) -> f32 + Sync),
+    distance: &(dyn Fn([f32; 3]) -> (f32, usize) + Sync),
+    node_normals: &[[f32; 3]],
+    min_cos: Option<f32>,
 ) -> Vec<f32> {
     let node_tree = KdTree::new(centers);
     let mut sum = vec![0.0f64; centers.len()];
@@ -208,14 +210,21 @@ pub(crate) fn local_sigma(
             .filter(|&i| pool.source[i] == s)
             .collect();
         let pts: Vec<[f32; 3]> = idx.iter().map(|&i| pool.points[i]).collect();
-        let d: Vec<f32> = pts.par_iter().map(|&p| distance(p)).collect();
+        let measured: Vec<(f32, usize)> = pts.par_iter().map(|&p| distance(p)).collect();
+        let d: Vec<f32> = measured.iter().map(|m| m.0).collect();
+        let normal = |j: usize| v3(node_normals[measured[j].1]);
         let tree = KdTree::new(&pts);
         let judged: Vec<(usize, f32)> = (0..pts.len())
             .into_par_iter()
             .step_by(stride.max(1))
             .map(|i| {
                 let near = tree.within(pts[i], radius);
-                let m = near.iter().map(|&(j, _)| d[j]).sum::<f32>() / near.len().max(1) as f32;
+                let n_i = normal(i);
+                let (sum, n) = near
+                    .iter()
+                    .filter(|&&(j, _)| min_cos.is_none_or(|c| n_i.dot(&normal(j)) >= c))
+                    .fold((0.0f32, 0usize), |(s, n), &(j, _)| (s + d[j], n + 1));
+                let m = sum / n.max(1) as f32;
                 (node_tree.nearest(pts[i]).0, d[i] - m)
             })
             .collect();
