@@ -425,13 +425,20 @@ fn a_part_a_little_larger_is_scaled_back_but_a_bump_on_it_is_not() {
         "scale {}",
         det.cbrt()
     );
-    // The scale's prior keeps 1/21 of the correction undone (0.1 % of the size): on
-    // these noise-free clouds that is still a few floors, but an order of magnitude
-    // below the unscaled scan.
     assert!(
         f.object > 10.0 * s.object,
         "fixed {} scaled {}",
         f.object,
+        s.object
+    );
+    // Scaled back, it scores like a scan of the training size.
+    let same = scaled
+        .score(&ellipsoid(12_000, axes, 0.35).points)
+        .unwrap()
+        .object;
+    assert!(
+        s.object < 1.5 * same,
+        "scaled {} same size {same}",
         s.object
     );
     // A bump of 0.03 on the larger part is not scaled away.

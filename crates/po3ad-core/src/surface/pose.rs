@@ -13,9 +13,8 @@
 //! bound: each training cloud was scaled into the unit sphere on its own, the scan
 //! only by its template's factor, so a part of another size than that template (the
 //! dev benchmark's templates differ by up to 2 % per axis) would otherwise show its
-//! whole outline as displaced. A prior of 5 % of the data's weight holds the scale at 1
-//! where the view cannot tell it from a shift, at the cost of leaving 1/21 of a real
-//! size difference in place.
+//! whole outline as displaced. Where the view cannot tell scale from shift (one flat
+//! face), the damping leaves both where they were.
 
 use crate::geometry::KdTree;
 use nalgebra::{Matrix3, Rotation3, SMatrix, SVector, Vector3};
@@ -112,21 +111,22 @@ pub(crate) fn refine(
             ata += j * j.transpose();
             atb -= j * f64::from(*r);
         }
-        // Prior on the scale: 5 % of the data's own weight on it pulls it back towards
-        // 1, so a view that cannot tell scale from shift (one flat face) keeps scale 1.
-        let current = f64::from(m.r.determinant().cbrt()).ln();
-        let prior = if max_scale > 0.0 {
-            0.05 * ata[(6, 6)] + 1e-12
-        } else {
-            1e12
-        };
-        ata[(6, 6)] += prior;
-        // Damping: a direction the surface does not pin down (the slide along an
-        // open tube's axis, the turn about it) is held where the registration put it
-        // rather than steered by noise.
+        // Damping (Levenberg–Marquardt, on the step, not the value): a direction the
+        // surface does not pin down (the slide along an open tube's axis, the turn
+        // about it, scale against shift on one flat face) stays where the
+        // registration put it rather than being steered by noise.
         let damping = DAMPING * (0..6).map(|k| ata[(k, k)]).sum::<f64>() / 6.0;
         for k in 0..6 {
             ata[(k, k)] += damping;
+        }
+        let current = f64::from(m.r.determinant().cbrt()).ln();
+        if max_scale > 0.0 {
+            // Relative to the scale's own weight: on a thin plate the faces' n·q is
+            // small, and the rigid unknowns' mean weight would freeze the scale.
+            ata[(6, 6)] *= 1.0 + DAMPING;
+        } else {
+            ata[(6, 6)] += 1e12;
+            atb[6] -= 1e12 * current;
         }
         if !rigid {
             // Scale only: the registration's rotation and shift stand.
@@ -134,7 +134,6 @@ pub(crate) fn refine(
                 ata[(k, k)] += 1e12;
             }
         }
-        atb[6] -= prior * current;
         let Some(ch) = ata.cholesky() else { break };
         let x = ch.solve(&atb).cast::<f32>();
         let step_r = Rotation3::new(Vector3::new(x[0], x[1], x[2])).into_inner();
