@@ -64,7 +64,7 @@ pub fn run(args: PseudoArgs) -> anyhow::Result<()> {
     }
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
     let (cloud, _) = prepare_training_cloud(io::read(&args.file)?, &preset.train, &mut rng)?;
-    let view = make_view(&cloud, None, &preset.norm_as, &mut rng)?;
+    let view = make_view(&cloud, None, preset.train.views, &preset.norm_as, &mut rng)?;
     let mags: Vec<f32> = view
         .offsets
         .iter()

@@ -336,6 +336,7 @@ pub fn make_views(
             make_view(
                 &samples[i].cloud,
                 preset.train.rotation_deg(),
+                preset.train.views,
                 &preset.norm_as,
                 rng,
             )

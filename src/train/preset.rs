@@ -34,6 +34,11 @@ pub struct TrainConfig {
     pub surface_points: usize,
     /// Neighbours for PCA normals of raw training clouds.
     pub normal_k: usize,
+    /// What each training view shows of a sample: `whole` (SPEC), or `one-sided`: what
+    /// a scanner sees from a random direction (hidden points removed), cut after the
+    /// whole sample is normalized, so the view stays in the part's frame as a
+    /// registered one-sided scan does. For Real3D-AD-style test scans.
+    pub views: TrainViews,
     /// Write a checkpoint (weights + optimizer state) at the first epoch end at least
     /// this many minutes after the previous one, and always after the last epoch and when
     /// a run is stopped early. 0 = after every epoch. Checkpoints land only on epoch
@@ -44,6 +49,14 @@ pub struct TrainConfig {
     /// Presets from before `checkpoint_minutes` that say `checkpoint_every = 1` keep
     /// checkpointing after every epoch.
     pub checkpoint_every: usize,
+}
+
+/// See [`TrainConfig::views`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrainViews {
+    Whole,
+    OneSided,
 }
 
 impl TrainConfig {
@@ -69,6 +82,7 @@ impl Default for TrainConfig {
             min_template_points: 8000,
             surface_points: 0,
             normal_k: 16,
+            views: TrainViews::Whole,
             checkpoint_minutes: 5.0,
             checkpoint_every: 0,
         }
