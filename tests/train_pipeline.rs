@@ -86,6 +86,7 @@ fn reference_loop(samples: &[TrainSample], preset: &Preset) -> (Vec<Tensor1>, Ve
                     make_view(
                         &samples[i].cloud,
                         t.rotation_deg(),
+                        t.views,
                         &preset.norm_as,
                         &mut rng,
                     )
