@@ -29,12 +29,52 @@ pub(crate) fn point_to_plane(
     d_start: f32,
     d_end: f32,
 ) -> Rigid {
-    point_to_plane_weighted(src, None, tgt, init, iterations, d_start, d_end, false)
+    point_to_plane_weighted(
+        src,
+        PairRule::All,
+        tgt,
+        init,
+        iterations,
+        d_start,
+        d_end,
+        false,
+    )
 }
+
+/// Which nearest-point pairs an ICP iteration uses (besides the distance cut).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum PairRule<'a> {
+    /// Every pair.
+    All,
+    /// Pairs whose normals agree: the source's own normals (one per source point, one
+    /// consistent sign of unknown side), see [`point_to_plane_weighted`].
+    ScanNormals(&'a [V3]),
+    /// Pairs whose *target* normal faces the view: a one-sided scan shows surfaces
+    /// facing its scanner, so the outward normals of the template points it pairs
+    /// with lie in one hemisphere around their mean; a pair whose target normal points
+    /// more than [`VIEW_MAX_ANGLE`] away from that mean joins the scan to a face it
+    /// cannot have seen (the far side of a thin wall). Needs no sign from the scan.
+    /// Applied only when the pairs' mean normal is at least [`VIEW_MIN_MEAN`] long
+    /// (a whole-part scan's normals cancel out).
+    FacingView,
+}
+
+/// Least length of the pairs' mean target normal for [`PairRule::FacingView`] to
+/// apply: normals spread uniformly over a hemisphere average to 0.5, over a closed
+/// surface to 0.
+const VIEW_MIN_MEAN: f64 = 0.25;
+/// Cosine of the largest angle between a pair's target normal and the pairs' mean
+/// normal under [`PairRule::FacingView`]: 120°, so surfaces seen at a grazing angle
+/// (the mean is not the scanner's direction) stay, and a face turned away goes.
+const VIEW_MAX_ANGLE: f64 = -0.5;
 
 /// Least cosine between a source normal (moved, sign settled) and its pair's target
 /// normal for the pair to be used: 60°.
 const NORMAL_AGREE: f32 = 0.5;
+
+/// One pair's linearised term: Jacobian row, plane residual, the normals' agreement
+/// (with [`PairRule::ScanNormals`]), the target point's index.
+type PairTerm = (Vector6<f64>, f64, f32, usize);
 
 /// Tukey biweight tuning constant (95 % efficiency under Gaussian residuals).
 const TUKEY_C: f64 = 4.685;
@@ -57,7 +97,7 @@ const MAD_TO_SIGMA: f64 = 1.4826;
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn point_to_plane_weighted(
     src: &[V3],
-    src_normals: Option<&[V3]>,
+    rule: PairRule,
     tgt: &IcpTarget,
     init: Rigid,
     iterations: usize,
@@ -67,7 +107,11 @@ pub(crate) fn point_to_plane_weighted(
 ) -> Rigid {
     let mut cur = init;
     let half = (iterations / 2).max(1);
-    let src_normals = src_normals.filter(|n| n.len() == src.len());
+    let src_normals = match rule {
+        PairRule::ScanNormals(n) if n.len() == src.len() => Some(n),
+        _ => None,
+    };
+    let facing_view = matches!(rule, PairRule::FacingView);
     // The sign that makes the source normals agree with the target's (a scan's own
     // normals have no known outward side), settled on the first iteration's pairs.
     let mut sign: Option<f32> = None;
@@ -77,7 +121,7 @@ pub(crate) fn point_to_plane_weighted(
         let d2 = d * d;
         let rot = cur.rotation_array();
         // Per-point terms in parallel, summed in order (deterministic).
-        let terms: Vec<Option<(Vector6<f64>, f64, f32)>> = src
+        let terms: Vec<Option<PairTerm>> = src
             .par_iter()
             .enumerate()
             .map(|(i, &p)| {
@@ -97,7 +141,12 @@ pub(crate) fn point_to_plane_weighted(
                 let pq = Vector3::new(q[0] as f64, q[1] as f64, q[2] as f64);
                 let r = (pq - super::rigid::widen(tgt.points[j])).dot(&n);
                 let c = pq.cross(&n);
-                Some((Vector6::new(c[0], c[1], c[2], n[0], n[1], n[2]), r, agree))
+                Some((
+                    Vector6::new(c[0], c[1], c[2], n[0], n[1], n[2]),
+                    r,
+                    agree,
+                    j,
+                ))
             })
             .collect();
         // Normal compatibility: a pair whose normals disagree joins a point to the
@@ -112,11 +161,27 @@ pub(crate) fn point_to_plane_weighted(
                 s
             }
         };
+        // The view: the pairs' mean target normal (see `PairRule::FacingView`).
+        let view = facing_view
+            .then(|| {
+                let (sum, count) = terms
+                    .iter()
+                    .flatten()
+                    .fold((Vector3::<f64>::zeros(), 0usize), |(s, c), t| {
+                        (s + super::rigid::widen(tgt.normals[t.3]), c + 1)
+                    });
+                let mean = sum / count.max(1) as f64;
+                (mean.norm() >= VIEW_MIN_MEAN).then(|| mean.normalize())
+            })
+            .flatten();
         let terms: Vec<(Vector6<f64>, f64)> = terms
             .into_iter()
             .flatten()
             .filter(|t| src_normals.is_none() || s * t.2 >= NORMAL_AGREE)
-            .map(|(j, r, _)| (j, r))
+            .filter(|t| {
+                view.is_none_or(|v| super::rigid::widen(tgt.normals[t.3]).dot(&v) >= VIEW_MAX_ANGLE)
+            })
+            .map(|(j, r, _, _)| (j, r))
             .collect();
         let c = if robust {
             let mut abs: Vec<f64> = terms.iter().map(|(_, r)| r.abs()).collect();
@@ -272,7 +337,7 @@ mod tests {
     }
 
     #[test]
-    fn the_normal_check_keeps_a_view_of_a_thin_plate_off_its_far_face() {
+    fn the_pair_checks_keep_a_view_of_a_thin_plate_off_its_far_face() {
         let (pts, nrm, src, src_n, init) = plate_and_view();
         let tree = KdTree::new(&pts);
         let tgt = IcpTarget {
@@ -280,8 +345,33 @@ mod tests {
             normals: &nrm,
             tree: &tree,
         };
-        let with = point_to_plane_weighted(&src, Some(&src_n), &tgt, init, 30, 0.12, 0.04, false);
-        let without = point_to_plane_weighted(&src, None, &tgt, init, 30, 0.12, 0.04, false);
+        let with = point_to_plane_weighted(
+            &src,
+            PairRule::ScanNormals(&src_n),
+            &tgt,
+            init,
+            30,
+            0.12,
+            0.04,
+            false,
+        );
+        let view = point_to_plane_weighted(
+            &src,
+            PairRule::FacingView,
+            &tgt,
+            init,
+            30,
+            0.12,
+            0.04,
+            false,
+        );
+        let without =
+            point_to_plane_weighted(&src, PairRule::All, &tgt, init, 30, 0.12, 0.04, false);
+        let (mean_view, max_view) = off_top(&src, &view);
+        assert!(
+            max_view < 1e-3,
+            "facing the view: mean {mean_view}, max {max_view}"
+        );
         let (mean_with, max_with) = off_top(&src, &with);
         let (mean_without, max_without) = off_top(&src, &without);
         assert!(

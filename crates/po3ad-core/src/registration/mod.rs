@@ -118,6 +118,13 @@ pub struct RegistrationConfig {
     /// test `scanner_intake::a_part_on_a_table_…`), whose normals do not agree in sign
     /// with the template's (notes/registration.md, session 13).
     pub icp_normal_check: bool,
+    /// Pair a scan point with a template point in the coarse ICP only when the
+    /// template's outward normal there is within 120° of the mean over the pairs (a
+    /// one-sided scan sees one hemisphere of the part's normals; the far face of a thin
+    /// wall points the other way). Needs no normal sign from the scan, so it holds for
+    /// scans whose normals disagree with the template's. Skipped for whole-part scans
+    /// (their pairs' normals average out).
+    pub icp_view_check: bool,
     /// Point-to-plane ICP iterations on the coarse scan (per hypothesis).
     pub icp_iterations: usize,
     /// Point-to-plane ICP iterations on the fine scan (best hypothesis only).
@@ -171,6 +178,7 @@ impl Default for RegistrationConfig {
             max_icp_points: 6000,
             coarse_icp_points: 1000,
             icp_normal_check: false,
+            icp_view_check: false,
             icp_iterations: 30,
             fine_icp_iterations: 15,
             min_fitness: 0.75,
@@ -1037,7 +1045,13 @@ fn coarse_icp_scored(
     let d_start = (2.0 * cfg.ransac_inlier_distance).max(cfg.max_correspondence_distance);
     let t = icp::point_to_plane_weighted(
         &scan.icp,
-        cfg.icp_normal_check.then_some(scan.icp_normals.as_slice()),
+        if cfg.icp_normal_check {
+            icp::PairRule::ScanNormals(&scan.icp_normals)
+        } else if cfg.icp_view_check {
+            icp::PairRule::FacingView
+        } else {
+            icp::PairRule::All
+        },
         &target.icp_target(),
         init,
         cfg.icp_iterations,
@@ -1061,7 +1075,7 @@ fn fine_pass(
     }
     let t = icp::point_to_plane_weighted(
         fine,
-        None,
+        icp::PairRule::All,
         &target.icp_target(),
         s.t,
         cfg.fine_icp_iterations,
