@@ -345,28 +345,10 @@ mod tests {
             normals: &nrm,
             tree: &tree,
         };
-        let with = point_to_plane_weighted(
-            &src,
-            PairRule::ScanNormals(&src_n),
-            &tgt,
-            init,
-            30,
-            0.12,
-            0.04,
-            false,
-        );
-        let view = point_to_plane_weighted(
-            &src,
-            PairRule::FacingView,
-            &tgt,
-            init,
-            30,
-            0.12,
-            0.04,
-            false,
-        );
-        let without =
-            point_to_plane_weighted(&src, PairRule::All, &tgt, init, 30, 0.12, 0.04, false);
+        let run = |rule| point_to_plane_weighted(&src, rule, &tgt, init, 30, 0.12, 0.04, false);
+        let with = run(PairRule::ScanNormals(&src_n));
+        let view = run(PairRule::FacingView);
+        let without = run(PairRule::All);
         let (mean_view, max_view) = off_top(&src, &view);
         assert!(
             max_view < 1e-3,
