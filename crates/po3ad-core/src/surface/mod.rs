@@ -322,7 +322,8 @@ pub struct SurfaceScores {
     pub missing_nodes: usize,
     /// Largest gap z-score (0 when none).
     pub max_gap_z: f32,
-    /// The refinement applied before scoring, `p' = R p + t` (row-major `R`); the
+    /// The refinement applied before scoring, `p' = R p + t` (row-major `R`: a
+    /// rotation times the fitted scale, which is the cube root of its determinant); the
     /// identity when `refine_iterations` is 0.
     pub refine_rotation: [[f32; 3]; 3],
     pub refine_translation: [f32; 3],
