@@ -3,7 +3,8 @@
 
 /// The crate version, e.g. `0.1.0`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-/// The git commit (12 hex digits) or `unknown`.
+/// The git commit (12 hex digits, then `+dirty` for a build of uncommitted edits) or
+/// `unknown`.
 pub const COMMIT: &str = env!("PO3AD_GIT_COMMIT");
 
 /// `po3ad 0.1.0 (1a2b3c4d5e6f)`.
