@@ -36,7 +36,14 @@ fn main() {
         }
     }
     // Any source edit can make the tree dirty (or clean again).
-    for path in ["src", "crates", "presets", "Cargo.toml", "Cargo.lock", "build.rs"] {
+    for path in [
+        "src",
+        "crates",
+        "presets",
+        "Cargo.toml",
+        "Cargo.lock",
+        "build.rs",
+    ] {
         println!("cargo:rerun-if-changed={path}");
     }
 }

@@ -629,19 +629,12 @@ impl SurfaceModel {
         // The mean over the surrounding surface, for the local z.
         let local = (!self.sigma_local.is_empty() && cfg.local_radius > 0.0).then(|| {
             let r = cfg.local_radius * self.spacing;
+            let normals: Vec<Vector3<f32>> =
+                dist.iter().map(|m| v3(self.normals[m.node])).collect();
             scan.par_iter()
                 .enumerate()
                 .map(|(i, &q)| {
-                    let near = tree.within(q, r);
-                    let n_i = v3(self.normals[dist[i].node]);
-                    let same = |j: usize| {
-                        min_cos.is_none_or(|c| n_i.dot(&v3(self.normals[dist[j].node])) >= c)
-                    };
-                    let (sum, n) = near
-                        .iter()
-                        .filter(|&&(j, _)| same(j))
-                        .fold((0.0f32, 0usize), |(s, n), &(j, _)| (s + d[j], n + 1));
-                    sum / n.max(1) as f32
+                    reference::same_face_mean(&tree.within(q, r), i, &d, &normals, min_cos)
                 })
                 .collect::<Vec<f32>>()
         });

@@ -177,6 +177,24 @@ pub(crate) fn regularize_sigma(
         .collect()
 }
 
+/// The mean of `d` over the neighbours `near` of point `i` whose normal is within the
+/// angle of cosine `min_cos` of point `i`'s (all of them for `None`): the surrounding
+/// surface of the local z, on the point's own face. 0 when none qualifies.
+pub(crate) fn same_face_mean(
+    near: &[(usize, f32)],
+    i: usize,
+    d: &[f32],
+    normals: &[Vector3<f32>],
+    min_cos: Option<f32>,
+) -> f32 {
+    let n_i = normals[i];
+    let (sum, n) = near
+        .iter()
+        .filter(|&&(j, _)| min_cos.is_none_or(|c| n_i.dot(&normals[j]) >= c))
+        .fold((0.0f32, 0usize), |(s, n), &(j, _)| (s + d[j], n + 1));
+    sum / n.max(1) as f32
+}
+
 /// Median of finite values (reorders `v`); `None` when empty.
 pub(crate) fn median(v: &mut [f32]) -> Option<f32> {
     if v.is_empty() {
@@ -212,19 +230,13 @@ pub(crate) fn local_sigma(
         let pts: Vec<[f32; 3]> = idx.iter().map(|&i| pool.points[i]).collect();
         let measured: Vec<(f32, usize)> = pts.par_iter().map(|&p| distance(p)).collect();
         let d: Vec<f32> = measured.iter().map(|m| m.0).collect();
-        let normal = |j: usize| v3(node_normals[measured[j].1]);
+        let normals: Vec<Vector3<f32>> = measured.iter().map(|m| v3(node_normals[m.1])).collect();
         let tree = KdTree::new(&pts);
         let judged: Vec<(usize, f32)> = (0..pts.len())
             .into_par_iter()
             .step_by(stride.max(1))
             .map(|i| {
-                let near = tree.within(pts[i], radius);
-                let n_i = normal(i);
-                let (sum, n) = near
-                    .iter()
-                    .filter(|&&(j, _)| min_cos.is_none_or(|c| n_i.dot(&normal(j)) >= c))
-                    .fold((0.0f32, 0usize), |(s, n), &(j, _)| (s + d[j], n + 1));
-                let m = sum / n.max(1) as f32;
+                let m = same_face_mean(&tree.within(pts[i], radius), i, &d, &normals, min_cos);
                 (node_tree.nearest(pts[i]).0, d[i] - m)
             })
             .collect();
