@@ -391,8 +391,8 @@ fn bench(root: &Path) -> Result<()> {
                     if let Ok(dir) = std::env::var("SURF_DUMP") {
                         // x y z label signed z gap point, one row per scan point.
                         let f = PathBuf::from(dir).join(format!(
-                            "{track}-{}-{name}.csv",
-                            sample.name,
+                            "{track}-{part}-{}-{name}.csv",
+                            sample.name.replace(&format!("{part}_"), ""),
                             name = models[k].0
                         ));
                         let mut out = String::from("x,y,z,label,signed,zscore,gap,point\n");

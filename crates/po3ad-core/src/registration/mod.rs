@@ -17,7 +17,10 @@
 //! 2. Scan normals: PCA over `normal_k` neighbours with
 //!    [`crate::geometry::estimate_normals`] (minimum-spanning-tree orientation). FPFH
 //!    depends on the normal sign, and the sign of a one-sided view (a flat face, a
-//!    view into a bowl) cannot be read off the scan, so both signs are always used.
+//!    view into a bowl) cannot be read off the scan, so both signs are used; only a
+//!    whole, closed scan whose normals came out consistently outward (mean normal
+//!    near zero, most normals pointing away from the centroid) is matched with the
+//!    outward sign alone (`closed_scan_one_sign`: half the RANSAC and candidates).
 //! 3. FPFH (33 bins, [`fpfh`]) of scan and template (the template's are computed
 //!    once, in [`RegistrationTarget::new`], on PCA normals signed by the given ones,
 //!    so both sides use the same estimator; the other sign's scan features are the
@@ -159,6 +162,10 @@ pub struct RegistrationConfig {
     /// than 0.01, so the gain on the turned parts (one scan each, whose alternatives
     /// fit as well as the truth) does not pay for it.
     pub near_symmetry_margin: f32,
+    /// Match a whole, closed scan whose normals are consistently outward with the
+    /// outward sign only (half the RANSAC and candidate ICPs). One-sided views, and
+    /// closed scans whose normals could not be oriented, always use both signs.
+    pub closed_scan_one_sign: bool,
 }
 
 impl Default for RegistrationConfig {
@@ -190,6 +197,7 @@ impl Default for RegistrationConfig {
             min_coverage: 0.0,
             near_symmetries: true,
             near_symmetry_margin: 0.0,
+            closed_scan_one_sign: true,
         }
     }
 }
@@ -812,6 +820,7 @@ pub fn register(
         return Ok(r);
     }
     let normals = estimate_normals(&coarse, cfg.normal_k)?;
+    let one_sign = cfg.closed_scan_one_sign && is_closed_outward(&coarse, &normals);
     let flipped: Vec<V3> = normals.iter().map(|v| [-v[0], -v[1], -v[2]]).collect();
     let tree = KdTree::new(&coarse);
     let keypoints = sample_indices(coarse.len(), cfg.max_keypoints, cfg.seed);
@@ -821,10 +830,19 @@ pub fn register(
     let (features, valid) = fpfh::fpfh(&coarse, &normals, &tree, cfg.fpfh_radius);
     let features_flipped = fpfh::flip_normals_sign(&features);
     let scan = ScanCopies::new(coarse, &normals, &fine, cfg);
-    let sides = [
-        Side::new(normals, &features, &valid, &keypoints, target, cfg),
-        Side::new(flipped, &features_flipped, &valid, &keypoints, target, cfg),
-    ];
+    let mut sides = vec![Side::new(
+        normals, &features, &valid, &keypoints, target, cfg,
+    )];
+    if !one_sign {
+        sides.push(Side::new(
+            flipped,
+            &features_flipped,
+            &valid,
+            &keypoints,
+            target,
+            cfg,
+        ));
+    }
 
     let mut pool: Vec<Scored> = Vec::new();
     let mut notes = Vec::new();
@@ -953,6 +971,45 @@ impl Side {
         );
         Self { normals, corrs }
     }
+}
+
+/// Largest mean normal (length of the average unit normal) of a scan taken as closed:
+/// the normals of a closed surface average to zero, a one-sided view's lean towards
+/// its scanner (the dev benchmark's one-sided views: 0.05–0.94; whole scans 0.00–0.18).
+const CLOSED_MEAN_NORMAL: f64 = 0.1;
+/// Least outward agreement `Σ (p − c)·n / Σ |(p − c)·n|` (c the centroid) for a closed
+/// scan's normals to count as consistently outward: 1 for a convex part, lower for a
+/// thin-walled or deeply concave one (whose inner walls face the centroid) and for
+/// normals that [`estimate_normals`] could not orient consistently.
+const CLOSED_OUTWARD: f64 = 0.6;
+
+/// Whether the scan is a whole, closed surface whose normals [`estimate_normals`]
+/// already turned outward: then the template's (outward) features are matched with
+/// that sign only, and the other sign's RANSAC and candidates, which exist for
+/// one-sided views whose outward side cannot be read off the scan, are skipped.
+/// The test is strict (mean normal near zero and most of the normals pointing away
+/// from the centroid): a scan that fails it keeps both signs, as before.
+fn is_closed_outward(points: &[V3], normals: &[V3]) -> bool {
+    let n = points.len().max(1) as f64;
+    let mut c = [0.0f64; 3];
+    for p in points {
+        for a in 0..3 {
+            c[a] += p[a] as f64 / n;
+        }
+    }
+    let mut mean = [0.0f64; 3];
+    let (mut signed, mut total) = (0.0f64, 0.0f64);
+    for (p, q) in points.iter().zip(normals) {
+        let mut d = 0.0;
+        for a in 0..3 {
+            mean[a] += q[a] as f64 / n;
+            d += (p[a] as f64 - c[a]) * q[a] as f64;
+        }
+        signed += d;
+        total += d.abs();
+    }
+    let mean_len = (mean[0] * mean[0] + mean[1] * mean[1] + mean[2] * mean[2]).sqrt();
+    mean_len < CLOSED_MEAN_NORMAL && signed >= CLOSED_OUTWARD * total && total > 0.0
 }
 
 /// Drop candidates that are near-duplicates of a better one (kept in order).
@@ -1127,4 +1184,58 @@ pub fn refine(
         cfg,
     );
     Ok(finish(Some(fine_pass(&fine, target, s, cfg)), cfg, ""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Points on an ellipsoid (semi-axes 1, 0.7, 0.5) with unit outward normals, on a
+    /// latitude-longitude grid.
+    fn ellipsoid() -> (Vec<V3>, Vec<V3>) {
+        let ax = [1.0f32, 0.7, 0.5];
+        let (mut p, mut n) = (Vec::new(), Vec::new());
+        for i in 1..40 {
+            let th = std::f32::consts::PI * i as f32 / 40.0;
+            for j in 0..80 {
+                let ph = 2.0 * std::f32::consts::PI * j as f32 / 80.0;
+                let u = [th.sin() * ph.cos(), th.sin() * ph.sin(), th.cos()];
+                p.push([ax[0] * u[0], ax[1] * u[1], ax[2] * u[2]]);
+                let g = [u[0] / ax[0], u[1] / ax[1], u[2] / ax[2]];
+                let l = rigid::norm(g);
+                n.push([g[0] / l, g[1] / l, g[2] / l]);
+            }
+        }
+        (p, n)
+    }
+
+    #[test]
+    fn only_a_whole_scan_with_outward_normals_is_matched_with_one_sign() {
+        let (p, n) = ellipsoid();
+        assert!(is_closed_outward(&p, &n));
+        // Inward normals: the sign is not the template's, both must be tried.
+        let inward: Vec<V3> = n.iter().map(|v| [-v[0], -v[1], -v[2]]).collect();
+        assert!(!is_closed_outward(&p, &inward));
+        // The upper half, as a scanner above it sees it: one-sided, both signs.
+        let (hp, hn): (Vec<V3>, Vec<V3>) = p
+            .iter()
+            .zip(&n)
+            .filter(|(q, _)| q[2] > 0.0)
+            .map(|(q, m)| (*q, *m))
+            .unzip();
+        assert!(!is_closed_outward(&hp, &hn));
+        // Normals that could not be oriented (every other one flipped): both signs.
+        let mixed: Vec<V3> = n
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                if i % 2 == 0 {
+                    *v
+                } else {
+                    [-v[0], -v[1], -v[2]]
+                }
+            })
+            .collect();
+        assert!(!is_closed_outward(&p, &mixed));
+    }
 }
