@@ -74,6 +74,30 @@ impl KdTree {
         }
     }
 
+    /// As [`Self::within`], in the tree's own order (the same for the same points and
+    /// query, so still deterministic): for sums and counts over a neighbourhood, which
+    /// do not need the sort that [`Self::within`] pays for.
+    pub fn within_unsorted(&self, q: [f32; 3], radius: f32) -> Vec<(usize, f32)> {
+        let Some(tree) = &self.tree else {
+            return Vec::new();
+        };
+        if radius.is_nan() || radius < 0.0 {
+            return Vec::new();
+        }
+        tree.query(&q)
+            .within::<SquaredEuclidean<f32>>(radius * radius)
+            .unsorted()
+            .execute()
+            .into_iter()
+            .map(|r| (r.item as usize, r.distance))
+            .collect()
+    }
+
+    /// Whether any point lies within Euclidean distance `radius` of `q` (inclusive).
+    pub fn any_within(&self, q: [f32; 3], radius: f32) -> bool {
+        !(radius.is_nan() || radius < 0.0) && self.nearest(q).1 <= radius * radius
+    }
+
     /// All points within Euclidean distance `radius` of `q` (inclusive), as
     /// `(index, squared distance)`, nearest first (ties by index).
     pub fn within(&self, q: [f32; 3], radius: f32) -> Vec<(usize, f32)> {

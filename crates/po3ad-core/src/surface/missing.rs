@@ -172,7 +172,7 @@ fn hidden_by_scan(
     while t <= reach {
         let q = c + view * t;
         let r = r0 + t * widen;
-        if !scan_tree.within([q.x, q.y, q.z], r).is_empty() {
+        if scan_tree.any_within([q.x, q.y, q.z], r) {
             return true;
         }
         t += r;

@@ -634,7 +634,7 @@ impl SurfaceModel {
             scan.par_iter()
                 .enumerate()
                 .map(|(i, &q)| {
-                    reference::same_face_mean(&tree.within(q, r), i, &d, &normals, min_cos)
+                    reference::same_face_mean(&tree.within_unsorted(q, r), i, &d, &normals, min_cos)
                 })
                 .collect::<Vec<f32>>()
         });
@@ -646,7 +646,7 @@ impl SurfaceModel {
             .map(|&r| {
                 scan.par_iter()
                     .map(|&q| {
-                        let near = tree.within(q, r * s);
+                        let near = tree.within_unsorted(q, r * s);
                         if near.is_empty() {
                             return (0.0, 1.0);
                         }

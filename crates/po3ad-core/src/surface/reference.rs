@@ -236,7 +236,13 @@ pub(crate) fn local_sigma(
             .into_par_iter()
             .step_by(stride.max(1))
             .map(|i| {
-                let m = same_face_mean(&tree.within(pts[i], radius), i, &d, &normals, min_cos);
+                let m = same_face_mean(
+                    &tree.within_unsorted(pts[i], radius),
+                    i,
+                    &d,
+                    &normals,
+                    min_cos,
+                );
                 (node_tree.nearest(pts[i]).0, d[i] - m)
             })
             .collect();
