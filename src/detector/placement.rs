@@ -101,6 +101,11 @@ impl Placement {
     fn register(frame: TrainingFrame, config: &RegistrationConfig) -> anyhow::Result<Self> {
         frame.validate()?;
         let target = RegistrationTarget::new(&frame.points, &frame.normals, config)?;
+        if config.near_symmetries {
+            // Found once per model (0.2–0.8 s): here, when the model is loaded, rather
+            // than inside the first scan's registration, so a scan's time is its own.
+            target.near_symmetry_count();
+        }
         Ok(Placement::Register {
             frame,
             target: Box::new(target),

@@ -287,10 +287,7 @@ pub fn evaluate_pose(
 ) -> crate::Result<Registration> {
     target.check_config(cfg)?;
     super::check_points("scan", scan)?;
-    let fine = super::stride(
-        &super::downsample_scan(scan, cfg.fine_voxel_size)?,
-        cfg.max_icp_points,
-    );
+    let fine = super::FineScan::new(super::downsample_scan(scan, cfg.fine_voxel_size)?, cfg);
     let s = super::score_of(&fine, target, pose.rigid(), cfg);
     Ok(super::finish(Some(s), cfg, ""))
 }

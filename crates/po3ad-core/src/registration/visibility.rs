@@ -38,13 +38,15 @@ pub(crate) fn coverage(
     cell: f32,
 ) -> f32 {
     let matches = super::icp::nearest_all(moved, tgt);
-    coverage_matched(moved, &matches, tgt, sample, max_dist, cell)
+    coverage_matched(moved, moved, &matches, tgt, sample, max_dist, cell)
 }
 
 /// [`coverage`] with each moved point's nearest template point (and squared distance)
-/// already found ([`super::icp::nearest_all`]).
+/// already found ([`super::icp::nearest_all`]); the implied camera is read off `moved`
+/// and `matches` (a subsample does), the covering points are all of `moved_all`.
 pub(crate) fn coverage_matched(
     moved: &[V3],
+    moved_all: &[V3],
     matches: &[(usize, f32)],
     tgt: &IcpTarget,
     sample: Surface,
@@ -79,7 +81,7 @@ pub(crate) fn coverage_matched(
     if visible.is_empty() {
         return 0.0;
     }
-    let scan_tree = KdTree::new(moved);
+    let scan_tree = KdTree::new(moved_all);
     let covered = visible
         .par_iter()
         .filter(|&&i| scan_tree.nearest(points[i]).1 <= lim)
