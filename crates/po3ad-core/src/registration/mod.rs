@@ -844,28 +844,23 @@ pub fn register(
     }
     let normals = estimate_normals(&coarse, cfg.normal_k)?;
     let one_sign = cfg.closed_scan_one_sign && is_closed_outward(&coarse, &normals);
-    let flipped: Vec<V3> = normals.iter().map(|v| [-v[0], -v[1], -v[2]]).collect();
     let tree = KdTree::new(&coarse);
     let keypoints = sample_indices(coarse.len(), cfg.max_keypoints, cfg.seed);
     // FPFH depends on the normal sign, and the sign of a one-sided view (a flat face,
     // a concave bowl) cannot be read off the scan: both signs' features, always (the
     // second read off the first, `fpfh::flip_normals_sign`).
     let (features, valid) = fpfh::fpfh(&coarse, &normals, &tree, cfg.fpfh_radius);
-    let features_flipped = fpfh::flip_normals_sign(&features);
     let scan = ScanCopies::new(coarse, &normals, fine, cfg);
-    let mut sides = vec![Side::new(
+    let flipped = (!one_sign).then(|| {
+        let n: Vec<V3> = normals.iter().map(|v| [-v[0], -v[1], -v[2]]).collect();
+        let f = fpfh::flip_normals_sign(&features);
+        Side::new(n, &f, &valid, &keypoints, target, cfg)
+    });
+    let sides: Vec<Side> = std::iter::once(Side::new(
         normals, &features, &valid, &keypoints, target, cfg,
-    )];
-    if !one_sign {
-        sides.push(Side::new(
-            flipped,
-            &features_flipped,
-            &valid,
-            &keypoints,
-            target,
-            cfg,
-        ));
-    }
+    ))
+    .chain(flipped)
+    .collect();
 
     let mut pool: Vec<Scored> = Vec::new();
     let mut notes = Vec::new();
@@ -1210,25 +1205,6 @@ pub fn refine(
 mod tests {
     use super::*;
 
-    /// Points on an ellipsoid (semi-axes 1, 0.7, 0.5) with unit outward normals, on a
-    /// latitude-longitude grid.
-    fn ellipsoid() -> (Vec<V3>, Vec<V3>) {
-        let ax = [1.0f32, 0.7, 0.5];
-        let (mut p, mut n) = (Vec::new(), Vec::new());
-        for i in 1..40 {
-            let th = std::f32::consts::PI * i as f32 / 40.0;
-            for j in 0..80 {
-                let ph = 2.0 * std::f32::consts::PI * j as f32 / 80.0;
-                let u = [th.sin() * ph.cos(), th.sin() * ph.sin(), th.cos()];
-                p.push([ax[0] * u[0], ax[1] * u[1], ax[2] * u[2]]);
-                let g = [u[0] / ax[0], u[1] / ax[1], u[2] / ax[2]];
-                let l = rigid::norm(g);
-                n.push([g[0] / l, g[1] / l, g[2] / l]);
-            }
-        }
-        (p, n)
-    }
-
     #[test]
     fn a_whole_scan_in_its_true_pose_covers_the_template_however_few_points_the_fit_uses() {
         // An ellipsoid sampled finely; the quality measures' stride keeps 500 points,
@@ -1250,8 +1226,8 @@ mod tests {
         assert!(fine.all.len() > 10 * fine.fit.len());
     }
 
-    /// `n` points spread evenly over the ellipsoid of [`ellipsoid`] (a Fibonacci
-    /// lattice on the sphere, stretched), with outward normals.
+    /// `n` points spread evenly over the ellipsoid with semi-axes 1, 0.7, 0.5 (a
+    /// Fibonacci lattice on the sphere, stretched), with unit outward normals.
     fn ellipsoid_sampled(n: usize) -> (Vec<V3>, Vec<V3>) {
         let ax = [1.0f32, 0.7, 0.5];
         let golden = std::f32::consts::PI * (3.0 - 5.0f32.sqrt());
@@ -1276,7 +1252,7 @@ mod tests {
 
     #[test]
     fn only_a_whole_scan_with_outward_normals_is_matched_with_one_sign() {
-        let (p, n) = ellipsoid();
+        let (p, n) = ellipsoid_sampled(4000);
         assert!(is_closed_outward(&p, &n));
         // Inward normals: the sign is not the template's, both must be tried.
         let inward: Vec<V3> = n.iter().map(|v| [-v[0], -v[1], -v[2]]).collect();
