@@ -38,8 +38,9 @@
 //!    (`fitness`), residual and *coverage* ([`visibility`]: the share of the template
 //!    surface facing the implied viewpoint that the scan shows), which a view slipped
 //!    onto a look-alike face or a half-tooth slip loses. While the best is not
-//!    confident (gate passed, fitness and coverage ≥ `confident_fitness`) up to
-//!    `retries` more RANSAC rounds run with the next seeds.
+//!    confident (gate passed, fitness and coverage ≥ `confident_fitness`; checked
+//!    after each sign's candidates with `stop_per_sign`) up to `retries` more RANSAC
+//!    rounds run with the next seeds.
 //! 6. The best two get a final fine ICP pass, weighted by Tukey's biweight with
 //!    `robust_kernel` (a real defect does not pull the pose); the better is kept.
 //! 7. Quality gate: `registered = fitness >= min_fitness && inlier_rmse <= max_rmse
@@ -166,6 +167,10 @@ pub struct RegistrationConfig {
     /// outward sign only (half the RANSAC and candidate ICPs). One-sided views, and
     /// closed scans whose normals could not be oriented, always use both signs.
     pub closed_scan_one_sign: bool,
+    /// Check for a [confident](Self::confident_fitness) pose after each normal sign's
+    /// candidates, not only after each round: a one-sided view that the scan's own sign
+    /// already places with confidence skips the other sign's RANSAC and candidates.
+    pub stop_per_sign: bool,
 }
 
 impl Default for RegistrationConfig {
@@ -198,6 +203,7 @@ impl Default for RegistrationConfig {
             near_symmetries: true,
             near_symmetry_margin: 0.0,
             closed_scan_one_sign: true,
+            stop_per_sign: true,
         }
     }
 }
@@ -864,18 +870,20 @@ pub fn register(
 
     let mut pool: Vec<Scored> = Vec::new();
     let mut notes = Vec::new();
-    for round in 0..=cfg.retries {
+    'rounds: for round in 0..=cfg.retries {
         let seed = cfg.seed.wrapping_add(round as u64);
-        for side in &sides {
+        for (k, side) in sides.iter().enumerate() {
             match global_candidates(&scan, side, target, cfg, seed) {
                 Ok(c) => pool.extend(c),
                 Err(note) => notes.push(note),
             }
-        }
-        pool.sort_by(|a, b| b.score(cfg).total_cmp(&a.score(cfg)));
-        dedup_poses(&mut pool, cfg.ransac_inlier_distance);
-        if pool.first().is_some_and(|b| b.confident(cfg)) {
-            break;
+            if cfg.stop_per_sign || k + 1 == sides.len() {
+                pool.sort_by(|a, b| b.score(cfg).total_cmp(&a.score(cfg)));
+                dedup_poses(&mut pool, cfg.ransac_inlier_distance);
+                if pool.first().is_some_and(|b| b.confident(cfg)) {
+                    break 'rounds;
+                }
+            }
         }
     }
     near_symmetric_candidates(&mut pool, &scan, target, cfg);
