@@ -101,19 +101,7 @@ impl KdTree {
     /// All points within Euclidean distance `radius` of `q` (inclusive), as
     /// `(index, squared distance)`, nearest first (ties by index).
     pub fn within(&self, q: [f32; 3], radius: f32) -> Vec<(usize, f32)> {
-        let Some(tree) = &self.tree else {
-            return Vec::new();
-        };
-        if radius.is_nan() || radius < 0.0 {
-            return Vec::new();
-        }
-        let mut out: Vec<(usize, f32)> = tree
-            .query(&q)
-            .within::<SquaredEuclidean<f32>>(radius * radius)
-            .execute()
-            .into_iter()
-            .map(|r| (r.item as usize, r.distance))
-            .collect();
+        let mut out = self.within_unsorted(q, radius);
         out.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
         out
     }

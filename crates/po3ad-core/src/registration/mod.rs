@@ -751,8 +751,9 @@ fn score_of(
     cfg: &RegistrationConfig,
 ) -> Scored {
     // One nearest-point search serves overlap, residual and the implied viewpoint.
-    let moved: Vec<V3> = fine.fit.iter().map(|&p| t.apply(p)).collect();
     let moved_all: Vec<V3> = fine.all.iter().map(|&p| t.apply(p)).collect();
+    // `fit` is this stride of `all`: pick the moved points instead of moving them twice.
+    let moved = stride(&moved_all, cfg.max_icp_points);
     let tgt = target.icp_target();
     let matches = icp::nearest_all(&moved, &tgt);
     let dist = cfg.max_correspondence_distance;
