@@ -27,47 +27,56 @@ pub(crate) type Feature = [f32; DIM];
 /// point is not used for matching.
 pub(crate) const MIN_NEIGHBOURS: usize = 5;
 
-/// FPFH of every point, and whether it had enough neighbours to be trusted.
-/// `tree` is built over `points`; `normals` are unit vectors.
+/// FPFH of every point (`at: None`) or of the listed points only (`Some`: the others'
+/// features are left zero), and whether each point had enough neighbours to be
+/// trusted. `tree` is built over `points`; `normals` are unit vectors. A scan's
+/// features are matched at a few thousand keypoints only: their FPFH needs the SPFH
+/// of every neighbour, but the weighted sum is then made for the keypoints alone.
 pub(crate) fn fpfh(
     points: &[V3],
     normals: &[V3],
     tree: &KdTree,
     radius: f32,
+    at: Option<&[u32]>,
 ) -> (Vec<Feature>, Vec<bool>) {
     let neighbours: Vec<Vec<(u32, f32)>> = points
         .par_iter()
         .enumerate()
         .map(|(i, &p)| {
-            tree.within(p, radius)
+            tree.within_unsorted(p, radius)
                 .into_iter()
                 .filter(|&(j, _)| j != i)
                 .map(|(j, d2)| (j as u32, d2.sqrt()))
                 .collect()
         })
         .collect();
-    let spfh: Vec<Feature> = (0..points.len())
-        .into_par_iter()
-        .map(|i| spfh_one(points, normals, i, &neighbours[i]))
-        .collect();
+    let spfh = spfh_all(points, normals, &neighbours);
     let min_w = radius * 1e-2;
-    let features: Vec<Feature> = (0..points.len())
-        .into_par_iter()
-        .map(|i| {
-            let mut acc = [0.0f32; DIM];
-            for &(j, d) in &neighbours[i] {
-                let w = 1.0 / d.max(min_w);
-                for (a, s) in acc.iter_mut().zip(spfh[j as usize].iter()) {
-                    *a += w * s;
-                }
+    let one = |i: usize| {
+        let mut acc = [0.0f32; DIM];
+        for &(j, d) in &neighbours[i] {
+            let w = 1.0 / d.max(min_w);
+            for (a, s) in acc.iter_mut().zip(spfh[j as usize].iter()) {
+                *a += w * s;
             }
-            normalise_blocks(&mut acc);
-            for (a, s) in acc.iter_mut().zip(spfh[i].iter()) {
-                *a += s;
+        }
+        normalise_blocks(&mut acc);
+        for (a, s) in acc.iter_mut().zip(spfh[i].iter()) {
+            *a += s;
+        }
+        acc
+    };
+    let features: Vec<Feature> = match at {
+        None => (0..points.len()).into_par_iter().map(one).collect(),
+        Some(list) => {
+            let computed: Vec<Feature> = list.par_iter().map(|&i| one(i as usize)).collect();
+            let mut all = vec![[0.0f32; DIM]; points.len()];
+            for (&i, f) in list.iter().zip(computed) {
+                all[i as usize] = f;
             }
-            acc
-        })
-        .collect();
+            all
+        }
+    };
     let valid = neighbours
         .iter()
         .map(|nb| nb.len() >= MIN_NEIGHBOURS)
@@ -92,18 +101,62 @@ pub(crate) fn flip_normals_sign(features: &[Feature]) -> Vec<Feature> {
         .collect()
 }
 
-fn spfh_one(points: &[V3], normals: &[V3], i: usize, nb: &[(u32, f32)]) -> Feature {
-    let mut h = [0.0f32; DIM];
-    for &(j, _) in nb {
-        let j = j as usize;
-        if let Some([t, a, f]) = pair_feature(points[i], normals[i], points[j], normals[j]) {
-            h[bin(t, -std::f32::consts::PI, std::f32::consts::PI)] += 1.0;
-            h[BINS + bin(a, -1.0, 1.0)] += 1.0;
-            h[2 * BINS + bin(f, -1.0, 1.0)] += 1.0;
-        }
-    }
-    normalise_blocks(&mut h);
-    h
+/// SPFH of every point from its neighbour list (symmetric: `j` lists `i` when `i`
+/// lists `j`, as a radius query's lists are). A pair gives the same triple whichever
+/// point comes first ([`pair_feature`] picks its source by the normals, not by the
+/// order), so each pair is computed once and counted for both points, which halves
+/// the work. Points are split into fixed chunks, each counting into its own table;
+/// the integer counts are summed, so the result does not depend on the split.
+fn spfh_all(points: &[V3], normals: &[V3], neighbours: &[Vec<(u32, f32)>]) -> Vec<Feature> {
+    let n = points.len();
+    let per = n.div_ceil(SPFH_CHUNKS).max(1);
+    let tables: Vec<Vec<[u32; DIM]>> = (0..SPFH_CHUNKS)
+        .into_par_iter()
+        .map(|c| {
+            let mut table = vec![[0u32; DIM]; n];
+            for i in (c * per)..((c + 1) * per).min(n) {
+                for &(j, _) in &neighbours[i] {
+                    let j = j as usize;
+                    if j <= i {
+                        continue;
+                    }
+                    if let Some(f) = pair_feature(points[i], normals[i], points[j], normals[j]) {
+                        for k in bins(f) {
+                            table[i][k] += 1;
+                            table[j][k] += 1;
+                        }
+                    }
+                }
+            }
+            table
+        })
+        .collect();
+    (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let mut h = [0.0f32; DIM];
+            for t in &tables {
+                for (a, &c) in h.iter_mut().zip(t[i].iter()) {
+                    *a += c as f32;
+                }
+            }
+            normalise_blocks(&mut h);
+            h
+        })
+        .collect()
+}
+
+/// Chunks of points whose pairs are counted in parallel ([`spfh_all`]); a few per
+/// thread of a small machine, each with a count table over all points.
+const SPFH_CHUNKS: usize = 4;
+
+/// The three histogram slots a pair's `(θ, α, φ)` falls into.
+fn bins([t, a, f]: [f32; 3]) -> [usize; 3] {
+    [
+        bin(t, -std::f32::consts::PI, std::f32::consts::PI),
+        BINS + bin(a, -1.0, 1.0),
+        2 * BINS + bin(f, -1.0, 1.0),
+    ]
 }
 
 fn bin(x: f32, lo: f32, hi: f32) -> usize {
@@ -171,6 +224,79 @@ mod tests {
     }
 
     #[test]
+    fn features_match_a_direct_per_point_computation_and_keypoints_match_all() {
+        // A wavy patch with exact normals; the reference computes each point's SPFH
+        // from its own neighbour list (every pair twice) and sums FPFH per point.
+        let mut pts = Vec::new();
+        let mut nrm = Vec::new();
+        for i in -14..=14 {
+            for j in -14..=14 {
+                let (x, y) = (i as f32 * 0.037, j as f32 * 0.041);
+                pts.push([x, y, 0.3 * (3.0 * x).sin() * (2.0 * y).cos()]);
+                let g = [
+                    -0.9 * (3.0 * x).cos() * (2.0 * y).cos(),
+                    0.6 * (3.0 * x).sin() * (2.0 * y).sin(),
+                    1.0,
+                ];
+                let l = norm(g);
+                nrm.push([g[0] / l, g[1] / l, g[2] / l]);
+            }
+        }
+        let tree = KdTree::new(&pts);
+        let r = 0.15;
+        let (f, valid) = fpfh(&pts, &nrm, &tree, r, None);
+        let nb = |i: usize| -> Vec<(usize, f32)> {
+            tree.within(pts[i], r)
+                .into_iter()
+                .filter(|&(j, _)| j != i)
+                .map(|(j, d2)| (j, d2.sqrt()))
+                .collect()
+        };
+        let spfh: Vec<Feature> = (0..pts.len())
+            .map(|i| {
+                let mut h = [0.0f32; DIM];
+                for (j, _) in nb(i) {
+                    if let Some(t) = pair_feature(pts[i], nrm[i], pts[j], nrm[j]) {
+                        for k in bins(t) {
+                            h[k] += 1.0;
+                        }
+                    }
+                }
+                normalise_blocks(&mut h);
+                h
+            })
+            .collect();
+        let mut worst = 0.0f32;
+        for i in 0..pts.len() {
+            let mut acc = [0.0f32; DIM];
+            for (j, d) in nb(i) {
+                let w = 1.0 / d.max(r * 1e-2);
+                for (a, s) in acc.iter_mut().zip(spfh[j].iter()) {
+                    *a += w * s;
+                }
+            }
+            normalise_blocks(&mut acc);
+            for (k, a) in acc.iter().enumerate() {
+                worst = worst.max((a + spfh[i][k] - f[i][k]).abs());
+            }
+            assert_eq!(valid[i], nb(i).len() >= MIN_NEIGHBOURS);
+        }
+        // Only the summation order differs (the bins hold 100-scaled shares).
+        assert!(worst < 1e-3, "features differ from the direct computation by {worst}");
+        // Keypoints only: the same values there, zero elsewhere.
+        let keys: Vec<u32> = (0..pts.len() as u32).step_by(7).collect();
+        let (g, valid_g) = fpfh(&pts, &nrm, &tree, r, Some(&keys));
+        assert_eq!(valid, valid_g);
+        for i in 0..pts.len() {
+            if i % 7 == 0 {
+                assert_eq!(f[i], g[i]);
+            } else {
+                assert!(g[i].iter().all(|&v| v == 0.0));
+            }
+        }
+    }
+
+    #[test]
     fn flipped_features_match_features_of_negated_normals() {
         // A saddle patch with exact normals; FPFH recomputed with every normal negated.
         let mut pts = Vec::new();
@@ -186,8 +312,8 @@ mod tests {
         }
         let neg: Vec<V3> = nrm.iter().map(|n| [-n[0], -n[1], -n[2]]).collect();
         let tree = KdTree::new(&pts);
-        let (f, v) = fpfh(&pts, &nrm, &tree, 0.2);
-        let (g, w) = fpfh(&pts, &neg, &tree, 0.2);
+        let (f, v) = fpfh(&pts, &nrm, &tree, 0.2, None);
+        let (g, w) = fpfh(&pts, &neg, &tree, 0.2, None);
         assert_eq!(v, w);
         let flipped = flip_normals_sign(&f);
         let mut worst = 0.0f32;
@@ -228,8 +354,8 @@ mod tests {
         };
         let pts2: Vec<V3> = pts.iter().map(|&p| rot(p)).collect();
         let nrm2: Vec<V3> = nrm.iter().map(|&p| rot(p)).collect();
-        let (f1, v1) = fpfh(&pts, &nrm, &KdTree::new(&pts), 0.2);
-        let (f2, v2) = fpfh(&pts2, &nrm2, &KdTree::new(&pts2), 0.2);
+        let (f1, v1) = fpfh(&pts, &nrm, &KdTree::new(&pts), 0.2, None);
+        let (f2, v2) = fpfh(&pts2, &nrm2, &KdTree::new(&pts2), 0.2, None);
         assert_eq!(v1, v2);
         let centre = 220; // (0, 0)
         let diff: f32 = f1[centre]

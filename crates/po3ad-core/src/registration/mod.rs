@@ -18,15 +18,17 @@
 //!    [`crate::geometry::estimate_normals`] (minimum-spanning-tree orientation). FPFH
 //!    depends on the normal sign, and the sign of a one-sided view (a flat face, a
 //!    view into a bowl) cannot be read off the scan, so both signs are used; only a
-//!    whole, closed scan whose normals came out consistently outward (mean normal
-//!    near zero, most normals pointing away from the centroid) is matched with the
-//!    outward sign alone (`closed_scan_one_sign`: half the RANSAC and candidates).
+//!    whole, closed scan whose normals came out consistently outward ([`closed`]:
+//!    mean normal near zero, no silhouette rim, no patches of opposite sign) is
+//!    matched with the outward sign alone (`closed_scan_one_sign`: half the RANSAC
+//!    and candidates).
 //! 3. FPFH (33 bins, [`fpfh`]) of scan and template (the template's are computed
 //!    once, in [`RegistrationTarget::new`], on PCA normals signed by the given ones,
 //!    so both sides use the same estimator; the other sign's scan features are the
-//!    first's with the θ and φ histograms reversed, [`fpfh::flip_normals_sign`]);
-//!    exact nearest template feature for every scan keypoint (optionally mutual),
-//!    once per sign, by matrix products ([`crate::dense_nn`]).
+//!    first's with the θ and φ histograms reversed, [`fpfh::flip_normals_sign`]; a
+//!    scan's FPFH are summed at its keypoints only); exact nearest template feature
+//!    for every scan keypoint (optionally mutual), once per sign, by matrix products
+//!    ([`crate::dense_nn`]).
 //! 4. RANSAC ([`global`]) with *guided* 3-point samples (the 2nd and 3rd
 //!    correspondences drawn among those length-compatible with the ones drawn), Kabsch
 //!    fit, scored by correspondence inliers; `4 × ransac_candidates` distinct
@@ -56,6 +58,7 @@
 //! three voxels), mismatched normals or a bad configuration; a scan that simply does
 //! not match comes back `Ok` with `registered == false` and a `reason`.
 
+mod closed;
 mod fpfh;
 mod global;
 mod icp;
@@ -547,7 +550,13 @@ impl RegistrationTarget {
             }
         }
         let tree = KdTree::new(&coarse.points);
-        let (features, valid) = fpfh::fpfh(&coarse.points, &coarse_normals, &tree, cfg.fpfh_radius);
+        let (features, valid) = fpfh::fpfh(
+            &coarse.points,
+            &coarse_normals,
+            &tree,
+            cfg.fpfh_radius,
+            None,
+        );
         let features = global::FeatureBank::new(&features, &valid, None);
         let fine_tree = KdTree::new(&fine.points);
         Ok(Self {
@@ -676,21 +685,23 @@ fn stride_indices(n: usize, cap: usize) -> Vec<usize> {
 
 /// A scan's fine copy (`fine_voxel_size`) as the quality measures use it: overlap and
 /// residual on an even stride of at most `max_icp_points` (`fit`), coverage against
-/// all of it (`all`). Coverage asks whether every template point has a scan point
+/// all of it (`tree`). Coverage asks whether every template point has a scan point
 /// within the correspondence distance, which a stride through a large part's copy
 /// cannot answer: on the dev gear (11k fine points, 6000 kept) a whole scan in its
 /// true pose covered only 84 % of the template, so it never looked certain and every
 /// gear scan ran all the retry rounds (notes/registration.md, session 15).
 struct FineScan {
     fit: Vec<V3>,
-    all: Vec<V3>,
+    /// Over the whole copy, in the scan's frame: coverage moves the template's points
+    /// into it instead of building a tree over the moved scan for every pose scored.
+    tree: KdTree,
 }
 
 impl FineScan {
     fn new(all: Vec<V3>, cfg: &RegistrationConfig) -> Self {
         Self {
             fit: stride(&all, cfg.max_icp_points),
-            all,
+            tree: KdTree::new(&all),
         }
     }
 }
@@ -751,21 +762,21 @@ fn score_of(
     cfg: &RegistrationConfig,
 ) -> Scored {
     // One nearest-point search serves overlap, residual and the implied viewpoint.
-    let moved_all: Vec<V3> = fine.all.iter().map(|&p| t.apply(p)).collect();
-    // `fit` is this stride of `all`: pick the moved points instead of moving them twice.
-    let moved = stride(&moved_all, cfg.max_icp_points);
+    let moved: Vec<V3> = fine.fit.iter().map(|&p| t.apply(p)).collect();
     let tgt = target.icp_target();
     let matches = icp::nearest_all(&moved, &tgt);
     let dist = cfg.max_correspondence_distance;
     let (fitness, rmse) = icp::evaluate_matched(&moved, &matches, &tgt, dist);
+    let back = t.inverse();
+    let lim = dist * dist;
+    let covered = |p: V3| fine.tree.nearest(back.apply(p)).1 <= lim;
     let coverage = visibility::coverage_matched(
-        &moved,
-        &moved_all,
         &matches,
         &tgt,
         target.cover_surface(),
         dist,
         2.0 * cfg.fine_voxel_size,
+        &covered,
     );
     Scored {
         t,
@@ -853,13 +864,14 @@ pub fn register(
         return Ok(r);
     }
     let normals = estimate_normals(&coarse, cfg.normal_k)?;
-    let one_sign = cfg.closed_scan_one_sign && is_closed_outward(&coarse, &normals);
     let tree = KdTree::new(&coarse);
+    let one_sign = cfg.closed_scan_one_sign
+        && closed::is_closed_outward(&coarse, &normals, &tree, cfg.fpfh_radius);
     let keypoints = sample_indices(coarse.len(), cfg.max_keypoints, cfg.seed);
     // FPFH depends on the normal sign, and the sign of a one-sided view (a flat face,
     // a concave bowl) cannot be read off the scan: both signs' features, always (the
     // second read off the first, `fpfh::flip_normals_sign`).
-    let (features, valid) = fpfh::fpfh(&coarse, &normals, &tree, cfg.fpfh_radius);
+    let (features, valid) = fpfh::fpfh(&coarse, &normals, &tree, cfg.fpfh_radius, Some(&keypoints));
     let scan = ScanCopies::new(coarse, &normals, fine, cfg);
     let flipped = (!one_sign).then(|| {
         let n: Vec<V3> = normals.iter().map(|v| [-v[0], -v[1], -v[2]]).collect();
@@ -1001,45 +1013,6 @@ impl Side {
         );
         Self { normals, corrs }
     }
-}
-
-/// Largest mean normal (length of the average unit normal) of a scan taken as closed:
-/// the normals of a closed surface average to zero, a one-sided view's lean towards
-/// its scanner (the dev benchmark's one-sided views: 0.05–0.94; whole scans 0.00–0.18).
-const CLOSED_MEAN_NORMAL: f64 = 0.1;
-/// Least outward agreement `Σ (p − c)·n / Σ |(p − c)·n|` (c the centroid) for a closed
-/// scan's normals to count as consistently outward: 1 for a convex part, lower for a
-/// thin-walled or deeply concave one (whose inner walls face the centroid) and for
-/// normals that [`estimate_normals`] could not orient consistently.
-const CLOSED_OUTWARD: f64 = 0.6;
-
-/// Whether the scan is a whole, closed surface whose normals [`estimate_normals`]
-/// already turned outward: then the template's (outward) features are matched with
-/// that sign only, and the other sign's RANSAC and candidates, which exist for
-/// one-sided views whose outward side cannot be read off the scan, are skipped.
-/// The test is strict (mean normal near zero and most of the normals pointing away
-/// from the centroid): a scan that fails it keeps both signs, as before.
-fn is_closed_outward(points: &[V3], normals: &[V3]) -> bool {
-    let n = points.len().max(1) as f64;
-    let mut c = [0.0f64; 3];
-    for p in points {
-        for a in 0..3 {
-            c[a] += p[a] as f64 / n;
-        }
-    }
-    let mut mean = [0.0f64; 3];
-    let (mut signed, mut total) = (0.0f64, 0.0f64);
-    for (p, q) in points.iter().zip(normals) {
-        let mut d = 0.0;
-        for a in 0..3 {
-            mean[a] += q[a] as f64 / n;
-            d += (p[a] as f64 - c[a]) * q[a] as f64;
-        }
-        signed += d;
-        total += d.abs();
-    }
-    let mean_len = (mean[0] * mean[0] + mean[1] * mean[1] + mean[2] * mean[2]).sqrt();
-    mean_len < CLOSED_MEAN_NORMAL && signed >= CLOSED_OUTWARD * total && total > 0.0
 }
 
 /// Drop candidates that are near-duplicates of a better one (kept in order).
@@ -1235,7 +1208,7 @@ mod tests {
         // The stride alone covers about a third of it (0.32 measured).
         let fine = FineScan::new(downsample_scan(&scan, cfg.fine_voxel_size).unwrap(), &cfg);
         assert_eq!(fine.fit.len(), 500);
-        assert!(fine.all.len() > 10 * fine.fit.len());
+        assert!(fine.tree.len() > 10 * fine.fit.len());
     }
 
     /// `n` points spread evenly over the ellipsoid with semi-axes 1, 0.7, 0.5 (a
@@ -1260,35 +1233,5 @@ mod tests {
                 )
             })
             .unzip()
-    }
-
-    #[test]
-    fn only_a_whole_scan_with_outward_normals_is_matched_with_one_sign() {
-        let (p, n) = ellipsoid_sampled(4000);
-        assert!(is_closed_outward(&p, &n));
-        // Inward normals: the sign is not the template's, both must be tried.
-        let inward: Vec<V3> = n.iter().map(|v| [-v[0], -v[1], -v[2]]).collect();
-        assert!(!is_closed_outward(&p, &inward));
-        // The upper half, as a scanner above it sees it: one-sided, both signs.
-        let (hp, hn): (Vec<V3>, Vec<V3>) = p
-            .iter()
-            .zip(&n)
-            .filter(|(q, _)| q[2] > 0.0)
-            .map(|(q, m)| (*q, *m))
-            .unzip();
-        assert!(!is_closed_outward(&hp, &hn));
-        // Normals that could not be oriented (every other one flipped): both signs.
-        let mixed: Vec<V3> = n
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                if i % 2 == 0 {
-                    *v
-                } else {
-                    [-v[0], -v[1], -v[2]]
-                }
-            })
-            .collect();
-        assert!(!is_closed_outward(&p, &mixed));
     }
 }

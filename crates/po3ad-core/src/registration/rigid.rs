@@ -50,6 +50,15 @@ impl Rigid {
         }
     }
 
+    /// The inverse transform, `p = rᵀ (p' − t)`.
+    pub fn inverse(&self) -> Rigid {
+        let rt = self.r.transpose();
+        Rigid {
+            r: rt,
+            t: -(rt * self.t),
+        }
+    }
+
     /// Re-orthonormalise the rotation (nearest rotation matrix via SVD); keeps long
     /// chains of small updates exactly rigid.
     pub fn orthonormalized(&self) -> Rigid {

@@ -38,23 +38,26 @@ pub(crate) fn coverage(
     cell: f32,
 ) -> f32 {
     let matches = super::icp::nearest_all(moved, tgt);
-    coverage_matched(moved, moved, &matches, tgt, sample, max_dist, cell)
+    let tree = KdTree::new(moved);
+    let near = |p: V3| tree.nearest(p).1 <= max_dist * max_dist;
+    coverage_matched(&matches, tgt, sample, max_dist, cell, &near)
 }
 
-/// [`coverage`] with each moved point's nearest template point (and squared distance)
-/// already found ([`super::icp::nearest_all`]); the implied camera is read off `moved`
-/// and `matches` (a subsample does), the covering points are all of `moved_all`.
+/// [`coverage`] with each moved scan point's nearest template point (and squared
+/// distance) already found ([`super::icp::nearest_all`]; the implied camera is read
+/// off them, so a subsample of the scan does), and `covered(p)` telling whether a
+/// template point `p` has a scan point within `max_dist` (a caller that registers
+/// many poses of one scan keeps one tree over the unmoved scan and moves `p` instead).
 pub(crate) fn coverage_matched(
-    moved: &[V3],
-    moved_all: &[V3],
     matches: &[(usize, f32)],
     tgt: &IcpTarget,
     sample: Surface,
     max_dist: f32,
     cell: f32,
+    covered: &(dyn Fn(V3) -> bool + Sync),
 ) -> f32 {
     let (points, normals) = sample;
-    if moved.is_empty() || points.is_empty() {
+    if matches.is_empty() || points.is_empty() {
         return 0.0;
     }
     let lim = max_dist * max_dist;
@@ -81,11 +84,7 @@ pub(crate) fn coverage_matched(
     if visible.is_empty() {
         return 0.0;
     }
-    let scan_tree = KdTree::new(moved_all);
-    let covered = visible
-        .par_iter()
-        .filter(|&&i| scan_tree.nearest(points[i]).1 <= lim)
-        .count();
+    let covered = visible.par_iter().filter(|&&i| covered(points[i])).count();
     covered as f32 / visible.len() as f32
 }
 
