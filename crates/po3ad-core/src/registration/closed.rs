@@ -22,6 +22,7 @@
 
 use super::rigid::{cross, dot, norm, sub, V3};
 use crate::geometry::KdTree;
+use rayon::prelude::*;
 
 /// Largest mean normal (length of the average unit normal) of a scan taken as closed:
 /// the normals of a closed surface average to zero, a one-sided view's lean towards
@@ -90,7 +91,7 @@ fn rim_fraction(points: &[V3], normals: &[V3], tree: &KdTree, radius: f32) -> f3
         return 1.0;
     }
     let rims = picks
-        .iter()
+        .par_iter()
         .filter(|&&i| widest_gap(points, tree, points[i], normals[i], radius) > RIM_GAP)
         .count();
     rims as f32 / picks.len() as f32
@@ -133,22 +134,26 @@ fn widest_gap(points: &[V3], tree: &KdTree, p: V3, n: V3, radius: f32) -> f32 {
 /// sign) whose normals have opposite signs; 1 when there is no such pair.
 fn sign_breaks(points: &[V3], normals: &[V3], tree: &KdTree, radius: f32) -> f32 {
     let picks = super::stride_indices(points.len(), SAMPLES);
-    let (mut pairs, mut breaks) = (0usize, 0usize);
-    for &i in &picks {
-        let (p, n) = (points[i], normals[i]);
-        for (j, d2) in tree.within_unsorted(p, radius) {
-            if j == i || d2 <= 0.0 {
-                continue;
+    let (pairs, breaks) = picks
+        .par_iter()
+        .map(|&i| {
+            let (p, n) = (points[i], normals[i]);
+            let (mut pairs, mut breaks) = (0usize, 0usize);
+            for (j, d2) in tree.within_unsorted(p, radius) {
+                if j == i || d2 <= 0.0 {
+                    continue;
+                }
+                let across = dot(sub(points[j], p), n);
+                let c = dot(n, normals[j]);
+                if across * across > 0.09 * d2 || c.abs() < 0.7 {
+                    continue;
+                }
+                pairs += 1;
+                breaks += usize::from(c < 0.0);
             }
-            let across = dot(sub(points[j], p), n);
-            let c = dot(n, normals[j]);
-            if across * across > 0.09 * d2 || c.abs() < 0.7 {
-                continue;
-            }
-            pairs += 1;
-            breaks += usize::from(c < 0.0);
-        }
-    }
+            (pairs, breaks)
+        })
+        .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
     if pairs == 0 {
         return 1.0;
     }

@@ -282,7 +282,10 @@ mod tests {
             assert_eq!(valid[i], nb(i).len() >= MIN_NEIGHBOURS);
         }
         // Only the summation order differs (the bins hold 100-scaled shares).
-        assert!(worst < 1e-3, "features differ from the direct computation by {worst}");
+        assert!(
+            worst < 1e-3,
+            "features differ from the direct computation by {worst}"
+        );
         // Keypoints only: the same values there, zero elsewhere.
         let keys: Vec<u32> = (0..pts.len() as u32).step_by(7).collect();
         let (g, valid_g) = fpfh(&pts, &nrm, &tree, r, Some(&keys));
