@@ -38,8 +38,8 @@ use nalgebra::{Matrix3, Rotation3, Unit, Vector3};
 use po3ad_core::frame::TrainingFrame;
 use po3ad_core::geometry::{ensure_normals, sample_surface};
 use po3ad_core::registration::{
-    evaluate_pose, part_size, pose_error, register, Registration, RegistrationConfig,
-    RegistrationTarget, Symmetry,
+    evaluate_pose, part_size, pose_error, read_transforms_csv, register, Registration,
+    RegistrationConfig, RegistrationTarget, Symmetry,
 };
 use po3ad_core::synth::{write_category, Manifest, SynthConfig, SynthLayout};
 use po3ad_core::{io, Error, PointCloud, Result};
@@ -133,36 +133,6 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-/// External transforms keyed by (track, category, file).
-type External = BTreeMap<(String, String, String), (Registration, f64)>;
-
-fn read_external(path: &Path) -> Result<External> {
-    let mut rd = csv::Reader::from_path(path)
-        .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
-    let mut out = External::new();
-    for rec in rd.records() {
-        let rec = rec.map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
-        let num = |k: usize| -> Result<f32> {
-            rec.get(k)
-                .and_then(|v| v.parse().ok())
-                .ok_or_else(|| Error::Invalid(format!("{}: bad column {k}", path.display())))
-        };
-        let mut r = [[0.0f32; 3]; 3];
-        for (i, row) in r.iter_mut().enumerate() {
-            for (j, v) in row.iter_mut().enumerate() {
-                *v = num(3 + 3 * i + j)?;
-            }
-        }
-        let t = [num(12)?, num(13)?, num(14)?];
-        let secs = num(15)? as f64;
-        out.insert(
-            (rec[0].to_string(), rec[1].to_string(), rec[2].to_string()),
-            (Registration::from_transform(r, t), secs),
-        );
-    }
-    Ok(out)
-}
-
 #[derive(Default)]
 struct Tally {
     n: usize,
@@ -240,7 +210,7 @@ fn main() -> Result<()> {
     let export = std::env::var("REG_EXPORT").ok().map(PathBuf::from);
     let export_only = export.is_some() && std::env::var("REG_EXPORT_ONLY").is_ok();
     let external = match std::env::var("REG_EXTERNAL") {
-        Ok(p) => Some(read_external(Path::new(&p))?),
+        Ok(p) => Some(read_transforms_csv(Path::new(&p))?),
         Err(_) => None,
     };
     let out_csv = std::env::var("REG_OUT").unwrap_or_else(|_| "target/register_eval.csv".into());

@@ -76,7 +76,10 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use rigid::{Rigid, V3};
 use serde::{Deserialize, Serialize};
-pub use truth::{evaluate_pose, part_size, pose_error, PoseError, Symmetry};
+pub use truth::{
+    evaluate_pose, part_size, pose_error, read_transforms_csv, ExternalTransforms, PoseError,
+    Symmetry,
+};
 
 /// Settings for [`register`] / [`refine`], in the units of the points. Defaults suit
 /// parts normalised to the unit sphere (radius ≈ 1).

@@ -303,3 +303,40 @@ pub fn part_size(target: &RegistrationTarget) -> f32 {
         .map(|&p| (widen(p) - c).norm())
         .fold(0.0f64, f64::max) as f32
 }
+
+/// Transforms found by another method, keyed by `(track, category, file)`, with the
+/// seconds each took.
+pub type ExternalTransforms =
+    std::collections::BTreeMap<(String, String, String), (Registration, f64)>;
+
+/// Read another method's transforms (e.g. `scripts/open3d_register_bench.py`'s
+/// output) to measure them as po3ad's are: a CSV with a header and the columns
+/// `track, category, file, r00 … r22` (row-major rotation), `tx, ty, tz, seconds`,
+/// each transform taking the scan onto the template.
+pub fn read_transforms_csv(path: &std::path::Path) -> crate::Result<ExternalTransforms> {
+    let bad = |e: &dyn std::fmt::Display| crate::Error::Invalid(format!("{}: {e}", path.display()));
+    let mut rd = csv::Reader::from_path(path).map_err(|e| bad(&e))?;
+    let mut out = ExternalTransforms::new();
+    for rec in rd.records() {
+        let rec = rec.map_err(|e| bad(&e))?;
+        let num = |k: usize| -> crate::Result<f32> {
+            rec.get(k)
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| bad(&format!("bad column {k}")))
+        };
+        let mut r = [[0.0f32; 3]; 3];
+        for (i, row) in r.iter_mut().enumerate() {
+            for (j, v) in row.iter_mut().enumerate() {
+                *v = num(3 + 3 * i + j)?;
+            }
+        }
+        let t = [num(12)?, num(13)?, num(14)?];
+        let secs = num(15)? as f64;
+        let key = |k: usize| rec.get(k).unwrap_or_default().to_string();
+        out.insert(
+            (key(0), key(1), key(2)),
+            (Registration::from_transform(r, t), secs),
+        );
+    }
+    Ok(out)
+}
