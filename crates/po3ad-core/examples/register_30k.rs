@@ -83,13 +83,8 @@ fn main() -> Result<()> {
         let mut list = String::from("index,file\n");
         if let Some(d) = &out_dir {
             std::fs::create_dir_all(d).map_err(|e| po3ad_core::Error::io(d, e))?;
-            let tc = PointCloud {
-                points: frame.points.clone(),
-                normals: Some(frame.normals.clone()),
-                labels: None,
-                faces: Vec::new(),
-            };
-            io::write_ply(&d.join("template.ply"), &tc, None, true)?;
+            let template = frame.reference_cloud();
+            io::write_ply(&d.join("template.ply"), &template, None, true)?;
         }
         let mut rng = ChaCha8Rng::seed_from_u64(5);
         let mut tallies: Vec<(&str, Vec<f64>, usize, usize)> = vec![("po3ad", Vec::new(), 0, 0)];
@@ -106,12 +101,8 @@ fn main() -> Result<()> {
                 .collect();
             let file = format!("scan{k}");
             if let Some(d) = &out_dir {
-                io::write_ply(
-                    &d.join(format!("{k}.ply")),
-                    &PointCloud::from_points(moved.clone()),
-                    None,
-                    true,
-                )?;
+                let cloud = PointCloud::from_points(moved.clone());
+                io::write_ply(&d.join(format!("{k}.ply")), &cloud, None, true)?;
                 list.push_str(&format!("{k},{file}\n"));
             }
             let t0 = Instant::now();

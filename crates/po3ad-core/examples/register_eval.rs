@@ -290,13 +290,12 @@ fn main() -> Result<()> {
             let exp_dir = export.as_ref().map(|e| e.join(&track).join(&man.category));
             if let Some(d) = &exp_dir {
                 std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
-                let tc = PointCloud {
-                    points: frame.points.clone(),
-                    normals: Some(frame.normals.clone()),
-                    labels: None,
-                    faces: Vec::new(),
-                };
-                io::write_ply(&d.join("template.ply"), &tc, None, true)?;
+                io::write_ply(
+                    &d.join("template.ply"),
+                    &frame.reference_cloud(),
+                    None,
+                    true,
+                )?;
             }
             let mut tallies: BTreeMap<&str, Tally> = BTreeMap::new();
             let mut list = String::from("index,file\n");

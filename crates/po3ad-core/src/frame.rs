@@ -72,6 +72,17 @@ impl TrainingFrame {
         [0, 1, 2].map(|a| (p[a] - self.origin[a]) / self.scale)
     }
 
+    /// The reference points with their normals as a cloud (training frame), e.g. to
+    /// hand the registration template to another tool.
+    pub fn reference_cloud(&self) -> PointCloud {
+        PointCloud {
+            points: self.points.clone(),
+            normals: Some(self.normals.clone()),
+            labels: None,
+            faces: Vec::new(),
+        }
+    }
+
     /// Checks a frame read from a file: finite numbers, a positive scale, one normal per
     /// reference point.
     pub fn validate(&self) -> Result<()> {

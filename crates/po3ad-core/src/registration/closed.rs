@@ -164,28 +164,9 @@ fn sign_breaks(points: &[V3], normals: &[V3], tree: &KdTree, radius: f32) -> f32
 mod tests {
     use super::*;
 
-    /// An ellipsoid (semi-axes 1, 0.8, 0.6) sampled on a Fibonacci lattice, with its
-    /// outward normals.
-    fn ellipsoid(n: usize) -> (Vec<V3>, Vec<V3>) {
-        let (ax, ay, az) = (1.0f32, 0.8f32, 0.6f32);
-        let golden = std::f32::consts::PI * (3.0 - 5f32.sqrt());
-        (0..n)
-            .map(|i| {
-                let z = 1.0 - 2.0 * (i as f32 + 0.5) / n as f32;
-                let r = (1.0 - z * z).sqrt();
-                let t = golden * i as f32;
-                let u = [r * t.cos(), r * t.sin(), z];
-                let p = [ax * u[0], ay * u[1], az * u[2]];
-                let g = [p[0] / (ax * ax), p[1] / (ay * ay), p[2] / (az * az)];
-                let l = norm(g);
-                (p, [g[0] / l, g[1] / l, g[2] / l])
-            })
-            .unzip()
-    }
-
     #[test]
     fn only_a_whole_scan_with_consistent_outward_normals_counts_as_closed() {
-        let (p, n) = ellipsoid(4000);
+        let (p, n) = super::super::tests::ellipsoid_sampled(4000);
         let tree = KdTree::new(&p);
         let r = 0.15;
         assert!(rim_fraction(&p, &n, &tree, r) < 0.01);

@@ -1216,7 +1216,8 @@ mod tests {
 
     /// `n` points spread evenly over the ellipsoid with semi-axes 1, 0.7, 0.5 (a
     /// Fibonacci lattice on the sphere, stretched), with unit outward normals.
-    fn ellipsoid_sampled(n: usize) -> (Vec<V3>, Vec<V3>) {
+    /// An ellipsoid (semi-axes 1, 0.7, 0.5) on a Fibonacci lattice, outward normals.
+    pub(super) fn ellipsoid_sampled(n: usize) -> (Vec<V3>, Vec<V3>) {
         let ax = [1.0f32, 0.7, 0.5];
         let golden = std::f32::consts::PI * (3.0 - 5.0f32.sqrt());
         (0..n)
