@@ -27,7 +27,9 @@
 //! `SURF_DEBUG` = one line per scan, `SURF_DUMP=DIR` = one CSV per scan and
 //! configuration (points, label, signed distance, z, gap, point score),
 //! `SURF_SCALE=first` = scale every training cloud by the first one's unit-sphere
-//! factor instead of its own (an experiment of notes/surface.md "Session 14").
+//! factor instead of its own (an experiment of notes/surface.md "Session 14"),
+//! `REG_CFG` = JSON of `RegistrationConfig` fields to override (use its own
+//! `SURF_CACHE`: cached registrations are not keyed by the settings).
 
 use po3ad_core::dataset::{list_categories, load_category, load_test_points, Layout};
 use po3ad_core::frame::TrainingFrame;
@@ -284,7 +286,12 @@ struct TrackResult {
 }
 
 fn bench(root: &Path) -> Result<()> {
-    let reg = RegistrationConfig::default();
+    let reg: RegistrationConfig = match std::env::var("REG_CFG") {
+        Ok(json) => serde_json::from_str(&json).map_err(|e| {
+            po3ad_core::Error::Invalid(format!("REG_CFG is not a RegistrationConfig: {e}"))
+        })?,
+        Err(_) => RegistrationConfig::default(),
+    };
     let cfgs = configs();
     let tracks_only = list_env("TRACKS");
     let parts_only = list_env("PARTS");

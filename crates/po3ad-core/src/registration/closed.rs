@@ -21,7 +21,6 @@
 //! [`estimate_normals`]: crate::geometry::estimate_normals
 
 use super::rigid::{cross, dot, norm, sub, V3};
-use crate::geometry::KdTree;
 use rayon::prelude::*;
 
 /// Largest mean normal (length of the average unit normal) of a scan taken as closed:
@@ -46,15 +45,21 @@ const CLOSED_MAX_BREAKS: f32 = 0.05;
 /// Points tested for rims and sign breaks, at most (an even stride).
 const SAMPLES: usize = 1500;
 
-/// Whether the scan (`points` with unit `normals`, `tree` over `points`) is a whole,
-/// closed surface with outward normals; `radius` is the neighbourhood of the rim test
-/// (the FPFH radius: a few point spacings).
-pub(crate) fn is_closed_outward(points: &[V3], normals: &[V3], tree: &KdTree, radius: f32) -> bool {
+/// Whether the scan (`points` with unit `normals`) is a whole, closed surface with
+/// outward normals. `neighbours` are the points' FPFH neighbourhoods (within
+/// `radius`, a few point spacings): the rim test looks at all of each, the sign-break
+/// test at those within half the radius.
+pub(crate) fn is_closed_outward(
+    points: &[V3],
+    normals: &[V3],
+    neighbours: &[Vec<(u32, f32)>],
+    radius: f32,
+) -> bool {
     let (mean, balance) = normal_balance(points, normals);
     mean < CLOSED_MEAN_NORMAL
         && balance > 0.0
-        && rim_fraction(points, normals, tree, radius) < CLOSED_MAX_RIM
-        && sign_breaks(points, normals, tree, 0.5 * radius) < CLOSED_MAX_BREAKS
+        && rim_fraction(points, normals, neighbours) < CLOSED_MAX_RIM
+        && sign_breaks(points, normals, neighbours, 0.5 * radius) < CLOSED_MAX_BREAKS
 }
 
 /// `(length of the mean normal, Σ (p − c)·n / Σ |(p − c)·n|)` with `c` the centroid.
@@ -81,25 +86,25 @@ fn normal_balance(points: &[V3], normals: &[V3]) -> (f64, f64) {
     (mean_len, if total > 0.0 { signed / total } else { 0.0 })
 }
 
-/// Share of (a stride of) the points lying on a rim: their neighbours within
-/// `radius`, projected onto the tangent plane, leave an angular gap wider than
-/// [`RIM_GAP`]. Every neighbour counts, also one across a thin wall or round a sharp
-/// edge (what lies beyond an edge of a closed part still fills its side).
-fn rim_fraction(points: &[V3], normals: &[V3], tree: &KdTree, radius: f32) -> f32 {
+/// Share of (a stride of) the points lying on a rim: their `neighbours`, projected onto
+/// the tangent plane, leave an angular gap wider than [`RIM_GAP`]. Every neighbour
+/// counts, also one across a thin wall or round a sharp edge (what lies beyond an edge
+/// of a closed part still fills its side).
+fn rim_fraction(points: &[V3], normals: &[V3], neighbours: &[Vec<(u32, f32)>]) -> f32 {
     let picks = super::stride_indices(points.len(), SAMPLES);
     if picks.is_empty() {
         return 1.0;
     }
     let rims = picks
         .par_iter()
-        .filter(|&&i| widest_gap(points, tree, points[i], normals[i], radius) > RIM_GAP)
+        .filter(|&&i| widest_gap(points, &neighbours[i], points[i], normals[i]) > RIM_GAP)
         .count();
     rims as f32 / picks.len() as f32
 }
 
 /// The widest angle around `n` between consecutive neighbours of `p` (2π with fewer
 /// than two that have a direction in the tangent plane).
-fn widest_gap(points: &[V3], tree: &KdTree, p: V3, n: V3, radius: f32) -> f32 {
+fn widest_gap(points: &[V3], neighbours: &[(u32, f32)], p: V3, n: V3) -> f32 {
     let helper = if n[0].abs() < 0.9 {
         [1.0, 0.0, 0.0]
     } else {
@@ -112,11 +117,10 @@ fn widest_gap(points: &[V3], tree: &KdTree, p: V3, n: V3, radius: f32) -> f32 {
     }
     let a = [a[0] / la, a[1] / la, a[2] / la];
     let b = cross(n, a);
-    let mut angles: Vec<f32> = tree
-        .within_unsorted(p, radius)
-        .into_iter()
-        .filter_map(|(j, _)| {
-            let e = sub(points[j], p);
+    let mut angles: Vec<f32> = neighbours
+        .iter()
+        .filter_map(|&(j, _)| {
+            let e = sub(points[j as usize], p);
             let (x, y) = (dot(e, a), dot(e, b));
             (x * x + y * y > 0.0).then(|| y.atan2(x))
         })
@@ -129,23 +133,25 @@ fn widest_gap(points: &[V3], tree: &KdTree, p: V3, n: V3, radius: f32) -> f32 {
     angles.windows(2).map(|w| w[1] - w[0]).fold(wrap, f32::max)
 }
 
-/// Share of the pairs of nearby points on one smooth sheet (the joining line within
-/// ~17° of the first point's tangent plane, normals within ~45° of parallel up to
-/// sign) whose normals have opposite signs; 1 when there is no such pair.
-fn sign_breaks(points: &[V3], normals: &[V3], tree: &KdTree, radius: f32) -> f32 {
+/// Share of the pairs of points within `radius` (of their `neighbours`) on one smooth
+/// sheet (the joining line within ~17° of the first point's tangent plane, normals
+/// within ~45° of parallel up to sign) whose normals have opposite signs; 1 when there
+/// is no such pair.
+fn sign_breaks(points: &[V3], normals: &[V3], neighbours: &[Vec<(u32, f32)>], radius: f32) -> f32 {
     let picks = super::stride_indices(points.len(), SAMPLES);
     let (pairs, breaks) = picks
         .par_iter()
         .map(|&i| {
             let (p, n) = (points[i], normals[i]);
             let (mut pairs, mut breaks) = (0usize, 0usize);
-            for (j, d2) in tree.within_unsorted(p, radius) {
-                if j == i || d2 <= 0.0 {
+            for &(j, d) in &neighbours[i] {
+                let j = j as usize;
+                if d > radius || d <= 0.0 {
                     continue;
                 }
                 let across = dot(sub(points[j], p), n);
                 let c = dot(n, normals[j]);
-                if across * across > 0.09 * d2 || c.abs() < 0.7 {
+                if across * across > 0.09 * d * d || c.abs() < 0.7 {
                     continue;
                 }
                 pairs += 1;
@@ -163,17 +169,22 @@ fn sign_breaks(points: &[V3], normals: &[V3], tree: &KdTree, radius: f32) -> f32
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::geometry::KdTree;
+
+    fn lists(p: &[V3], r: f32) -> Vec<Vec<(u32, f32)>> {
+        super::super::fpfh::neighbourhoods(p, &KdTree::new(p), r)
+    }
 
     #[test]
     fn only_a_whole_scan_with_consistent_outward_normals_counts_as_closed() {
         let (p, n) = super::super::tests::ellipsoid_sampled(4000);
-        let tree = KdTree::new(&p);
         let r = 0.15;
-        assert!(rim_fraction(&p, &n, &tree, r) < 0.01);
-        assert!(is_closed_outward(&p, &n, &tree, r));
+        let nb = lists(&p, r);
+        assert!(rim_fraction(&p, &n, &nb) < 0.01);
+        assert!(is_closed_outward(&p, &n, &nb, r));
         // Inward normals: the sign is not the template's, both must be tried.
         let inward: Vec<V3> = n.iter().map(|v| [-v[0], -v[1], -v[2]]).collect();
-        assert!(!is_closed_outward(&p, &inward, &tree, r));
+        assert!(!is_closed_outward(&p, &inward, &nb, r));
         // The upper half, as a scanner above it sees it: one-sided, both signs. Its
         // mean normal alone would not tell (turned so the normals cancel it could
         // be); its rim does: a band about half the radius wide along the cut.
@@ -183,10 +194,10 @@ mod tests {
             .filter(|(q, _)| q[2] > 0.0)
             .map(|(q, m)| (*q, *m))
             .unzip();
-        let htree = KdTree::new(&hp);
-        let rim = rim_fraction(&hp, &hn, &htree, r);
+        let hnb = lists(&hp, r);
+        let rim = rim_fraction(&hp, &hn, &hnb);
         assert!(rim > 0.05, "rim {rim}");
-        assert!(!is_closed_outward(&hp, &hn, &htree, r));
+        assert!(!is_closed_outward(&hp, &hn, &hnb, r));
         // Normals that could not be oriented (every other one flipped): both signs.
         let mixed: Vec<V3> = n
             .iter()
@@ -199,8 +210,8 @@ mod tests {
                 }
             })
             .collect();
-        assert!(sign_breaks(&p, &mixed, &tree, 0.5 * r) > 0.3);
-        assert!(!is_closed_outward(&p, &mixed, &tree, r));
+        assert!(sign_breaks(&p, &mixed, &nb, 0.5 * r) > 0.3);
+        assert!(!is_closed_outward(&p, &mixed, &nb, r));
     }
 
     #[test]
@@ -246,12 +257,11 @@ mod tests {
                 r += step;
             }
         }
-        let tree = KdTree::new(&p);
         let (mean, balance) = normal_balance(&p, &n);
         assert!(
             mean < 0.05 && balance > 0.0 && balance < 0.6,
             "{mean} {balance}"
         );
-        assert!(is_closed_outward(&p, &n, &tree, 0.15));
+        assert!(is_closed_outward(&p, &n, &lists(&p, 0.15), 0.15));
     }
 }

@@ -27,19 +27,14 @@ pub(crate) type Feature = [f32; DIM];
 /// point is not used for matching.
 pub(crate) const MIN_NEIGHBOURS: usize = 5;
 
-/// FPFH of every point (`at: None`) or of the listed points only (`Some`: the others'
-/// features are left zero), and whether each point had enough neighbours to be
-/// trusted. `tree` is built over `points`; `normals` are unit vectors. A scan's
-/// features are matched at a few thousand keypoints only: their FPFH needs the SPFH
-/// of every neighbour, but the weighted sum is then made for the keypoints alone.
-pub(crate) fn fpfh(
-    points: &[V3],
-    normals: &[V3],
-    tree: &KdTree,
-    radius: f32,
-    at: Option<&[u32]>,
-) -> (Vec<Feature>, Vec<bool>) {
-    let neighbours: Vec<Vec<(u32, f32)>> = points
+/// Every point's neighbours within a radius, itself left out, as `(index, distance)` in
+/// the k-d tree's order: what FPFH sums over, also read by the closed-scan test
+/// (`super::closed`), which looks at the same radius.
+pub(crate) type Neighbourhoods = Vec<Vec<(u32, f32)>>;
+
+/// [`Neighbourhoods`] of `points` (`tree` built over them) within `radius`.
+pub(crate) fn neighbourhoods(points: &[V3], tree: &KdTree, radius: f32) -> Neighbourhoods {
+    points
         .par_iter()
         .enumerate()
         .map(|(i, &p)| {
@@ -49,8 +44,23 @@ pub(crate) fn fpfh(
                 .map(|(j, d2)| (j as u32, d2.sqrt()))
                 .collect()
         })
-        .collect();
-    let spfh = spfh_all(points, normals, &neighbours);
+        .collect()
+}
+
+/// FPFH of every point (`at: None`) or of the listed points only (`Some`: the others'
+/// features are left zero), and whether each point had enough neighbours to be
+/// trusted. `neighbours` are the points' [`neighbourhoods`] within `radius`; `normals`
+/// are unit vectors. A scan's features are matched at a few thousand keypoints only:
+/// their FPFH needs the SPFH of every neighbour, but the weighted sum is then made for
+/// the keypoints alone.
+pub(crate) fn fpfh(
+    points: &[V3],
+    normals: &[V3],
+    neighbours: &[Vec<(u32, f32)>],
+    radius: f32,
+    at: Option<&[u32]>,
+) -> (Vec<Feature>, Vec<bool>) {
+    let spfh = spfh_all(points, normals, neighbours);
     let min_w = radius * 1e-2;
     let one = |i: usize| {
         let mut acc = [0.0f32; DIM];
@@ -244,7 +254,8 @@ mod tests {
         }
         let tree = KdTree::new(&pts);
         let r = 0.15;
-        let (f, valid) = fpfh(&pts, &nrm, &tree, r, None);
+        let nbs = neighbourhoods(&pts, &tree, r);
+        let (f, valid) = fpfh(&pts, &nrm, &nbs, r, None);
         let nb = |i: usize| -> Vec<(usize, f32)> {
             tree.within(pts[i], r)
                 .into_iter()
@@ -288,7 +299,7 @@ mod tests {
         );
         // Keypoints only: the same values there, zero elsewhere.
         let keys: Vec<u32> = (0..pts.len() as u32).step_by(7).collect();
-        let (g, valid_g) = fpfh(&pts, &nrm, &tree, r, Some(&keys));
+        let (g, valid_g) = fpfh(&pts, &nrm, &nbs, r, Some(&keys));
         assert_eq!(valid, valid_g);
         for i in 0..pts.len() {
             if i % 7 == 0 {
@@ -315,8 +326,8 @@ mod tests {
         }
         let neg: Vec<V3> = nrm.iter().map(|n| [-n[0], -n[1], -n[2]]).collect();
         let tree = KdTree::new(&pts);
-        let (f, v) = fpfh(&pts, &nrm, &tree, 0.2, None);
-        let (g, w) = fpfh(&pts, &neg, &tree, 0.2, None);
+        let (f, v) = fpfh(&pts, &nrm, &neighbourhoods(&pts, &tree, 0.2), 0.2, None);
+        let (g, w) = fpfh(&pts, &neg, &neighbourhoods(&pts, &tree, 0.2), 0.2, None);
         assert_eq!(v, w);
         let flipped = flip_normals_sign(&f);
         let mut worst = 0.0f32;
@@ -357,8 +368,20 @@ mod tests {
         };
         let pts2: Vec<V3> = pts.iter().map(|&p| rot(p)).collect();
         let nrm2: Vec<V3> = nrm.iter().map(|&p| rot(p)).collect();
-        let (f1, v1) = fpfh(&pts, &nrm, &KdTree::new(&pts), 0.2, None);
-        let (f2, v2) = fpfh(&pts2, &nrm2, &KdTree::new(&pts2), 0.2, None);
+        let (f1, v1) = fpfh(
+            &pts,
+            &nrm,
+            &neighbourhoods(&pts, &KdTree::new(&pts), 0.2),
+            0.2,
+            None,
+        );
+        let (f2, v2) = fpfh(
+            &pts2,
+            &nrm2,
+            &neighbourhoods(&pts2, &KdTree::new(&pts2), 0.2),
+            0.2,
+            None,
+        );
         assert_eq!(v1, v2);
         let centre = 220; // (0, 0)
         let diff: f32 = f1[centre]

@@ -353,3 +353,38 @@ fn insert(top: &mut Vec<Hypothesis>, h: Hypothesis, keep: usize, inlier_distance
     top.insert(pos, h);
     top.truncate(keep);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inlier_counts_match_a_direct_count_on_every_code_path() {
+        // 1001 pairs (not a multiple of any vector width): targets are the sources
+        // moved by a known motion plus offsets, a third of them beyond the distance.
+        let t = Rigid {
+            r: super::super::rigid::exp_so3(&nalgebra::Vector3::new(0.3, -0.8, 0.5)),
+            t: nalgebra::Vector3::new(0.2, -0.1, 0.4),
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let (mut src, mut tgt) = (Vec::new(), Vec::new());
+        for k in 0..1001 {
+            let p: V3 = std::array::from_fn(|_| rng.random_range(-1.0f32..1.0));
+            let q = t.apply(p);
+            let off = if k % 3 == 0 { 0.2 } else { 0.01 };
+            tgt.push([q[0] + off, q[1] - off, q[2]]);
+            src.push(p);
+        }
+        let n = vec![[0.0, 0.0, 1.0]; src.len()];
+        let corrs: Vec<(u32, u32)> = (0..src.len() as u32).map(|k| (k, k)).collect();
+        let pairs = Pairs::new(&src, &n, &tgt, &n, &corrs);
+        let tau = 0.06f32;
+        let direct = (0..src.len())
+            .filter(|&k| dist2(t.apply(src[k]), tgt[k]) < tau * tau)
+            .count();
+        assert_eq!(direct, 667);
+        assert_eq!(pairs.count_inliers(&t, tau * tau), direct);
+        let (r, tr) = (t.rotation_array(), t.translation_array());
+        assert_eq!(pairs.count_inliers_portable(&r, &tr, tau * tau), direct);
+    }
+}

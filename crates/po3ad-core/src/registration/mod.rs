@@ -553,10 +553,11 @@ impl RegistrationTarget {
             }
         }
         let tree = KdTree::new(&coarse.points);
+        let neighbours = fpfh::neighbourhoods(&coarse.points, &tree, cfg.fpfh_radius);
         let (features, valid) = fpfh::fpfh(
             &coarse.points,
             &coarse_normals,
-            &tree,
+            &neighbours,
             cfg.fpfh_radius,
             None,
         );
@@ -868,13 +869,20 @@ pub fn register(
     }
     let normals = estimate_normals(&coarse, cfg.normal_k)?;
     let tree = KdTree::new(&coarse);
+    let neighbours = fpfh::neighbourhoods(&coarse, &tree, cfg.fpfh_radius);
     let one_sign = cfg.closed_scan_one_sign
-        && closed::is_closed_outward(&coarse, &normals, &tree, cfg.fpfh_radius);
+        && closed::is_closed_outward(&coarse, &normals, &neighbours, cfg.fpfh_radius);
     let keypoints = sample_indices(coarse.len(), cfg.max_keypoints, cfg.seed);
     // FPFH depends on the normal sign, and the sign of a one-sided view (a flat face,
-    // a concave bowl) cannot be read off the scan: both signs' features, always (the
-    // second read off the first, `fpfh::flip_normals_sign`).
-    let (features, valid) = fpfh::fpfh(&coarse, &normals, &tree, cfg.fpfh_radius, Some(&keypoints));
+    // a concave bowl) cannot be read off the scan: both signs' features unless the scan
+    // is closed (the second read off the first, `fpfh::flip_normals_sign`).
+    let (features, valid) = fpfh::fpfh(
+        &coarse,
+        &normals,
+        &neighbours,
+        cfg.fpfh_radius,
+        Some(&keypoints),
+    );
     let scan = ScanCopies::new(coarse, &normals, fine, cfg);
     let flipped = (!one_sign).then(|| {
         let n: Vec<V3> = normals.iter().map(|v| [-v[0], -v[1], -v[2]]).collect();
