@@ -41,7 +41,7 @@
 //!    surface facing the implied viewpoint that the scan shows), which a view slipped
 //!    onto a look-alike face or a half-tooth slip loses. While the best is not
 //!    confident (gate passed, fitness and coverage ≥ `confident_fitness`; checked
-//!    after each sign's candidates with `stop_per_sign`) up to `retries` more RANSAC
+//!    after each sign's candidates, `stop_per_sign`) up to `retries` more RANSAC
 //!    rounds run with the next seeds.
 //! 6. The best two get a final fine ICP pass, weighted by Tukey's biweight with
 //!    `robust_kernel` (a real defect does not pull the pose); the better is kept.
@@ -176,9 +176,10 @@ pub struct RegistrationConfig {
     /// Check for a [confident](Self::confident_fitness) pose after each normal sign's
     /// candidates, not only after each round: a one-sided view that the scan's own sign
     /// already places with confidence skips the other sign's RANSAC and candidates.
-    /// Off: measured 1.1–1.6× faster with the same share of good poses, but the poses
-    /// it keeps are a little worse for `surface` (dev hard track object AUROC 0.929 →
-    /// 0.915, its plate 0.80 → 0.72; notes/registration.md, session 15).
+    /// On since session 16: the same share of good poses on every dev track and the
+    /// same `surface` AUROCs to 0.001 (notes/registration.md, session 16), one-sided
+    /// views 1.6–1.8× faster. Session 15 had measured a loss for `surface` (hard track
+    /// 0.929 → 0.915) with that session's features, which no longer shows.
     pub stop_per_sign: bool,
 }
 
@@ -212,7 +213,7 @@ impl Default for RegistrationConfig {
             near_symmetries: true,
             near_symmetry_margin: 0.0,
             closed_scan_one_sign: true,
-            stop_per_sign: false,
+            stop_per_sign: true,
         }
     }
 }
