@@ -221,6 +221,29 @@ fn pair_feature(p1: V3, n1: V3, p2: V3, n2: V3) -> Option<[f32; 3]> {
 mod tests {
     use super::*;
 
+    /// A height field `z = h(x, y)` on a `(2·half + 1)²` grid of spacing `step`, with
+    /// its exact unit normals from the gradient `grad(x, y) = (∂h/∂x, ∂h/∂y)`.
+    fn height_field(
+        half: i32,
+        step: (f32, f32),
+        h: impl Fn(f32, f32) -> f32,
+        grad: impl Fn(f32, f32) -> [f32; 2],
+    ) -> (Vec<V3>, Vec<V3>) {
+        let mut pts = Vec::new();
+        let mut nrm = Vec::new();
+        for i in -half..=half {
+            for j in -half..=half {
+                let (x, y) = (i as f32 * step.0, j as f32 * step.1);
+                pts.push([x, y, h(x, y)]);
+                let [gx, gy] = grad(x, y);
+                let n = [-gx, -gy, 1.0];
+                let l = norm(n);
+                nrm.push([n[0] / l, n[1] / l, n[2] / l]);
+            }
+        }
+        (pts, nrm)
+    }
+
     #[test]
     fn pair_feature_is_symmetric_in_pair_order() {
         let (p1, n1) = ([0.0, 0.0, 0.0], [0.0, 0.0, 1.0]);
@@ -237,21 +260,17 @@ mod tests {
     fn features_match_a_direct_per_point_computation_and_keypoints_match_all() {
         // A wavy patch with exact normals; the reference computes each point's SPFH
         // from its own neighbour list (every pair twice) and sums FPFH per point.
-        let mut pts = Vec::new();
-        let mut nrm = Vec::new();
-        for i in -14..=14 {
-            for j in -14..=14 {
-                let (x, y) = (i as f32 * 0.037, j as f32 * 0.041);
-                pts.push([x, y, 0.3 * (3.0 * x).sin() * (2.0 * y).cos()]);
-                let g = [
-                    -0.9 * (3.0 * x).cos() * (2.0 * y).cos(),
-                    0.6 * (3.0 * x).sin() * (2.0 * y).sin(),
-                    1.0,
-                ];
-                let l = norm(g);
-                nrm.push([g[0] / l, g[1] / l, g[2] / l]);
-            }
-        }
+        let (pts, nrm) = height_field(
+            14,
+            (0.037, 0.041),
+            |x, y| 0.3 * (3.0 * x).sin() * (2.0 * y).cos(),
+            |x, y| {
+                [
+                    0.9 * (3.0 * x).cos() * (2.0 * y).cos(),
+                    -0.6 * (3.0 * x).sin() * (2.0 * y).sin(),
+                ]
+            },
+        );
         let tree = KdTree::new(&pts);
         let r = 0.15;
         let nbs = neighbourhoods(&pts, &tree, r);
@@ -313,17 +332,12 @@ mod tests {
     #[test]
     fn flipped_features_match_features_of_negated_normals() {
         // A saddle patch with exact normals; FPFH recomputed with every normal negated.
-        let mut pts = Vec::new();
-        let mut nrm = Vec::new();
-        for i in -12..=12 {
-            for j in -12..=12 {
-                let (x, y) = (i as f32 * 0.043, j as f32 * 0.047);
-                pts.push([x, y, 0.8 * x * x - 0.6 * y * y + 0.3 * x * y]);
-                let n = [-1.6 * x - 0.3 * y, 1.2 * y - 0.3 * x, 1.0];
-                let l = norm(n);
-                nrm.push([n[0] / l, n[1] / l, n[2] / l]);
-            }
-        }
+        let (pts, nrm) = height_field(
+            12,
+            (0.043, 0.047),
+            |x, y| 0.8 * x * x - 0.6 * y * y + 0.3 * x * y,
+            |x, y| [1.6 * x + 0.3 * y, 0.3 * x - 1.2 * y],
+        );
         let neg: Vec<V3> = nrm.iter().map(|n| [-n[0], -n[1], -n[2]]).collect();
         let tree = KdTree::new(&pts);
         let (f, v) = fpfh(&pts, &nrm, &neighbourhoods(&pts, &tree, 0.2), 0.2, None);
@@ -350,17 +364,12 @@ mod tests {
     #[test]
     fn features_are_rotation_invariant() {
         // A curved patch z = x² − 0.5 y², exact normals.
-        let mut pts = Vec::new();
-        let mut nrm = Vec::new();
-        for i in -10..=10 {
-            for j in -10..=10 {
-                let (x, y) = (i as f32 * 0.05, j as f32 * 0.05);
-                pts.push([x, y, x * x - 0.5 * y * y]);
-                let n = [-2.0 * x, y, 1.0];
-                let l = norm(n);
-                nrm.push([n[0] / l, n[1] / l, n[2] / l]);
-            }
-        }
+        let (pts, nrm) = height_field(
+            10,
+            (0.05, 0.05),
+            |x, y| x * x - 0.5 * y * y,
+            |x, y| [2.0 * x, -y],
+        );
         let r = super::super::rigid::exp_so3(&nalgebra::Vector3::new(0.4, 1.0, -0.7));
         let rot = |p: V3| {
             let v = r * super::super::rigid::widen(p);
@@ -368,20 +377,10 @@ mod tests {
         };
         let pts2: Vec<V3> = pts.iter().map(|&p| rot(p)).collect();
         let nrm2: Vec<V3> = nrm.iter().map(|&p| rot(p)).collect();
-        let (f1, v1) = fpfh(
-            &pts,
-            &nrm,
-            &neighbourhoods(&pts, &KdTree::new(&pts), 0.2),
-            0.2,
-            None,
-        );
-        let (f2, v2) = fpfh(
-            &pts2,
-            &nrm2,
-            &neighbourhoods(&pts2, &KdTree::new(&pts2), 0.2),
-            0.2,
-            None,
-        );
+        let all =
+            |p: &[V3], n: &[V3]| fpfh(p, n, &neighbourhoods(p, &KdTree::new(p), 0.2), 0.2, None);
+        let (f1, v1) = all(&pts, &nrm);
+        let (f2, v2) = all(&pts2, &nrm2);
         assert_eq!(v1, v2);
         let centre = 220; // (0, 0)
         let diff: f32 = f1[centre]

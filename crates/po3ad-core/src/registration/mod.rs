@@ -176,10 +176,11 @@ pub struct RegistrationConfig {
     /// Check for a [confident](Self::confident_fitness) pose after each normal sign's
     /// candidates, not only after each round: a one-sided view that the scan's own sign
     /// already places with confidence skips the other sign's RANSAC and candidates.
-    /// On since session 16: the same share of good poses on every dev track and the
-    /// same `surface` AUROCs to 0.001 (notes/registration.md, session 16), one-sided
-    /// views 1.6–1.8× faster. Session 15 had measured a loss for `surface` (hard track
-    /// 0.929 → 0.915) with that session's features, which no longer shows.
+    /// On since session 16, chosen on the dev benchmark: the same ≥ truth status for
+    /// all 600 scans of the five-track run, the same `surface` AUROCs to 0.001, and
+    /// one-sided views 1.4–1.9× faster (notes/registration.md, session 16). Session 15
+    /// had measured a loss for `surface` (hard track 0.929 → 0.915) with that session's
+    /// features, which no longer shows.
     pub stop_per_sign: bool,
 }
 
@@ -1225,7 +1226,6 @@ mod tests {
 
     /// `n` points spread evenly over the ellipsoid with semi-axes 1, 0.7, 0.5 (a
     /// Fibonacci lattice on the sphere, stretched), with unit outward normals.
-    /// An ellipsoid (semi-axes 1, 0.7, 0.5) on a Fibonacci lattice, outward normals.
     pub(super) fn ellipsoid_sampled(n: usize) -> (Vec<V3>, Vec<V3>) {
         let ax = [1.0f32, 0.7, 0.5];
         let golden = std::f32::consts::PI * (3.0 - 5.0f32.sqrt());
