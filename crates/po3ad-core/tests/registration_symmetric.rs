@@ -334,9 +334,6 @@ fn six_fold_part_is_accepted_in_any_equivalent_pose() {
 }
 
 #[test]
-#[ignore = "fails: the hex part's symmetry group is found with 1 element, not 6, at \
-            residual tolerance 0.15 fine voxels and again at 0.25 (re-run in session 16; \
-            notes/registration.md)"]
 fn symmetry_detection_finds_the_known_groups() {
     let cfg = RegistrationConfig::default();
     let mut rng = ChaCha8Rng::seed_from_u64(9);
@@ -357,6 +354,81 @@ fn symmetry_detection_finds_the_known_groups() {
         assert!(
             best < 1.0,
             "detected rotation {s:?} is {best}° from the known group"
+        );
+    }
+}
+
+/// A torus (tube radius half the ring radius, outer radius 1) about z, sampled at
+/// random, stretched by `sx` along x and `sy` along y, with normals of the stretched
+/// surface.
+fn torus(sx: f32, sy: f32, n: usize, rng: &mut impl Rng) -> PointCloud {
+    let (ring, tube) = (2.0 / 3.0, 1.0 / 3.0);
+    let mut points = Vec::with_capacity(n);
+    let mut normals = Vec::with_capacity(n);
+    while points.len() < n {
+        let u = rng.random_range(0.0f32..std::f32::consts::TAU);
+        let v = rng.random_range(0.0f32..std::f32::consts::TAU);
+        // Area-uniform: keep a draw with probability ∝ the local ring radius.
+        if rng.random_range(0.0f32..1.0) * (ring + tube) > ring + tube * v.cos() {
+            continue;
+        }
+        let rho = ring + tube * v.cos();
+        points.push([sx * rho * u.cos(), sy * rho * u.sin(), tube * v.sin()]);
+        // The normal of a stretched surface is the original one divided by the stretch.
+        let m = [v.cos() * u.cos() / sx, v.cos() * u.sin() / sy, v.sin()];
+        let l = (m[0] * m[0] + m[1] * m[1] + m[2] * m[2]).sqrt();
+        normals.push(m.map(|c| c / l));
+    }
+    PointCloud {
+        points,
+        normals: Some(normals),
+        labels: None,
+        faces: Vec::new(),
+    }
+}
+
+#[test]
+fn a_squeezed_torus_keeps_only_the_symmetries_that_compose() {
+    // A round torus: every turn about its axis, and the half-turns about the axes in
+    // its plane (one discrete element besides the identity, modulo the turns).
+    let cfg = RegistrationConfig::default();
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let round = torus(1.0, 1.0, 15_000, &mut rng);
+    let target =
+        RegistrationTarget::new(&round.points, round.normals.as_ref().unwrap(), &cfg).unwrap();
+    let sym = Symmetry::detect(&target, &cfg);
+    let axis = sym
+        .continuous_axis
+        .expect("a round torus turns about its axis");
+    assert!(axis[2].abs() > 0.99, "axis {axis:?}");
+    assert_eq!(sym.order(), 2, "{}", sym.describe());
+    // Squeezed 3 % (as a training template's scale jitter leaves it): small turns about
+    // the axis still fit within the tolerance one by one, but their sums do not, so
+    // they are no symmetry. What composes is a D2: the half-turn about z and two
+    // half-turns about perpendicular axes in the plane. Which two is only known to
+    // within the turns the tolerance allows (the principal axes of a nearly round
+    // ring are themselves uncertain by degrees), so the test asks for the half-turn
+    // about z and for half-turns only, not for the x and y axes.
+    let squeezed = torus(0.985, 1.015, 15_000, &mut rng);
+    let target =
+        RegistrationTarget::new(&squeezed.points, squeezed.normals.as_ref().unwrap(), &cfg)
+            .unwrap();
+    let sym = Symmetry::detect(&target, &cfg);
+    assert!(sym.continuous_axis.is_none(), "{}", sym.describe());
+    assert_eq!(sym.order(), 4, "{}", sym.describe());
+    let half_turn_z = axis_angle([0.0, 0.0, 1.0], 180.0);
+    assert!(
+        sym.rotations
+            .iter()
+            .any(|s| angle_deg(&matmul(s, &transpose(&half_turn_z))) < 1.0),
+        "no half-turn about the axis in {:?}",
+        sym.rotations
+    );
+    for s in &sym.rotations[1..] {
+        let a = angle_deg(s);
+        assert!(
+            (a - 180.0).abs() < 1.0,
+            "{s:?} turns by {a}°, not a half-turn"
         );
     }
 }
