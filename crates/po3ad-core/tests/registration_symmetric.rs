@@ -379,12 +379,9 @@ fn torus(sx: f32, sy: f32, n: usize, rng: &mut impl Rng) -> PointCloud {
         let l = (m[0] * m[0] + m[1] * m[1] + m[2] * m[2]).sqrt();
         normals.push(m.map(|c| c / l));
     }
-    PointCloud {
-        points,
-        normals: Some(normals),
-        labels: None,
-        faces: Vec::new(),
-    }
+    let mut cloud = PointCloud::from_points(points);
+    cloud.normals = Some(normals);
+    cloud
 }
 
 #[test]
