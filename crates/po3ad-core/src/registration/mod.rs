@@ -920,8 +920,7 @@ pub fn register(
                 Err(note) => notes.push(note),
             }
             if cfg.stop_per_sign || k + 1 == sides.len() {
-                pool.sort_by(|a, b| b.score(cfg).total_cmp(&a.score(cfg)));
-                dedup_poses(&mut pool, cfg.ransac_inlier_distance);
+                rank_pool(&mut pool, cfg);
                 if pool.first().is_some_and(|b| b.confident(cfg)) {
                     break 'rounds;
                 }
@@ -986,8 +985,7 @@ fn near_symmetric_candidates(
         .filter(|s| margin <= 0.0 || s.score(cfg) > found + margin)
         .collect();
     pool.extend(extra);
-    pool.sort_by(|a, b| b.score(cfg).total_cmp(&a.score(cfg)));
-    dedup_poses(pool, cfg.ransac_inlier_distance);
+    rank_pool(pool, cfg);
 }
 
 /// When no pose is confident, the best few refined again with the thin-wall pair
@@ -1004,24 +1002,31 @@ fn thin_wall_candidates(
     if !cfg.thin_wall_retry || pool.is_empty() || pool[0].confident(cfg) {
         return;
     }
-    let seeds: Vec<Rigid> = pool.iter().take(THIN_WALL_SEEDS).map(|s| s.t).collect();
-    let extra: Vec<Scored> = seeds
-        .par_iter()
-        .flat_map_iter(|&t| {
-            [
-                coarse_icp_scored_with(scan, target, t, icp::PairRule::FacingView, cfg),
-                coarse_icp_scored_with(
-                    scan,
-                    target,
-                    t,
-                    icp::PairRule::ScanNormals(&scan.icp_normals),
-                    cfg,
-                ),
-            ]
-        })
+    // The rule the candidates were refined with already (`icp_view_check` /
+    // `icp_normal_check` on) would only repeat them.
+    let mut rules = Vec::new();
+    if !cfg.icp_normal_check && !cfg.icp_view_check {
+        rules.push(icp::PairRule::FacingView);
+    }
+    if !cfg.icp_normal_check {
+        rules.push(icp::PairRule::ScanNormals(&scan.icp_normals));
+    }
+    let tries: Vec<(Rigid, icp::PairRule)> = pool
+        .iter()
+        .take(THIN_WALL_SEEDS)
+        .flat_map(|s| rules.iter().map(move |&rule| (s.t, rule)))
+        .collect();
+    let extra: Vec<Scored> = tries
+        .into_par_iter()
+        .map(|(t, rule)| coarse_icp_scored_with(scan, target, t, rule, cfg))
         .filter(|s| s.t.is_finite())
         .collect();
     pool.extend(extra);
+    rank_pool(pool, cfg);
+}
+
+/// Best score first, near-duplicates of a better pose dropped.
+fn rank_pool(pool: &mut Vec<Scored>, cfg: &RegistrationConfig) {
     pool.sort_by(|a, b| b.score(cfg).total_cmp(&a.score(cfg)));
     dedup_poses(pool, cfg.ransac_inlier_distance);
 }
