@@ -4,8 +4,9 @@
 //! training template, placed as `po3ad` places it (`TrainingFrame::from_template`, the
 //! scan moved by `to_training`, then `registration::register`), and compared with
 //! the pose the generator applied (`manifest.json`: the test pose and the template's
-//! own jitter). Errors are to the nearest pose that is equivalent under the template's
-//! detected symmetries (`registration::Symmetry`).
+//! own jitter). Errors are to the nearest pose that is equivalent under the part's
+//! detected symmetries (`registration::Symmetry`, found on the template with its scale
+//! jitter undone: the test scans are of the unjittered part), measured in that frame.
 //!
 //! ```text
 //! cargo run --release -p po3ad-core --example register_eval -- [TRACK_ROOT ...]
@@ -124,6 +125,50 @@ fn truth(man: &Manifest, test: usize, frame: &TrainingFrame, at: [f32; 3]) -> Re
         std::array::from_fn(|i| std::array::from_fn(|j| q[(i, j)] as f32)),
         [b[0] as f32, b[1] as f32, b[2] as f32],
     )
+}
+
+/// The template's scale jitter undone, in the training frame: `x ↦ (D⁻¹(s·x + o) − o)/s`
+/// (file point `s·x + o` is `D·Rot·canonical`). The test scans are of the canonical
+/// part, so poses are judged equivalent under *its* symmetries, found on the template
+/// with the jitter undone: a round torus is symmetric about its axis even where the
+/// template, squeezed 3 %, is not.
+struct Unjitter {
+    inv_scale: Vector3<f64>,
+    scale: f64,
+    origin: Vector3<f64>,
+}
+
+impl Unjitter {
+    fn new(man: &Manifest, frame: &TrainingFrame) -> Self {
+        let d = v3(man.templates[0].scale);
+        Self {
+            inv_scale: d.map(|v| 1.0 / v),
+            scale: frame.scale as f64,
+            origin: v3(frame.origin),
+        }
+    }
+
+    fn point(&self, x: [f32; 3]) -> [f32; 3] {
+        let file = v3(x) * self.scale + self.origin;
+        let y = (file.component_mul(&self.inv_scale) - self.origin) / self.scale;
+        [y[0] as f32, y[1] as f32, y[2] as f32]
+    }
+
+    /// A surface normal under the map (inverse transpose of `D⁻¹` is `D`).
+    fn normal(&self, n: [f32; 3]) -> [f32; 3] {
+        let m = v3(n).component_div(&self.inv_scale);
+        let m = m / m.norm().max(1e-12);
+        [m[0] as f32, m[1] as f32, m[2] as f32]
+    }
+
+    /// `pose` followed by the map, as a rigid transform exact at `at` (the map's linear
+    /// part is within the jitter, ≤ 2 %, of the identity).
+    fn pose(&self, pose: &Registration, at: [f32; 3]) -> Registration {
+        let y = v3(self.point(pose.apply(at)));
+        let r = m3(&pose.rotation);
+        let t = y - r * v3(at);
+        Registration::from_transform(pose.rotation, [t[0] as f32, t[1] as f32, t[2] as f32])
+    }
 }
 
 fn centroid(p: &[[f32; 3]]) -> [f32; 3] {
@@ -269,11 +314,15 @@ fn main() -> Result<()> {
                 // loads one), not inside the first scan's timed registration.
                 target.near_symmetry_count();
             }
+            let unjitter = Unjitter::new(&man, &frame);
             let t0 = Instant::now();
             let sym = if export_only {
                 Symmetry::none([0.0; 3])
             } else {
-                Symmetry::detect(&target, &cfg)
+                let pts: Vec<[f32; 3]> = frame.points.iter().map(|&p| unjitter.point(p)).collect();
+                let nrm: Vec<[f32; 3]> =
+                    frame.normals.iter().map(|&n| unjitter.normal(n)).collect();
+                Symmetry::detect(&RegistrationTarget::new(&pts, &nrm, &cfg)?, &cfg)
             };
             let size = part_size(&target);
             if std::env::var("REG_AXIS").is_ok() {
@@ -341,7 +390,12 @@ fn main() -> Result<()> {
                     }
                 }
                 for (name, reg, ms) in methods {
-                    let e = pose_error(&reg, &truth, &sym, at);
+                    let e = pose_error(
+                        &unjitter.pose(&reg, at),
+                        &unjitter.pose(&truth, at),
+                        &sym,
+                        at,
+                    );
                     let rel = e.translation / size;
                     let ok = e.rotation_deg <= MAX_ROT_DEG && rel <= MAX_TRANS_REL;
                     // The data cannot prefer the true pose over this one: a turn about
