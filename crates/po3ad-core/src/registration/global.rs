@@ -330,7 +330,7 @@ fn dist2(a: V3, b: V3) -> f32 {
 
 /// Keep `top` sorted by inlier count (descending, earlier insert wins ties), at most
 /// `keep` long, and free of near-duplicates.
-fn insert(top: &mut Vec<Hypothesis>, h: Hypothesis, keep: usize, inlier_distance: f32) {
+pub(crate) fn insert(top: &mut Vec<Hypothesis>, h: Hypothesis, keep: usize, inlier_distance: f32) {
     // A full list whose last entry has as many inliers turns `h` away whatever the
     // duplicate test says (a duplicate in the list has at least as many too): skip
     // that test, the costly part, for the many samples that cannot enter.

@@ -45,8 +45,11 @@
 //!    onto a look-alike face or a half-tooth slip loses. While the best is not
 //!    confident (gate passed, fitness and coverage ≥ `confident_fitness`; checked
 //!    after each sign's candidates, `stop_per_sign`) up to `retries` more RANSAC
-//!    rounds run with the next seeds. Still not confident, the best four are refined
-//!    again with each thin-wall pair check (`thin_wall_retry`) and compete by score.
+//!    rounds run with the next seeds. Still not confident, a template symmetric about
+//!    an axis (a turned part) gets one more round per sign in which each match may
+//!    turn about that axis ([`turned`], `turned_search`), and the best four are
+//!    refined again with each thin-wall pair check (`thin_wall_retry`); all compete
+//!    by score.
 //! 6. The best two get a final fine ICP pass, weighted by Tukey's biweight with
 //!    `robust_kernel` (a real defect does not pull the pose); the better is kept.
 //! 7. Quality gate: `registered = fitness >= min_fitness && inlier_rmse <= max_rmse
@@ -69,6 +72,7 @@ mod icp;
 mod near_symmetry;
 mod rigid;
 pub mod truth;
+mod turned;
 mod view_sign;
 mod visibility;
 
@@ -201,6 +205,9 @@ pub struct RegistrationConfig {
     /// the dev benchmark: one-sided ≥ truth 95.8 / 97.5 / 97.5 → 96.7 / 98.3 / 97.5 %
     /// (partial, partial-free, hard), no scan lost (notes/registration.md).
     pub view_signed_normals: bool,
+    /// When no pose is confident and the template is turned (symmetric about an
+    /// axis), one more RANSAC round per sign with matches free to turn about it.
+    pub turned_search: bool,
 }
 
 impl Default for RegistrationConfig {
@@ -236,6 +243,7 @@ impl Default for RegistrationConfig {
             stop_per_sign: true,
             thin_wall_retry: true,
             view_signed_normals: true,
+            turned_search: true,
         }
     }
 }
@@ -436,6 +444,8 @@ pub struct RegistrationTarget {
     cover_normals: Vec<V3>,
     /// The template's near-symmetries ([`near_symmetry`]), found on first use.
     near_symmetries: std::sync::OnceLock<Vec<Rigid>>,
+    /// The template's axis of turning symmetry ([`turned`]), found on first use.
+    turned_axis: std::sync::OnceLock<Option<turned::Axis>>,
 }
 
 impl std::fmt::Debug for RegistrationTarget {
@@ -458,6 +468,9 @@ const PRESCREEN_POINTS: usize = 500;
 const NEAR_SYMMETRY_SEEDS: usize = 2;
 /// Of those compositions, this many (best overlap first) are refined and scored.
 const NEAR_SYMMETRY_TRIES: usize = 4;
+/// The turned-part RANSAC runs `1 / this` of `ransac_iterations` per sign: its samples
+/// cost more (turning, and inliers counted with square roots) and it is a fallback.
+const TURNED_ITERATION_SHARE: usize = 10;
 
 /// The best poses refined again with the thin-wall pair checks when none is confident.
 const THIN_WALL_SEEDS: usize = 4;
@@ -603,6 +616,7 @@ impl RegistrationTarget {
             cover_normals: cover.normals.unwrap_or_default(),
             cover_points: cover.points,
             near_symmetries: std::sync::OnceLock::new(),
+            turned_axis: std::sync::OnceLock::new(),
         })
     }
 
@@ -621,6 +635,13 @@ impl RegistrationTarget {
     fn near_symmetries(&self) -> &[Rigid] {
         self.near_symmetries
             .get_or_init(|| near_symmetry::find(&self.icp_target(), 2.0 * self.fine_voxel_size))
+    }
+
+    /// See [`turned::find_axis`]; found once, like the near-symmetries.
+    fn turned_axis(&self) -> Option<&turned::Axis> {
+        self.turned_axis
+            .get_or_init(|| turned::find_axis(&self.icp_target(), 2.0 * self.fine_voxel_size))
+            .as_ref()
     }
 
     /// Number of near-symmetries of the template (found on first call, ~0.2 s).
@@ -944,6 +965,7 @@ pub fn register(
             }
         }
     }
+    turned_candidates(&mut pool, &scan, &sides, target, cfg);
     thin_wall_candidates(&mut pool, &scan, target, cfg);
     near_symmetric_candidates(&mut pool, &scan, target, cfg);
     // The fine pass can reorder close candidates (a slip and the truth differ by less
@@ -1002,6 +1024,41 @@ fn near_symmetric_candidates(
         .filter(|s| margin <= 0.0 || s.score(cfg) > found + margin)
         .collect();
     pool.extend(extra);
+    rank_pool(pool, cfg);
+}
+
+/// When no pose is confident and the template is turned (symmetric about an axis),
+/// one more RANSAC round per sign with each match free to turn about the axis
+/// ([`turned`]): plain RANSAC needs three matches at the right azimuth, which a turned
+/// part's features rarely give.
+fn turned_candidates(
+    pool: &mut Vec<Scored>,
+    scan: &ScanCopies,
+    sides: &[Side],
+    target: &RegistrationTarget,
+    cfg: &RegistrationConfig,
+) {
+    if !cfg.turned_search || pool.first().is_some_and(|b| b.confident(cfg)) {
+        return;
+    }
+    let Some(axis) = target.turned_axis() else {
+        return;
+    };
+    for side in sides {
+        if side.corrs.len() < 3 {
+            continue;
+        }
+        let hyps = turned::ransac(
+            &scan.coarse,
+            &side.normals,
+            &target.coarse_points,
+            &target.coarse_normals,
+            &side.corrs,
+            axis,
+            &ransac_params(cfg, cfg.seed, TURNED_ITERATION_SHARE),
+        );
+        pool.extend(refine_hypotheses(scan, target, &hyps, cfg));
+    }
     rank_pool(pool, cfg);
 }
 
@@ -1128,21 +1185,13 @@ fn global_candidates(
     if corrs.len() < 3 {
         return Err(format!("{} feature correspondences", corrs.len()));
     }
-    let params = global::RansacParams {
-        iterations: cfg.ransac_iterations,
-        inlier_distance: cfg.ransac_inlier_distance,
-        edge_similarity: cfg.edge_similarity,
-        min_edge: 2.0 * cfg.voxel_size,
-        keep: PRESCREEN * cfg.ransac_candidates.max(1),
-        seed,
-    };
     let hyps = global::ransac(
         &scan.coarse,
         &side.normals,
         &target.coarse_points,
         &target.coarse_normals,
         corrs,
-        &params,
+        &ransac_params(cfg, seed, 1),
     );
     if hyps.is_empty() {
         return Err(format!(
@@ -1150,6 +1199,29 @@ fn global_candidates(
             corrs.len()
         ));
     }
+    Ok(refine_hypotheses(scan, target, &hyps, cfg))
+}
+
+/// RANSAC settings from the configuration, with `1 / share` of its iterations.
+fn ransac_params(cfg: &RegistrationConfig, seed: u64, share: usize) -> global::RansacParams {
+    global::RansacParams {
+        iterations: cfg.ransac_iterations / share.max(1),
+        inlier_distance: cfg.ransac_inlier_distance,
+        edge_similarity: cfg.edge_similarity,
+        min_edge: 2.0 * cfg.voxel_size,
+        keep: PRESCREEN * cfg.ransac_candidates.max(1),
+        seed,
+    }
+}
+
+/// RANSAC hypotheses prescreened by overlap, the best `ransac_candidates` refined by
+/// the coarse ICP and scored.
+fn refine_hypotheses(
+    scan: &ScanCopies,
+    target: &RegistrationTarget,
+    hyps: &[global::Hypothesis],
+    cfg: &RegistrationConfig,
+) -> Vec<Scored> {
     let icp_t = target.icp_target();
     // Prescreen: RANSAC ranks by correspondence inliers, which repetitive geometry
     // (teeth, bolt circles) fools; overlap of a small even subsample at the overlap
@@ -1171,11 +1243,11 @@ fn global_candidates(
         .collect();
     // One task per candidate (each ICP iteration over a few thousand points is too
     // small a task to split well over the threads); collected in order.
-    Ok(chosen
+    chosen
         .par_iter()
         .map(|h| coarse_icp_scored(scan, target, h.t, cfg))
         .filter(|s| s.t.is_finite())
-        .collect())
+        .collect()
 }
 
 /// A candidate pose refined by point-to-plane ICP on the coarse scan's ICP subset, from

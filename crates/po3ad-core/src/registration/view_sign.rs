@@ -115,25 +115,21 @@ pub(crate) fn view_signed(points: &[V3], normals: &[V3], k: usize, voxel: f32) -
     Some(out)
 }
 
-/// A direction along which the scan has (almost) one surface per line of sight, the one
-/// its normals face most (`Σ |n·v|`) among those; `None` if there is none. Up to sign.
+/// The direction the scan's normals face most (`Σ |n·v|`) among those along which it
+/// has (almost) one surface per line of sight; `None` if there is none. Up to sign.
+/// Directions are tried most-facing first (the scanner's is usually among the first),
+/// so a one-sided view costs a few depth tests and only a scan that is no view costs
+/// them all.
 fn one_view_direction(points: &[V3], normals: &[V3], voxel: f32) -> Option<V3> {
-    let dirs = half_sphere(DIRECTIONS);
-    let shares: Vec<f32> = dirs
-        .iter()
-        .map(|&d| layered_share(points, d, voxel))
-        .collect();
-    let min = shares.iter().copied().fold(f32::INFINITY, f32::min);
-    if !min.is_finite() || min > MAX_LAYERED {
-        return None;
-    }
     let facing = |d: V3| -> f64 { normals.iter().map(|n| dot(*n, d).abs() as f64).sum() };
-    dirs.iter()
-        .zip(&shares)
-        .filter(|(_, &s)| s <= min + 0.01)
-        .map(|(&d, _)| (facing(d), d))
-        .max_by(|a, b| a.0.total_cmp(&b.0))
+    let mut dirs: Vec<(f64, V3)> = half_sphere(DIRECTIONS)
+        .into_iter()
+        .map(|d| (facing(d), d))
+        .collect();
+    dirs.sort_by(|a, b| b.0.total_cmp(&a.0));
+    dirs.into_iter()
         .map(|(_, d)| d)
+        .find(|&d| layered_share(points, d, voxel) <= MAX_LAYERED)
 }
 
 /// Share of the points whose line of sight along `v` (a cell of `CELL_VOXELS` voxels
