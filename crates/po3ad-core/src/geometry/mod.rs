@@ -2,6 +2,7 @@
 //! neighbours, mesh surface sampling, voxelization and orthographic depth images.
 
 pub mod depth_image;
+pub mod disjoint_sets;
 pub mod downsample;
 pub mod knn;
 pub mod normalize;
@@ -11,6 +12,7 @@ pub mod sample;
 pub mod voxel;
 
 pub use depth_image::{DepthImage, ImagePlane};
+pub use disjoint_sets::DisjointSets;
 pub use downsample::voxel_downsample;
 pub use knn::KdTree;
 pub use normalize::{center_shift, normalize_unit_sphere, preprocess_test};

@@ -235,6 +235,30 @@ pub(crate) fn ransac(
         return Vec::new();
     }
     let pairs = Pairs::new(src, src_n, tgt, tgt_n, corrs);
+    let top = run_chunks(p, |rng| one_sample(&pairs, p, rng));
+    // Refit each on all its inliers (least squares over many pairs beats 3 points).
+    let tau2 = p.inlier_distance * p.inlier_distance;
+    let mut refined: Vec<Hypothesis> = top
+        .into_iter()
+        .map(|h| {
+            let inl: Vec<(V3, V3)> = (0..pairs.len())
+                .map(|k| (pairs.src(k), pairs.tgt(k)))
+                .filter(|&(s, t)| dist2(h.t.apply(s), t) < tau2)
+                .collect();
+            refit(h, &inl, |t| pairs.count_inliers(t, tau2))
+        })
+        .collect();
+    refined.sort_by_key(|h| std::cmp::Reverse(h.inliers));
+    refined
+}
+
+/// The RANSAC loop: `p.iterations` draws of `sample` split into fixed chunks, each on
+/// its own ChaCha8 stream, the best `p.keep` distinct hypotheses kept (merged in chunk
+/// order: the same for any thread count).
+pub(crate) fn run_chunks(
+    p: &RansacParams,
+    sample: impl Fn(&mut ChaCha8Rng) -> Option<Hypothesis> + Sync,
+) -> Vec<Hypothesis> {
     let per_chunk = p.iterations.div_ceil(CHUNKS);
     let chunk_lists: Vec<Vec<Hypothesis>> = (0..CHUNKS)
         .into_par_iter()
@@ -243,7 +267,7 @@ pub(crate) fn ransac(
             rng.set_stream(c as u64);
             let mut top = Vec::new();
             for _ in 0..per_chunk {
-                if let Some(h) = one_sample(&pairs, p, &mut rng) {
+                if let Some(h) = sample(&mut rng) {
                     insert(&mut top, h, p.keep, p.inlier_distance);
                 }
             }
@@ -256,30 +280,27 @@ pub(crate) fn ransac(
             insert(&mut top, h, p.keep, p.inlier_distance);
         }
     }
-    // Refit each on all its inliers (least squares over many pairs beats 3 points).
-    let tau2 = p.inlier_distance * p.inlier_distance;
-    let mut refined: Vec<Hypothesis> = top
-        .into_iter()
-        .map(|h| {
-            let inl: Vec<(V3, V3)> = (0..pairs.len())
-                .map(|k| (pairs.src(k), pairs.tgt(k)))
-                .filter(|&(s, t)| dist2(h.t.apply(s), t) < tau2)
-                .collect();
-            match kabsch(inl.iter().copied()) {
-                Some(t2) => {
-                    let n2 = pairs.count_inliers(&t2, tau2);
-                    if n2 >= h.inliers {
-                        Hypothesis { t: t2, inliers: n2 }
-                    } else {
-                        h
-                    }
-                }
-                None => h,
+    top
+}
+
+/// `h` refitted (Kabsch) on its inlier pairs, kept only if `count` gives the refit at
+/// least as many inliers.
+pub(crate) fn refit(
+    h: Hypothesis,
+    inliers: &[(V3, V3)],
+    count: impl Fn(&Rigid) -> usize,
+) -> Hypothesis {
+    match kabsch(inliers.iter().copied()) {
+        Some(t) => {
+            let n = count(&t);
+            if n >= h.inliers {
+                Hypothesis { t, inliers: n }
+            } else {
+                h
             }
-        })
-        .collect();
-    refined.sort_by_key(|h| std::cmp::Reverse(h.inliers));
-    refined
+        }
+        None => h,
+    }
 }
 
 fn one_sample(pairs: &Pairs, p: &RansacParams, rng: &mut ChaCha8Rng) -> Option<Hypothesis> {

@@ -134,6 +134,20 @@ pub(crate) fn norm(a: V3) -> f32 {
     dot(a, a).sqrt()
 }
 
+/// Two unit vectors perpendicular to the unit vector `v` and to each other (`v`, `u`,
+/// `w` right-handed).
+pub(crate) fn perpendicular_pair(v: V3) -> (V3, V3) {
+    let a = if v[0].abs() < 0.9 {
+        [1.0, 0.0, 0.0]
+    } else {
+        [0.0, 1.0, 0.0]
+    };
+    let u = cross(v, a);
+    let l = norm(u).max(1e-12);
+    let u = [u[0] / l, u[1] / l, u[2] / l];
+    (u, cross(v, u))
+}
+
 /// The rotation closest (Frobenius) to `m`, with determinant +1; `None` when the SVD
 /// fails or is not finite.
 fn nearest_rotation(m: &Matrix3<f64>) -> Option<Matrix3<f64>> {

@@ -21,10 +21,11 @@
 
 use super::global::{Hypothesis, RansacParams};
 use super::icp::{self, IcpTarget};
-use super::rigid::{cross, dot, exp_so3, kabsch, norm, principal_frame, widen, Rigid, V3};
-use rand::{Rng, SeedableRng};
+use super::rigid::{
+    cross, dot, exp_so3, kabsch, norm, perpendicular_pair, principal_frame, widen, Rigid, V3,
+};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use rayon::prelude::*;
 
 /// Turns (degrees) that must each put the template back on itself: unrelated to each
 /// other and to small gear-tooth or bolt-circle pitches.
@@ -37,8 +38,6 @@ const AXIS_POINTS: usize = 600;
 const GUIDED_TRIES: usize = 24;
 /// cos 60°: largest accepted angle between a fitted source normal and its target's.
 const NORMAL_COS: f32 = 0.5;
-/// Samples per chunk of the fixed chunking (deterministic, as in [`super::global`]).
-const CHUNKS: usize = 16;
 
 /// An axis: a point on it and a unit direction, with two unit vectors across it.
 #[derive(Debug, Clone, Copy)]
@@ -51,20 +50,8 @@ pub(crate) struct Axis {
 
 impl Axis {
     fn new(c: V3, w: V3) -> Self {
-        let a = if w[0].abs() < 0.9 {
-            [1.0, 0.0, 0.0]
-        } else {
-            [0.0, 1.0, 0.0]
-        };
-        let u = cross(w, a);
-        let l = norm(u).max(1e-12);
-        let u = [u[0] / l, u[1] / l, u[2] / l];
-        Self {
-            c,
-            w,
-            u,
-            v: cross(w, u),
-        }
+        let (u, v) = perpendicular_pair(w);
+        Self { c, w, u, v }
     }
 
     /// Radius and height of `p`, and the unit vector from the axis towards it (any,
@@ -170,27 +157,7 @@ pub(crate) fn ransac(
         tn,
         axis: *axis,
     };
-    let per_chunk = p.iterations.div_ceil(CHUNKS);
-    let lists: Vec<Vec<Hypothesis>> = (0..CHUNKS)
-        .into_par_iter()
-        .map(|ch| {
-            let mut rng = ChaCha8Rng::seed_from_u64(p.seed);
-            rng.set_stream(ch as u64);
-            let mut top = Vec::new();
-            for _ in 0..per_chunk {
-                if let Some(h) = m.sample(p, &mut rng) {
-                    super::global::insert(&mut top, h, p.keep, p.inlier_distance);
-                }
-            }
-            top
-        })
-        .collect();
-    let mut top = Vec::new();
-    for list in lists {
-        for h in list {
-            super::global::insert(&mut top, h, p.keep, p.inlier_distance);
-        }
-    }
+    let top = super::global::run_chunks(p, |rng| m.sample(p, rng));
     let tau2 = p.inlier_distance * p.inlier_distance;
     let mut refined: Vec<Hypothesis> = top
         .into_iter()
@@ -198,17 +165,7 @@ pub(crate) fn ransac(
             let pairs: Vec<(V3, V3)> = (0..m.s.len())
                 .filter_map(|k| m.turned_inlier(&h.t, k, tau2))
                 .collect();
-            match kabsch(pairs.iter().copied()) {
-                Some(t2) => {
-                    let n2 = m.count(&t2, tau2);
-                    if n2 >= h.inliers {
-                        Hypothesis { t: t2, inliers: n2 }
-                    } else {
-                        h
-                    }
-                }
-                None => h,
-            }
+            super::global::refit(h, &pairs, |t| m.count(t, tau2))
         })
         .collect();
     refined.sort_by_key(|h| std::cmp::Reverse(h.inliers));

@@ -19,8 +19,8 @@
 //!
 //! [`estimate_normals`]: crate::geometry::estimate_normals
 
-use super::rigid::{cross, dot, norm, V3};
-use crate::geometry::KdTree;
+use super::rigid::{dot, norm, perpendicular_pair, V3};
+use crate::geometry::{DisjointSets, KdTree};
 
 /// Largest share of points on lines of sight with two surfaces, in the direction with
 /// fewest, for a scan taken as one view. A depth image has none. The synthetic scanner
@@ -139,7 +139,7 @@ pub(crate) fn layered_share(points: &[V3], v: V3, voxel: f32) -> f32 {
     if points.is_empty() {
         return 0.0;
     }
-    let (u, w) = perpendiculars(v);
+    let (u, w) = perpendicular_pair(v);
     let cell = CELL_VOXELS * voxel;
     let gap = LAYER_GAP_VOXELS * voxel;
     let mut keyed: Vec<((i64, i64), f32)> = points
@@ -173,30 +173,20 @@ pub(crate) fn layered_share(points: &[V3], v: V3, voxel: f32) -> f32 {
 }
 
 /// Connected pieces of the symmetric `k`-nearest-neighbour graph: a piece index per
-/// point (union–find, by hand: a few lines over the kNN lists).
+/// point, numbered in order of first appearance.
 fn pieces(points: &[V3], k: usize) -> Vec<usize> {
     let tree = KdTree::new(points);
-    let mut parent: Vec<usize> = (0..points.len()).collect();
-    fn root(parent: &mut [usize], mut i: usize) -> usize {
-        while parent[i] != i {
-            parent[i] = parent[parent[i]];
-            i = parent[i];
-        }
-        i
-    }
+    let mut sets = DisjointSets::new(points.len());
     for (i, &p) in points.iter().enumerate() {
         for (j, _) in tree.knn(p, k) {
-            let (a, b) = (root(&mut parent, i), root(&mut parent, j));
-            if a != b {
-                parent[a.max(b)] = a.min(b);
-            }
+            sets.union(i, j);
         }
     }
     let mut index = vec![usize::MAX; points.len()];
     let mut next = 0;
     (0..points.len())
         .map(|i| {
-            let r = root(&mut parent, i);
+            let r = sets.find(i);
             if index[r] == usize::MAX {
                 index[r] = next;
                 next += 1;
@@ -219,19 +209,6 @@ fn half_sphere(n: usize) -> Vec<V3> {
         .collect()
 }
 
-/// Two unit vectors perpendicular to `v` and to each other.
-fn perpendiculars(v: V3) -> (V3, V3) {
-    let a = if v[0].abs() < 0.9 {
-        [1.0, 0.0, 0.0]
-    } else {
-        [0.0, 1.0, 0.0]
-    };
-    let u = cross(v, a);
-    let l = norm(u).max(1e-12);
-    let u = [u[0] / l, u[1] / l, u[2] / l];
-    (u, cross(v, u))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,20 +216,17 @@ mod tests {
     use crate::synth::{builtin, scan::partial_scan};
     use rand::SeedableRng;
 
-    /// Points on the unit sphere (a Fibonacci lattice) with outward normals; `cap`
-    /// keeps only those with `z > 0`.
+    /// Points spread evenly over the unit sphere (`half_sphere` and its mirror image)
+    /// with outward normals; `cap` keeps only the upper half.
     fn sphere(n: usize, cap: bool) -> (Vec<V3>, Vec<V3>) {
-        let golden = std::f32::consts::PI * (3.0 - 5.0f32.sqrt());
-        (0..n)
-            .map(|i| {
-                let z = 1.0 - 2.0 * (i as f32 + 0.5) / n as f32;
-                let r = (1.0 - z * z).sqrt();
-                let a = golden * i as f32;
-                [r * a.cos(), r * a.sin(), z]
-            })
-            .filter(|p| !cap || p[2] > 0.0)
-            .map(|p| (p, p))
-            .unzip()
+        let half = half_sphere(n / 2);
+        let lower = half.iter().map(|p| [-p[0], -p[1], -p[2]]);
+        let points: Vec<V3> = if cap {
+            half.clone()
+        } else {
+            half.iter().copied().chain(lower).collect()
+        };
+        (points.clone(), points)
     }
 
     #[test]

@@ -16,7 +16,7 @@
 //! The RANSAC loop and the union-find are written here: the crate's k-d tree does the
 //! neighbour queries, and no small crate offers a seeded plane RANSAC on plain arrays.
 
-use crate::geometry::KdTree;
+use crate::geometry::{DisjointSets, KdTree};
 use crate::{Error, PointCloud, Result};
 use nalgebra::{Matrix3, SymmetricEigen, Vector3};
 use rand::{Rng, SeedableRng};
@@ -441,28 +441,17 @@ fn fit_plane(points: &[[f32; 3]]) -> Option<Plane> {
 /// largest first (ties by smallest index).
 fn components(points: &[[f32; 3]], radius: f32) -> Vec<Vec<usize>> {
     let tree = KdTree::new(points);
-    let mut parent: Vec<usize> = (0..points.len()).collect();
-    fn root(parent: &mut [usize], mut i: usize) -> usize {
-        while parent[i] != i {
-            parent[i] = parent[parent[i]];
-            i = parent[i];
-        }
-        i
-    }
+    let mut sets = DisjointSets::new(points.len());
     for (i, &p) in points.iter().enumerate() {
         for (j, _) in tree.within(p, radius) {
             if j > i {
-                let (a, b) = (root(&mut parent, i), root(&mut parent, j));
-                if a != b {
-                    parent[a.max(b)] = a.min(b);
-                }
+                sets.union(i, j);
             }
         }
     }
     let mut groups: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
     for i in 0..points.len() {
-        let r = root(&mut parent, i);
-        groups.entry(r).or_default().push(i);
+        groups.entry(sets.find(i)).or_default().push(i);
     }
     let mut out: Vec<Vec<usize>> = groups.into_values().collect();
     out.sort_by(|a, b| b.len().cmp(&a.len()).then(a[0].cmp(&b[0])));
