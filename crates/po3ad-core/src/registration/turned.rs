@@ -87,9 +87,19 @@ impl Axis {
         ((x * x + y * y).sqrt(), y.atan2(x), dot(d, self.w))
     }
 
-    fn point(&self, r: f32, phi: f32, z: f32) -> V3 {
+    /// The unit vector from the axis at azimuth `phi`.
+    fn across(&self, phi: f32) -> V3 {
         let (s, co) = phi.sin_cos();
-        std::array::from_fn(|a| self.c[a] + r * (co * self.u[a] + s * self.v[a]) + z * self.w[a])
+        std::array::from_fn(|a| co * self.u[a] + s * self.v[a])
+    }
+
+    /// The point at radius `r` along the unit radial vector `e`, height `z`.
+    fn at(&self, r: f32, e: V3, z: f32) -> V3 {
+        std::array::from_fn(|a| self.c[a] + r * e[a] + z * self.w[a])
+    }
+
+    fn point(&self, r: f32, phi: f32, z: f32) -> V3 {
+        self.at(r, self.across(phi), z)
     }
 }
 
@@ -256,9 +266,7 @@ impl Matches {
         for (k, phi) in [(a, phia), (b, phib), (c, phic)] {
             let v = fit.r * widen(self.sn[k]);
             let rn = [v[0] as f32, v[1] as f32, v[2] as f32];
-            let (r, z) = (self.t[k].0, self.t[k].2);
-            let (_, _, e) = self.axis.radial(self.axis.point(r, phi, z));
-            let target_n = self.axis.normal_at(self.tn[k], e);
+            let target_n = self.axis.normal_at(self.tn[k], self.axis.across(phi));
             if dot(rn, target_n).abs() < NORMAL_COS {
                 return None;
             }
@@ -281,24 +289,26 @@ impl Matches {
     }
 
     fn inlier(&self, t: &Rigid, k: usize, tau2: f32) -> bool {
+        self.inlier_across(t, k, tau2).is_some()
+    }
+
+    /// For an inlier, the unit radial vector at the azimuth `t` puts scan point `k`.
+    fn inlier_across(&self, t: &Rigid, k: usize, tau2: f32) -> Option<V3> {
         let (r, z, e) = self.axis.radial(t.apply(self.s[k]));
         let (rt, _, zt) = self.t[k];
         if (r - rt) * (r - rt) + (z - zt) * (z - zt) >= tau2 {
-            return false;
+            return None;
         }
         let n = self.axis.normal_at(self.tn[k], e);
         let m = t.r * widen(self.sn[k]);
-        dot([m[0] as f32, m[1] as f32, m[2] as f32], n) > NORMAL_COS
+        (dot([m[0] as f32, m[1] as f32, m[2] as f32], n) > NORMAL_COS).then_some(e)
     }
 
     /// Match `k` as a (scan, template) pair with the template point turned to where
     /// `t` puts the scan point, if it is an inlier.
     fn turned_inlier(&self, t: &Rigid, k: usize, tau2: f32) -> Option<(V3, V3)> {
-        if !self.inlier(t, k, tau2) {
-            return None;
-        }
-        let (_, phi, _) = self.axis.cyl(t.apply(self.s[k]));
+        let e = self.inlier_across(t, k, tau2)?;
         let (rt, _, zt) = self.t[k];
-        Some((self.s[k], self.axis.point(rt, phi, zt)))
+        Some((self.s[k], self.axis.at(rt, e, zt)))
     }
 }
