@@ -893,7 +893,8 @@ fn finish(s: Option<Scored>, cfg: &RegistrationConfig, why_none: &str) -> Regist
         ))
     } else if s.fitness < cfg.min_fitness {
         Some(format!(
-            "fitness {:.3} < min_fitness {:.3}: too little of the scan lies on the template",
+            "fitness {:.3} < min_fitness {:.3}: too little of the scan lies on the template \
+             (another part, clutter, or a large defect such as a break)",
             s.fitness, cfg.min_fitness
         ))
     } else if s.rmse > cfg.max_rmse {
