@@ -443,10 +443,14 @@ fn main() -> Result<()> {
                 let at = centroid(&placed);
                 let truth = truth(&man, k, &frame, at);
                 let tq = evaluate_pose(&placed, &target, &truth, &cfg)?;
-                let intact = intact_points(root, test.gt.as_deref(), &placed)?;
+                let intact = if export_only {
+                    None
+                } else {
+                    intact_points(root, test.gt.as_deref(), &placed)?
+                };
                 let tq_intact = match &intact {
-                    Some(p) if !export_only => Some(evaluate_pose(p, &target, &truth, &cfg)?),
-                    _ => None,
+                    Some(p) => Some(evaluate_pose(p, &target, &truth, &cfg)?),
+                    None => None,
                 };
                 if let Some(d) = &exp_dir {
                     io::write_ply(

@@ -629,13 +629,7 @@ fn a_gear_view_two_near_symmetries_off_lands_on_its_true_pose() {
     let tm = &man.templates[0];
     let rot = axis_angle(tm.rotation_axis, tm.rotation_deg);
     let (s, o) = (frame.scale, frame.origin);
-    let center = centroid(&frame.points);
-    let size = 2.0
-        * frame
-            .points
-            .iter()
-            .map(|&p| dist(p, center))
-            .fold(0.0, f32::max);
+    let size = po3ad_core::registration::part_size(&target);
     let mut worst = 0.0f32;
     for &x in placed.iter().step_by(50) {
         let f: V3 = std::array::from_fn(|i| s * x[i] + o[i] - pose.translation[i]);

@@ -1027,7 +1027,10 @@ fn near_symmetric_candidates(
     if syms.is_empty() || pool.is_empty() {
         return;
     }
-    let probe = stride(&scan.coarse, PRESCREEN_POINTS);
+    let probes = (
+        stride(&scan.coarse, PRESCREEN_POINTS),
+        stride(&scan.coarse, NEAR_SYMMETRY_PROBE_POINTS),
+    );
     let tol = cfg.ransac_inlier_distance;
     let mut expanded: Vec<Rigid> = Vec::new();
     for _ in 0..cfg.near_symmetry_rounds {
@@ -1042,7 +1045,7 @@ fn near_symmetric_candidates(
             return;
         }
         expanded.extend_from_slice(&seeds);
-        let extra = compose_near_symmetries(&seeds, syms, &probe, before, scan, target, cfg);
+        let extra = compose_near_symmetries(&seeds, syms, &probes, before, scan, target, cfg);
         pool.extend(extra);
         rank_pool(pool, cfg);
         // Go on only when a pose not composed yet took the lead by a clear margin and
@@ -1059,13 +1062,13 @@ fn near_symmetric_candidates(
 }
 
 /// One round of [`near_symmetric_candidates`]: `seeds` composed with every
-/// near-symmetry, the best [`NEAR_SYMMETRY_TRIES`] by overlap (on `probe`, then a
-/// shortlist on a denser one) refined and scored. `found` is the best score so far
+/// near-symmetry, the best [`NEAR_SYMMETRY_TRIES`] by overlap (on the small probe, then
+/// a shortlist on the dense one) refined and scored. `found` is the best score so far
 /// (for `near_symmetry_margin`).
 fn compose_near_symmetries(
     seeds: &[Rigid],
     syms: &[Rigid],
-    probe: &[V3],
+    (probe, dense): &(Vec<V3>, Vec<V3>),
     found: f32,
     scan: &ScanCopies,
     target: &RegistrationTarget,
@@ -1085,11 +1088,10 @@ fn compose_near_symmetries(
     // view of the dev gear the right one came 7th of 94): a shortlist is ranked again
     // on a denser probe (12 × 2000 queries, a few ms).
     tries.truncate(NEAR_SYMMETRY_SHORTLIST);
-    let dense = stride(&scan.coarse, NEAR_SYMMETRY_PROBE_POINTS);
     let mut tries: Vec<(f32, Rigid)> = tries
         .par_iter()
         .map(|&(_, t)| {
-            let (fit, _) = icp::evaluate(&dense, &icp_t, &t, cfg.max_correspondence_distance);
+            let (fit, _) = icp::evaluate(dense, &icp_t, &t, cfg.max_correspondence_distance);
             (fit, t)
         })
         .collect();
